@@ -1,0 +1,63 @@
+# jupyter-token-broker: `make demo` runs the demo, `make test` runs every test. Both set up from nothing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help setup demo test lint test-broker test-python test-ui bench build clean
+
+help:
+	@echo "make demo   - set up everything and run JupyterLab + broker + demo IdP + demo API"
+	@echo "make test   - set up everything and run lint, broker, server-extension and browser tests"
+	@echo "make bench  - run the benchmarks"
+
+# --- set-up -----------------------------------------------------------------------------------------
+node_modules/.package-lock.json: package.json package-lock.json packages/*/package.json ui-tests/package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(BIN)/.requirements: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+
+build: node_modules/.package-lock.json $(BIN)/.requirements
+	npm run build -w @jupyter-token-broker/broker
+	npm run build -w jupyter-token-broker
+
+setup: build
+	$(BIN)/pip install -q --no-build-isolation -e packages/labextension
+	$(BIN)/jupyter labextension develop --overwrite packages/labextension >/dev/null
+	$(BIN)/jupyter server extension enable --sys-prefix jupyter_token_broker >/dev/null
+
+# --- the demo -----------------------------------------------------------------------------------------
+demo: setup
+	node packages/demo/start-demo.mjs
+
+# --- tests ----------------------------------------------------------------------------------------------
+lint: node_modules/.package-lock.json $(BIN)/.requirements
+	npx eslint .
+	npx prettier --check .
+	$(BIN)/ruff check packages/labextension binder
+	$(BIN)/ruff format --check packages/labextension binder
+
+test-broker: build
+	npm test -w @jupyter-token-broker/broker
+
+test-python: setup
+	$(BIN)/pytest -q packages/labextension/tests
+
+test-ui: setup
+	./scripts/system-deps.sh
+	npm test -w @jupyter-token-broker/ui-tests
+
+test: lint test-broker test-python test-ui
+
+bench: setup
+	node bench/run.mjs
+
+clean:
+	rm -rf $(VENV) node_modules packages/*/lib packages/*/dist packages/labextension/jupyter_token_broker/labextension packages/labextension/jupyter_token_broker/broker

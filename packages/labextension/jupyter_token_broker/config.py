@@ -1,0 +1,108 @@
+"""``c.TokenBroker``: the server extension's configuration, and the broker config file built from it.
+
+Every option is a traitlet with a one-line help; ``validate()`` is the start-up step that fails with a message
+naming the bad key. The broker checks the full provider shape itself (``docs/architecture.md``, "Config file");
+here we check what the server extension relies on and what must never be in a config file.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from traitlets import Dict, Float, List, Unicode, default
+from traitlets.config import Configurable
+
+PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+"""Provider ids, as the broker's config allows them."""
+
+BUNDLED_BROKER = Path(__file__).parent / "broker" / "token-broker.mjs"
+"""The broker bundle shipped in this package (copied there at build time)."""
+
+SECRET_KEYS = frozenset({"client_secret", "refresh_token", "access_token", "password"})
+"""Keys a provider entry must never carry: secrets are named by a 0600 file (``client_secret_file``)."""
+
+
+class ConfigError(ValueError):
+    """A bad ``c.TokenBroker`` option; the message names the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"TokenBroker.{key}: {problem}")
+        self.key = key
+
+
+class TokenBroker(Configurable):
+    """Configuration of the per-user token broker (``c.TokenBroker.*`` in ``jupyter_server_config.py``)."""
+
+    providers = List(
+        Dict(),
+        help="Identity providers, in the broker's provider shape: "
+        "{id, title, kind, issuer, client_id, client_secret_file, scopes, redirect_uri, authorization_params}.",
+    ).tag(config=True)
+
+    store = Dict(
+        default_value={"type": "memory"},
+        help="Where the broker keeps grants, e.g. {'type': 'memory'}.",
+    ).tag(config=True)
+
+    node_executable = Unicode(help="The Node.js executable that runs the broker (default: `node` on PATH).").tag(
+        config=True
+    )
+
+    broker_script = Unicode(help="The broker bundle to run (default: the one shipped in this package).").tag(
+        config=True
+    )
+
+    redirect_uri = Unicode(
+        None,
+        allow_none=True,
+        help="The exact OAuth redirect URI the IdP knows; default: this server's own "
+        "{protocol}://{host}{base_url}token-broker/api/v1/callback, taken from each login request.",
+    ).tag(config=True)
+
+    startup_timeout = Float(15.0, help="Seconds to wait for the broker's ready line before giving up.").tag(config=True)
+
+    @default("node_executable")
+    def _default_node(self) -> str:
+        return shutil.which("node") or "node"
+
+    @default("broker_script")
+    def _default_script(self) -> str:
+        return str(BUNDLED_BROKER)
+
+    def validate(self) -> None:
+        """Checks the options the server extension relies on.
+
+        :raises ConfigError: naming the first bad key.
+        """
+        seen: set[str] = set()
+        for index, provider in enumerate(self.providers):
+            key = f"providers[{index}]"
+            provider_id = provider.get("id")
+            if not isinstance(provider_id, str) or not PROVIDER_ID.match(provider_id):
+                raise ConfigError(f"{key}.id", f"must match {PROVIDER_ID.pattern}")
+            if provider_id in seen:
+                raise ConfigError(f"{key}.id", f"duplicate id {provider_id!r}")
+            seen.add(provider_id)
+            for secret in SECRET_KEYS & provider.keys():
+                raise ConfigError(
+                    f"{key}.{secret}",
+                    "secrets never go into the config; name a 0600 file with client_secret_file instead",
+                )
+        if not isinstance(self.store.get("type"), str):
+            raise ConfigError("store.type", "must be a string, e.g. 'memory'")
+        if self.startup_timeout <= 0:
+            raise ConfigError("startup_timeout", "must be positive")
+        if self.redirect_uri is not None and not self.redirect_uri.startswith(("https://", "http://")):
+            raise ConfigError("redirect_uri", "must be an absolute http(s) URL")
+        if not Path(self.broker_script).is_file():
+            raise ConfigError(
+                "broker_script",
+                f"{self.broker_script} does not exist (build the broker: npm run build in packages/labextension)",
+            )
+
+    def broker_config(self) -> dict[str, Any]:
+        """The broker's config file contents (``docs/architecture.md``, "Config file"); paths only, no secrets."""
+        return {"providers": [dict(p) for p in self.providers], "store": dict(self.store)}

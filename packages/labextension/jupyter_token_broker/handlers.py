@@ -1,0 +1,193 @@
+"""The Jupyter routes ``{base_url}token-broker/api/v1/*``: owner-only, authenticated proxies to the broker.
+
+Jupyter does the authentication (403 for an unauthenticated API call) and the XSRF check on POST/PUT/DELETE
+(a token in the ``Authorization`` header exempts, as everywhere in Jupyter). These handlers then check that the
+caller is the server's owner, refuse what a browser must never do, replace any ``X-Broker-*`` header with the
+trusted ones, and forward an allow-list of headers each way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from .identity import client_label, is_owner, owner_name, trusted_headers
+from .supervisor import BrokerSupervisor
+from .upstream import BrokerClient, BrokerUnavailable, UpstreamResponse
+
+ROUTE_PREFIX = "token-broker/api/v1/"
+"""The broker's API under the server's base URL."""
+
+MAX_BODY_BYTES = 16 * 1024
+"""Largest request body forwarded; the broker's own requests are a few hundred bytes."""
+
+RETRY_AFTER_SECONDS = 2
+"""Retry-After while the broker is (re)starting."""
+
+REQUEST_HEADERS = ("Content-Type", "Accept")
+"""Request headers forwarded to the broker; cookies and Jupyter credentials never are."""
+
+RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "Retry-After")
+"""Response headers forwarded from the broker."""
+
+LOGIN_PATH = re.compile(r"^providers/[^/]+/login$")
+GRANT_PATH = re.compile(r"^providers/[^/]+/grant$")
+
+
+def is_browser_grant_upload(method: str, path: str) -> bool:
+    """``PUT …/grant`` hands the broker a grant; only the server extension itself may, never a request."""
+    return method == "PUT" and GRANT_PATH.match(path) is not None
+
+
+def has_dot_segment(path: str) -> bool:
+    """Whether the path tries to climb out of ``/api/v1/`` (``.``/``..`` segments, also percent-encoded)."""
+    lowered = path.lower().replace("%2e", ".")
+    return any(segment in (".", "..") for segment in lowered.split("/"))
+
+
+class BrokerProxyHandler(APIHandler):
+    """``{base_url}token-broker/api/v1/(.*)``: forwards an owner's request to the broker."""
+
+    relayed_headers: tuple[str, ...] = RESPONSE_HEADERS
+
+    def initialize(self, supervisor: BrokerSupervisor, client: BrokerClient, redirect_uri: str | None) -> None:
+        self.supervisor = supervisor
+        self.client = client
+        self.redirect_uri_override = redirect_uri
+
+    def check_xsrf_cookie(self) -> None:
+        """Jupyter's XSRF check, also when ``disable_check_xsrf`` is set: tokens are worth a forged request.
+
+        Token-authenticated requests (``Authorization: token …``) stay exempt, as everywhere in Jupyter.
+        """
+        if not hasattr(self, "_jupyter_current_user"):
+            return  # called before authentication; prepare() calls it again
+        if self.token_authenticated:
+            return
+        if not self.check_origin():
+            raise web.HTTPError(404)
+        web.RequestHandler.check_xsrf_cookie(self)
+
+    @web.authenticated
+    async def get(self, path: str) -> None:
+        await self.forward(path)
+
+    @web.authenticated
+    async def post(self, path: str) -> None:
+        await self.forward(path)
+
+    @web.authenticated
+    async def put(self, path: str) -> None:
+        await self.forward(path)
+
+    @web.authenticated
+    async def delete(self, path: str) -> None:
+        await self.forward(path)
+
+    def send_error_json(self, status: int, code: str, description: str, retry_after: int | None = None) -> None:
+        """Answers with the broker's error shape ``{error, error_description}``."""
+        self.set_status(status)
+        self.set_header("Cache-Control", "no-store")
+        if retry_after is not None:
+            self.set_header("Retry-After", str(retry_after))
+        self.finish(json.dumps({"error": code, "error_description": description}), set_content_type="application/json")
+
+    def broker_path(self) -> str:
+        """The raw (still percent-encoded) path after ``token-broker/api/v1/``."""
+        prefix = url_path_join(self.base_url, ROUTE_PREFIX)
+        raw = self.request.path
+        return raw[len(prefix) :] if raw.startswith(prefix) else ""
+
+    def callback_url(self) -> str:
+        """The redirect URI of a login: the configured one, or this server as the browser reached it."""
+        if self.redirect_uri_override:
+            return self.redirect_uri_override
+        return f"{self.request.protocol}://{self.request.host}{url_path_join(self.base_url, ROUTE_PREFIX)}callback"
+
+    async def forward(self, _decoded_path: str) -> None:
+        """Checks the caller and the request, then forwards it and relays the broker's answer."""
+        method = self.request.method or "GET"
+        if not is_owner(self.current_user.username if self.current_user else None):
+            self.log.warning("token-broker: %s %s refused: not the server's owner", method, self.request.path)
+            self.send_error_json(403, "forbidden", "Only the owner of this Jupyter server can use its token broker.")
+            return
+        path = self.broker_path()
+        if has_dot_segment(path):
+            self.send_error_json(400, "invalid_request", "Invalid path.")
+            return
+        if is_browser_grant_upload(method, path):
+            self.send_error_json(403, "forbidden", "Grants are only handed to the broker by the server itself.")
+            return
+        body = self.request.body or b""
+        if len(body) > MAX_BODY_BYTES:
+            self.send_error_json(413, "payload_too_large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
+            return
+        if not self.supervisor.ready:
+            self.send_error_json(
+                503, "upstream_unavailable", "The token broker is starting.", retry_after=RETRY_AFTER_SECONDS
+            )
+            return
+
+        headers = {name: self.request.headers[name] for name in REQUEST_HEADERS if name in self.request.headers}
+        headers.update(
+            trusted_headers(
+                key=self.supervisor.key,
+                user=owner_name(),
+                client=client_label(self.request.headers.get("X-Token-Broker-Client")),
+                redirect_uri=self.callback_url() if method == "POST" and LOGIN_PATH.match(path) else None,
+            )
+        )
+        query = f"?{self.request.query}" if self.request.query else ""
+        try:
+            response = await self.client.request(
+                method, f"/api/v1/{path}{query}", headers, body if method in ("POST", "PUT", "PATCH") else None
+            )
+        except BrokerUnavailable as err:
+            self.log.warning("token-broker: not reachable (%s)", err)
+            self.send_error_json(
+                503, "upstream_unavailable", "The token broker is not running.", retry_after=RETRY_AFTER_SECONDS
+            )
+            return
+        self.relay(response)
+
+    def relay(self, response: UpstreamResponse) -> None:
+        """Sends the broker's status, body and allow-listed headers to the caller."""
+        self.set_status(response.status, reason=response.reason or None)
+        for name in self.relayed_headers:
+            if name in response.headers and name != "Content-Type":
+                self.set_header(name, response.headers[name])
+        content_type = response.headers.get("Content-Type", "application/json")
+        if response.status in (204, 304):
+            self.clear_header("Content-Type")
+            self.finish()
+            return
+        self.finish(response.body, set_content_type=content_type)
+
+
+class BrokerCallbackHandler(BrokerProxyHandler):
+    """``{base_url}token-broker/api/v1/callback``: the IdP sends the login popup here.
+
+    A page the browser navigates to, not an API call: an unauthenticated visit is sent to Jupyter's login page
+    (``JupyterHandler.get_login_url``), and the broker's HTML page is relayed as it is.
+    """
+
+    relayed_headers = (*RESPONSE_HEADERS, "Content-Security-Policy")
+
+    def get_login_url(self) -> str:
+        return JupyterHandler.get_login_url(self)
+
+    @web.authenticated
+    async def get(self, path: str = "callback") -> None:
+        # The query carries the authorization code: keep it out of any Referer the page might send.
+        self.set_header("Referrer-Policy", "no-referrer")
+        await self.forward(path)
+
+    @property
+    def content_security_policy(self) -> str:
+        # The broker's page runs one inline script that posts the result to the opener; APIHandler's
+        # "default-src 'none'" would block it. The broker's own policy, when it sends one, replaces this.
+        return JupyterHandler.content_security_policy.fget(self)  # type: ignore[attr-defined]

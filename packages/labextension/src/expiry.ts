@@ -1,0 +1,38 @@
+/**
+ * Token lifetimes as the panel shows them.
+ */
+
+/**
+ * Whole seconds left until `expiresAt`, never negative.
+ *
+ * @param expiresAt - expiry in seconds since the epoch.
+ * @param nowMs - the current time in milliseconds since the epoch.
+ * @returns the remaining seconds, rounded down; `0` once expired.
+ *
+ * @example
+ * ```ts
+ * secondsLeft(1_700_000_060, 1_700_000_003_000); // 57
+ * ```
+ */
+export function secondsLeft(expiresAt: number, nowMs: number): number {
+  return Math.max(0, Math.floor(expiresAt - nowMs / 1000));
+}
+
+/**
+ * Formats a duration as `m:ss`, or `h:mm:ss` from one hour on.
+ *
+ * @param seconds - a non-negative number of seconds.
+ * @returns e.g. `0:57`, `12:05`, `1:02:03`.
+ *
+ * @example
+ * ```ts
+ * formatRemaining(57); // '0:57'
+ * ```
+ */
+export function formatRemaining(seconds: number): string {
+  const total = Math.max(0, Math.floor(seconds));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const secs = String(total % 60).padStart(2, '0');
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${secs}` : `${minutes}:${secs}`;
+}

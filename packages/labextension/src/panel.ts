@@ -1,0 +1,250 @@
+/**
+ * The Token Broker panel of the left sidebar: one card per provider, kept current from the public
+ * {@link ITokenBroker} service exactly as a third-party plugin would use it.
+ */
+import { Notification } from '@jupyterlab/apputils';
+import { refreshIcon } from '@jupyterlab/ui-components';
+import type { Message } from '@lumino/messaging';
+import { Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+import { copiedMessage, copyAuthorizationHeader } from './copyHeader';
+import { describeError } from './errors';
+import { keyIcon } from './icon';
+import { ProviderCard } from './providerCard';
+import type { IProviderInfo, ITokenBroker } from './tokens';
+
+/** How long the copy notification stays, in ms. */
+const NOTIFICATION_MS = 6000;
+
+/**
+ * Construction options of {@link TokenBrokerPanel}.
+ */
+export interface ITokenBrokerPanelOptions {
+  /** The token broker service. */
+  readonly broker: ITokenBroker;
+  /** The clock in ms since the epoch, for the countdown; `Date.now` by default. */
+  readonly now?: () => number;
+}
+
+/**
+ * The Token Broker sidebar panel.
+ *
+ * @example
+ * ```ts
+ * const panel = new TokenBrokerPanel({ broker });
+ * app.shell.add(panel, 'left', { rank: 900 });
+ * ```
+ */
+export class TokenBrokerPanel extends Widget {
+  private readonly _broker: ITokenBroker;
+  private readonly _now: () => number;
+  private readonly _cards = new Map<string, ProviderCard>();
+  private readonly _list: HTMLElement;
+  private readonly _status: HTMLElement;
+  private readonly _alert: HTMLElement;
+  private _timer: ReturnType<typeof setInterval> | null = null;
+  private _refreshing: Promise<void> | null = null;
+  private _refreshAgain = false;
+
+  /**
+   * @param options - the broker and seams.
+   */
+  constructor(options: ITokenBrokerPanelOptions) {
+    super();
+    this._broker = options.broker;
+    this._now = options.now ?? Date.now;
+    this.id = 'jp-TokenBroker-panel';
+    this.addClass('jp-TokenBroker');
+    this.title.icon = keyIcon;
+    this.title.caption = 'Token Broker';
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', 'Token Broker');
+
+    const header = document.createElement('header');
+    header.className = 'jp-TokenBroker-header';
+    const heading = document.createElement('h2');
+    heading.className = 'jp-TokenBroker-heading';
+    heading.textContent = 'Token Broker';
+    const reload = document.createElement('button');
+    reload.type = 'button';
+    reload.className = 'jp-TokenBroker-refresh jp-Button jp-mod-minimal';
+    reload.setAttribute('aria-label', 'Refresh Token Broker providers');
+    reload.title = 'Refresh';
+    refreshIcon.element({ container: reload, tag: 'span' });
+    reload.addEventListener('click', () => void this.refresh());
+    header.append(heading, reload);
+
+    this._status = document.createElement('p');
+    this._status.className = 'jp-TokenBroker-status';
+    this._status.setAttribute('role', 'status');
+    this._status.textContent = 'Loading providers…';
+    this._alert = document.createElement('p');
+    this._alert.className = 'jp-TokenBroker-error';
+    this._alert.setAttribute('role', 'alert');
+    this._alert.hidden = true;
+    this._list = document.createElement('div');
+    this._list.className = 'jp-TokenBroker-list';
+    this.node.append(header, this._status, this._alert, this._list);
+
+    this._broker.sessionsChanged.connect(() => void this.refresh(), this);
+  }
+
+  /**
+   * Re-reads the provider list. Calls while one is running coalesce into one more read.
+   *
+   * @returns resolves when the panel shows the newest list (errors are shown, not thrown).
+   */
+  refresh(): Promise<void> {
+    if (this._refreshing) {
+      this._refreshAgain = true;
+      return this._refreshing;
+    }
+    this._refreshing = (async () => {
+      do {
+        this._refreshAgain = false;
+        await this._load();
+      } while (this._refreshAgain && !this.isDisposed);
+    })().finally(() => {
+      this._refreshing = null;
+    });
+    return this._refreshing;
+  }
+
+  /** Stops the countdown and disconnects from the broker. */
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._stopTimer();
+    Signal.clearData(this);
+    super.dispose();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    if (this.isVisible) {
+      this._startTimer();
+      void this.refresh();
+    }
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this._stopTimer();
+    super.onBeforeDetach(msg);
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._startTimer();
+    void this.refresh();
+  }
+
+  protected onBeforeHide(msg: Message): void {
+    this._stopTimer();
+    super.onBeforeHide(msg);
+  }
+
+  private async _load(): Promise<void> {
+    let providers: ReadonlyArray<IProviderInfo>;
+    try {
+      providers = await this._broker.providers();
+    } catch (error) {
+      const { code, description } = describeError(error);
+      this._alert.textContent = `Cannot list providers: ${description} (${code})`;
+      this._alert.hidden = false;
+      this._status.hidden = true;
+      return;
+    }
+    this._alert.hidden = true;
+    this._status.hidden = providers.length > 0;
+    this._status.textContent = 'No identity providers are configured.';
+    this._sync(providers);
+    this._tick();
+  }
+
+  /** Adds, updates, reorders and removes cards to match the list. */
+  private _sync(providers: ReadonlyArray<IProviderInfo>): void {
+    const seen = new Set<string>();
+    for (const info of providers) {
+      seen.add(info.id);
+      let card = this._cards.get(info.id);
+      if (card) {
+        card.update(info);
+      } else {
+        card = new ProviderCard(info, {
+          signIn: p => this._signIn(p),
+          signOut: p => this._signOut(p),
+          copyHeader: p => this._copyHeader(p)
+        });
+        this._cards.set(info.id, card);
+      }
+      // Appending an element already in place moves it; this keeps the broker's order.
+      this._list.append(card.node);
+    }
+    for (const [id, card] of this._cards) {
+      if (!seen.has(id)) {
+        card.node.remove();
+        this._cards.delete(id);
+      }
+    }
+  }
+
+  private _signIn(info: IProviderInfo): void {
+    // Called straight from the click: signIn opens the popup before anything is awaited.
+    const done = this._broker.signIn(info.id);
+    this._run(info, 'Signing in… finish in the login window', done);
+  }
+
+  private _signOut(info: IProviderInfo): void {
+    this._run(info, 'Signing out…', this._broker.signOut(info.id));
+  }
+
+  private _copyHeader(info: IProviderInfo): void {
+    const done = copyAuthorizationHeader(this._broker, info.id, { now: this._now }).then(
+      expiresIn => {
+        Notification.success(copiedMessage(info.title, expiresIn), { autoClose: NOTIFICATION_MS });
+      }
+    );
+    this._run(info, 'Fetching a fresh token…', done);
+  }
+
+  /** Shows an action as running on its card, then its error if any, then refreshes. */
+  private _run(info: IProviderInfo, busyText: string, action: Promise<void>): void {
+    const card = this._cards.get(info.id);
+    card?.setBusy(busyText);
+    action
+      .then(
+        () => card?.setError(null),
+        error => card?.setError(describeError(error))
+      )
+      .finally(() => {
+        card?.setBusy(null);
+        void this.refresh();
+      });
+  }
+
+  private _tick(): void {
+    const now = this._now();
+    let expired = false;
+    for (const card of this._cards.values()) {
+      expired = card.tick(now) || expired;
+    }
+    if (expired) {
+      void this.refresh();
+    }
+  }
+
+  private _startTimer(): void {
+    if (this._timer === null) {
+      this._timer = setInterval(() => this._tick(), 1000);
+    }
+  }
+
+  private _stopTimer(): void {
+    if (this._timer !== null) {
+      clearInterval(this._timer);
+      this._timer = null;
+    }
+  }
+}

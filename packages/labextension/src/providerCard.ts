@@ -1,0 +1,180 @@
+/**
+ * One provider's card in the Token Broker panel: title, sign-in state, scopes, the expiry countdown,
+ * and the sign-in / sign-out / copy buttons. Plain DOM, updated in place so focus survives refreshes.
+ */
+import { formatRemaining, secondsLeft } from './expiry';
+import type { IProviderError, IProviderInfo } from './tokens';
+
+/**
+ * What the card's buttons do. `signIn` is called synchronously in the click handler, so it can open
+ * the login popup.
+ */
+export interface IProviderCardActions {
+  /** Sign in to the provider. */
+  signIn(provider: IProviderInfo): void;
+  /** Sign out of the provider. */
+  signOut(provider: IProviderInfo): void;
+  /** Copy an Authorization header for the provider. */
+  copyHeader(provider: IProviderInfo): void;
+}
+
+/**
+ * The card of one provider.
+ */
+export class ProviderCard {
+  /** The card's root element. */
+  readonly node: HTMLElement;
+  private _info: IProviderInfo;
+  private _actionError: IProviderError | null = null;
+  private _busy: string | null = null;
+  /** The expiry for which a refresh was already requested, so an expired token asks only once. */
+  private _expiredReported: number | null = null;
+  private readonly _title: HTMLElement;
+  private readonly _state: HTMLElement;
+  private readonly _scopes: HTMLElement;
+  private readonly _expiry: HTMLElement;
+  private readonly _error: HTMLElement;
+  private readonly _signIn: HTMLButtonElement;
+  private readonly _signOut: HTMLButtonElement;
+  private readonly _copy: HTMLButtonElement;
+
+  /**
+   * @param info - the provider as the broker reports it.
+   * @param actions - what the buttons do.
+   */
+  constructor(info: IProviderInfo, actions: IProviderCardActions) {
+    this._info = info;
+    this.node = element('section', 'jp-TokenBroker-card');
+    this._title = element('h3', 'jp-TokenBroker-cardTitle');
+    this._title.id = `jp-TokenBroker-${info.id}-title`;
+    this.node.setAttribute('aria-labelledby', this._title.id);
+    this._state = element('p', 'jp-TokenBroker-state');
+    this._scopes = element('p', 'jp-TokenBroker-scopes');
+    this._expiry = element('p', 'jp-TokenBroker-expiry');
+    this._expiry.setAttribute('aria-live', 'off');
+    this._error = element('p', 'jp-TokenBroker-error');
+    this._error.setAttribute('role', 'alert');
+    const buttons = element('div', 'jp-TokenBroker-actions');
+    this._signIn = button('Sign in', 'jp-mod-accept', () => actions.signIn(this._info));
+    this._signOut = button('Sign out', 'jp-mod-warn', () => actions.signOut(this._info));
+    this._copy = button('Copy header', 'jp-mod-reject', () => actions.copyHeader(this._info));
+    buttons.append(this._signIn, this._copy, this._signOut);
+    this.node.append(this._title, this._state, this._scopes, this._expiry, this._error, buttons);
+    this._render();
+  }
+
+  /** The provider this card shows. */
+  get info(): IProviderInfo {
+    return this._info;
+  }
+
+  /**
+   * Shows a newer state of the provider.
+   *
+   * @param info - the provider as the broker now reports it.
+   */
+  update(info: IProviderInfo): void {
+    this._info = info;
+    this._render();
+  }
+
+  /**
+   * Marks an action as running (buttons disabled, the text shown as state) or finished (`null`).
+   *
+   * @param text - e.g. `Signing in…`, or `null`.
+   */
+  setBusy(text: string | null): void {
+    this._busy = text;
+    if (text !== null) {
+      this._actionError = null;
+    }
+    this._render();
+  }
+
+  /**
+   * Shows the error of the last action, or clears it.
+   *
+   * @param error - a code and description, or `null`.
+   */
+  setError(error: IProviderError | null): void {
+    this._actionError = error;
+    this._render();
+  }
+
+  /**
+   * Updates the countdown.
+   *
+   * @param nowMs - the current time in ms since the epoch.
+   * @returns `true` once per expiry when the cached token has just run out (time to re-fetch).
+   */
+  tick(nowMs: number): boolean {
+    const { expiresAt, signedIn } = this._info;
+    if (!signedIn || expiresAt === null) {
+      this._expiry.hidden = true;
+      this._expiry.textContent = '';
+      return false;
+    }
+    const left = secondsLeft(expiresAt, nowMs);
+    this._expiry.hidden = false;
+    this._expiry.textContent =
+      left > 0 ? `Expires in ${formatRemaining(left)}` : 'Access token expired';
+    if (left > 0 || this._expiredReported === expiresAt) {
+      return false;
+    }
+    this._expiredReported = expiresAt;
+    return true;
+  }
+
+  private _render(): void {
+    const info = this._info;
+    const active = info.signedIn && !info.needsLogin;
+    this._title.textContent = info.title;
+    this._state.textContent = this._busy ?? stateText(info);
+    this.node.classList.toggle('jp-mod-signedIn', active);
+    this._scopes.textContent = info.scopes.length > 0 ? `Scopes: ${info.scopes.join(' ')}` : '';
+    this._scopes.hidden = info.scopes.length === 0;
+
+    const error = this._actionError ?? info.error ?? null;
+    this._error.hidden = error === null;
+    this._error.textContent = error ? `${error.description} (${error.code})` : '';
+    this.node.classList.toggle('jp-mod-error', error !== null);
+
+    this._signIn.hidden = active;
+    this._signOut.hidden = !info.signedIn;
+    this._copy.hidden = !active;
+    this._signIn.setAttribute('aria-label', `Sign in to ${info.title}`);
+    this._signOut.setAttribute('aria-label', `Sign out of ${info.title}`);
+    this._copy.setAttribute('aria-label', `Copy Authorization header for ${info.title}`);
+    for (const b of [this._signIn, this._signOut, this._copy]) {
+      b.disabled = this._busy !== null;
+    }
+  }
+}
+
+/** The sign-in state in words. */
+function stateText(info: IProviderInfo): string {
+  if (info.signedIn && info.needsLogin) {
+    return 'Sign-in expired: sign in again';
+  }
+  if (info.signedIn) {
+    return info.account ? `Signed in as ${info.account}` : 'Signed in';
+  }
+  return 'Not signed in';
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  return node;
+}
+
+function button(label: string, modifier: string, onClick: () => void): HTMLButtonElement {
+  const node = element('button', `jp-Button jp-mod-styled jp-TokenBroker-button ${modifier}`);
+  node.type = 'button';
+  node.textContent = label;
+  node.addEventListener('click', onClick);
+  return node;
+}

@@ -1,0 +1,41 @@
+/**
+ * Wiring only: the middleware in order, the routes, the error middleware.
+ */
+import express, { type Express } from 'express';
+
+import type { BrokerContext } from './context.js';
+import { requireKey } from './keyAuth.js';
+import { handleErrors, notFound, requireJsonBody } from './middleware.js';
+import { healthRoutes } from './routes/health.js';
+import { loginRoutes } from './routes/login.js';
+import { providerRoutes } from './routes/providers.js';
+
+/** The largest request body accepted. */
+export const BODY_LIMIT = '16kb';
+
+/**
+ * Builds the express application of HTTP API v1.
+ *
+ * @param context - the broker's services
+ * @param key - the shared key every request but health must carry
+ * @returns the application, ready to listen
+ * @example
+ * ```ts
+ * const app = createApp(createContext(config), key);
+ * app.listen('/run/user/1000/tb/broker.sock');
+ * ```
+ */
+export function createApp(context: BrokerContext, key: string): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requireKey(key));
+  app.use(requireJsonBody());
+  app.use(express.json({ limit: BODY_LIMIT, type: 'application/json' }));
+  app.use(healthRoutes());
+  app.use(providerRoutes(context));
+  app.use(loginRoutes(context));
+  app.use(notFound());
+  app.use(handleErrors(context.log));
+  return app;
+}

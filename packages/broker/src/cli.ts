@@ -1,0 +1,154 @@
+/**
+ * The `token-broker` command line:
+ *
+ * ```
+ * token-broker serve --config CONFIG.json --key-file KEY (--socket PATH | --host 127.0.0.1 --port N)
+ * token-broker check-config CONFIG.json
+ * ```
+ *
+ * `serve` prints exactly one JSON line to stdout when ready; logs go to stderr.
+ */
+import { parseArgs } from 'node:util';
+
+import { createApp } from './app.js';
+import { ConfigError, loadConfig, loadKey } from './config.js';
+import { createContext } from './context.js';
+import { createLogger } from './log.js';
+import { listen, type ListenTarget } from './server.js';
+import { SocketError } from './socket.js';
+import { VERSION } from './version.js';
+
+const USAGE = `usage:
+  token-broker serve --config FILE --key-file FILE (--socket PATH | --host 127.0.0.1 --port N)
+  token-broker check-config FILE
+  token-broker --version`;
+
+/** A wrong command line; exits 2. */
+class UsageError extends Error {}
+
+function target(values: { socket?: string; host?: string; port?: string }): ListenTarget {
+  if (values.socket !== undefined) {
+    if (values.host !== undefined || values.port !== undefined) {
+      throw new UsageError('give either --socket or --host/--port');
+    }
+    return { socket: values.socket };
+  }
+  const host = values.host ?? '127.0.0.1';
+  if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
+    throw new UsageError('--host must be a loopback address');
+  }
+  const port = Number(values.port);
+  if (values.port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError('--port must be a port number (0 picks one)');
+  }
+  return { host, port };
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      'key-file': { type: 'string' },
+      socket: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'log-level': { type: 'string' }
+    },
+    strict: true
+  });
+  if (values.config === undefined) throw new UsageError('--config is required');
+  if (values['key-file'] === undefined) throw new UsageError('--key-file is required');
+  const where = target(values);
+  const level = values['log-level'] ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    throw new UsageError('--log-level must be debug, info, warn or error');
+  }
+  const log = createLogger({ level: level as 'info' });
+  const config = await loadConfig(values.config);
+  const key = await loadKey(values['key-file']);
+  const context = createContext(config, { log });
+  const running = await listen(createApp(context, key), where);
+
+  let closing = false;
+  const shutdown = (signal: string): void => {
+    if (closing) return;
+    closing = true;
+    log.info('stopping', { signal });
+    const force = setTimeout(() => process.exit(0), 3000);
+    force.unref();
+    void running
+      .close()
+      .then(() => context.store.close())
+      .finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  log.info('listening', { ...running.address, providers: config.providers.map(p => p.id) });
+  process.stdout.write(
+    JSON.stringify({
+      ready: true,
+      version: VERSION,
+      pid: process.pid,
+      ...readyLocation(running.address)
+    }) + '\n'
+  );
+}
+
+function readyLocation(address: { socket: string } | { host: string; port: number }): object {
+  return 'socket' in address ? { socket: address.socket } : { port: address.port };
+}
+
+async function checkConfig(args: string[]): Promise<void> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: {} });
+  if (positionals.length !== 1) throw new UsageError('check-config takes one config file');
+  const config = await loadConfig(positionals[0]);
+  process.stdout.write(
+    JSON.stringify({ ok: true, providers: config.providers.map(p => p.id) }) + '\n'
+  );
+}
+
+/**
+ * Runs the command line.
+ *
+ * @param argv - arguments after the script name
+ * @returns the exit code, or undefined while `serve` keeps running
+ */
+export async function main(argv: string[]): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        await serve(rest);
+        return undefined;
+      case 'check-config':
+        await checkConfig(rest);
+        return 0;
+      case '--version':
+        process.stdout.write(VERSION + '\n');
+        return 0;
+      default:
+        throw new UsageError(
+          command === undefined ? 'missing command' : `unknown command '${command}'`
+        );
+    }
+  } catch (err) {
+    if (
+      err instanceof UsageError ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
+      console.error(`token-broker: ${(err as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof ConfigError || err instanceof SocketError) {
+      console.error(`token-broker: ${err.message}`);
+      return 1;
+    }
+    console.error(`token-broker: ${(err as Error)?.stack ?? String(err)}`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+if (code !== undefined) process.exitCode = code;

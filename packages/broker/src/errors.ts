@@ -1,0 +1,212 @@
+/**
+ * The closed set of errors the broker answers with. Every failure a caller can see is a
+ * {@link BrokerError} carrying an HTTP status and a stable `code`; callers branch on `code`, never on
+ * the description text. Library errors are translated into these once, at the boundary that calls the
+ * library (see `providers/oidc.ts`), keeping the original as `cause` for the log.
+ */
+
+/** Every error code the broker can put in an `{error}` body. */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'unauthorized'
+  | 'login_required'
+  | 'scope_not_allowed'
+  | 'forbidden'
+  | 'unknown_provider'
+  | 'not_found'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'upstream_error'
+  | 'upstream_unavailable'
+  | 'store_unavailable'
+  | 'server_error';
+
+/** The status each code is answered with. */
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
+  invalid_request: 400,
+  unauthorized: 401,
+  login_required: 401,
+  scope_not_allowed: 403,
+  forbidden: 403,
+  unknown_provider: 404,
+  not_found: 404,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  upstream_error: 502,
+  upstream_unavailable: 503,
+  store_unavailable: 503,
+  server_error: 500
+};
+
+/** Options of a {@link BrokerError}. */
+export interface BrokerErrorOptions {
+  /** The underlying error, for the log only. */
+  cause?: unknown;
+  /** Seconds after which a retry may succeed; sent as `Retry-After` on 503. */
+  retryAfter?: number;
+}
+
+/**
+ * Base of every error the broker answers with.
+ *
+ * @example
+ * ```ts
+ * throw new BrokerError(404, 'unknown_provider', "No provider 'x' is configured.");
+ * ```
+ */
+export class BrokerError extends Error {
+  /** HTTP status. */
+  readonly status: number;
+  /** Stable error code. */
+  readonly code: ErrorCode;
+  /** Whether the description may be shown to the caller (status < 500 or a documented 5xx). */
+  readonly expose: boolean;
+  /** Seconds for `Retry-After`, if any. */
+  readonly retryAfter: number | undefined;
+
+  /**
+   * @param status - HTTP status
+   * @param code - stable code
+   * @param description - human-readable text without secrets
+   * @param options - cause and retry hint
+   */
+  constructor(
+    status: number,
+    code: ErrorCode,
+    description: string,
+    options: BrokerErrorOptions = {}
+  ) {
+    super(description, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BrokerError';
+    this.status = status;
+    this.code = code;
+    this.expose = status < 500 || code !== 'server_error';
+    this.retryAfter = options.retryAfter;
+  }
+}
+
+/** 400: the request is malformed. */
+export class InvalidRequest extends BrokerError {
+  /** @param description - what is wrong */
+  constructor(description: string, options?: BrokerErrorOptions) {
+    super(400, 'invalid_request', description, options);
+  }
+}
+
+/** 401: missing or wrong `X-Broker-Key`. */
+export class Unauthorized extends BrokerError {
+  constructor() {
+    super(401, 'unauthorized', 'Missing or wrong broker key.');
+  }
+}
+
+/** 401: there is no usable grant; the user must sign in to the provider. */
+export class LoginRequired extends BrokerError {
+  /** @param provider - the provider id */
+  constructor(provider: string, reason = 'is not signed in', options?: BrokerErrorOptions) {
+    super(401, 'login_required', `Provider '${provider}' ${reason}: sign in again.`, options);
+  }
+}
+
+/** 403: the scopes asked are outside what the provider allows or the grant holds. */
+export class ScopeNotAllowed extends BrokerError {
+  /** @param description - which scopes and why */
+  constructor(description: string) {
+    super(403, 'scope_not_allowed', description);
+  }
+}
+
+/** 404: no provider with that id is configured. */
+export class UnknownProvider extends BrokerError {
+  /** @param provider - the id asked for (already validated, safe to echo) */
+  constructor(provider: string) {
+    super(404, 'unknown_provider', `No provider '${provider}' is configured.`);
+  }
+}
+
+/** 502: the identity provider answered with something the broker cannot use. */
+export class UpstreamError extends BrokerError {
+  /** @param description - what went wrong, without token material */
+  constructor(description: string, options?: BrokerErrorOptions) {
+    super(502, 'upstream_error', description, options);
+  }
+}
+
+/** 503: the identity provider is unreachable, timed out or answered 5xx. The grant is kept. */
+export class UpstreamUnavailable extends BrokerError {
+  /** @param description - what went wrong */
+  constructor(description: string, options: BrokerErrorOptions = {}) {
+    super(503, 'upstream_unavailable', description, { retryAfter: 5, ...options });
+  }
+}
+
+/** 503: the token store failed. */
+export class StoreUnavailable extends BrokerError {
+  /** @param options - cause */
+  constructor(options: BrokerErrorOptions = {}) {
+    super(503, 'store_unavailable', 'The token store is unavailable.', {
+      retryAfter: 5,
+      ...options
+    });
+  }
+}
+
+/** An error answer: status, headers and the `{error, error_description}` body. */
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: { error: ErrorCode; error_description: string };
+}
+
+/** body-parser's error shape (it sets `type` and `status`). */
+interface BodyParserError {
+  type?: unknown;
+  status?: unknown;
+}
+
+/**
+ * Turns anything thrown into the answer a caller gets. Unknown errors become a 500 `server_error`
+ * whose details stay in the log.
+ *
+ * @param err - what was thrown
+ * @returns status, headers and body
+ */
+export function toErrorBody(err: unknown): ErrorAnswer {
+  const e = fromBodyParser(err) ?? err;
+  if (e instanceof BrokerError) {
+    const headers: Record<string, string> = {};
+    if (e.retryAfter !== undefined) headers['Retry-After'] = String(Math.ceil(e.retryAfter));
+    return {
+      status: e.status,
+      headers,
+      body: {
+        error: e.code,
+        error_description: e.expose ? e.message : 'Internal error.'
+      }
+    };
+  }
+  return {
+    status: 500,
+    headers: {},
+    body: { error: 'server_error', error_description: 'Internal error.' }
+  };
+}
+
+/** express.json() errors, translated once here. */
+function fromBodyParser(err: unknown): BrokerError | undefined {
+  if (typeof err !== 'object' || err === null || err instanceof BrokerError) return undefined;
+  const { type } = err as BodyParserError;
+  switch (type) {
+    case 'entity.too.large':
+      return new BrokerError(413, 'payload_too_large', 'The request body is over 16 KiB.', {
+        cause: err
+      });
+    case 'entity.parse.failed':
+      return new InvalidRequest('The request body is not valid JSON.', { cause: err });
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new BrokerError(415, 'unsupported_media_type', 'Send JSON in UTF-8.', { cause: err });
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,47 @@
+import { PROVIDER_ID, type ProviderConfig } from '../config.js';
+import { InvalidRequest, UnknownProvider } from '../errors.js';
+import { OidcProvider, type UpstreamOptions } from './oidc.js';
+
+/**
+ * The configured providers by id. Creating it makes no network call: each provider discovers its
+ * IdP on first use.
+ *
+ * @example
+ * ```ts
+ * const providers = new ProviderRegistry(config.providers, { timeoutMs: 10000, now: Date.now, log });
+ * const demo = providers.lookup('demo');
+ * ```
+ */
+export class ProviderRegistry {
+  private readonly byId = new Map<string, OidcProvider>();
+
+  /**
+   * @param configs - validated provider configs
+   * @param options - upstream seams and deadline
+   */
+  constructor(configs: readonly ProviderConfig[], options: UpstreamOptions) {
+    for (const config of configs) this.byId.set(config.id, new OidcProvider(config, options));
+  }
+
+  /** Every provider, in config order. */
+  all(): OidcProvider[] {
+    return [...this.byId.values()];
+  }
+
+  /**
+   * Finds a provider by an id from a URL, validating the id before anything uses it.
+   *
+   * @param id - the raw path segment
+   * @returns the provider
+   * @throws {@link InvalidRequest} for an id that is not well-formed (`..`, `/`, NUL, non-ASCII)
+   * @throws {@link UnknownProvider} when no provider has that id
+   */
+  lookup(id: unknown): OidcProvider {
+    if (typeof id !== 'string' || !PROVIDER_ID.test(id)) {
+      throw new InvalidRequest('The provider id is not well-formed.');
+    }
+    const provider = this.byId.get(id);
+    if (provider === undefined) throw new UnknownProvider(id);
+    return provider;
+  }
+}

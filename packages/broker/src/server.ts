@@ -1,0 +1,64 @@
+/**
+ * Running the app: listening on a private unix socket or on a loopback port, and closing gracefully.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import type { Express } from 'express';
+
+import { listenPrivately, prepareSocketPath, removeSocket } from './socket.js';
+
+/** Where to listen. */
+export type ListenTarget = { socket: string } | { host: string; port: number };
+
+/** A listening broker. */
+export interface RunningServer {
+  readonly server: Server;
+  /** The ready line's location fields: `{socket}` or `{port}`. */
+  readonly address: { socket: string } | { host: string; port: number };
+  /** Stops accepting, ends idle connections, removes the socket. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts listening.
+ *
+ * @param app - the express app
+ * @param target - socket path or host and port
+ * @returns the running server
+ * @throws {@link SocketError} when the socket path is not safe to use
+ */
+export async function listen(app: Express, target: ListenTarget): Promise<RunningServer> {
+  const server = createServer(app);
+  server.keepAliveTimeout = 5000;
+  const start = (where: string | { host: string; port: number }): Promise<void> =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      const done = (): void => {
+        server.off('error', reject);
+        resolve();
+      };
+      if (typeof where === 'string') server.listen(where, done);
+      else server.listen(where.port, where.host, done);
+    });
+  let address: RunningServer['address'];
+  if ('socket' in target) {
+    await prepareSocketPath(target.socket);
+    await listenPrivately(target.socket, () => start(target.socket));
+    address = { socket: target.socket };
+  } else {
+    await start(target);
+    address = { host: target.host, port: (server.address() as AddressInfo).port };
+  }
+  return {
+    server,
+    address,
+    close: async () => {
+      await new Promise<void>(resolve => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      if ('socket' in target) await removeSocket(target.socket);
+    }
+  };
+}

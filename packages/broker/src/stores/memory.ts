@@ -1,0 +1,35 @@
+import type { Grant, TokenStore } from './tokenStore.js';
+
+/**
+ * Keeps grants in process memory only: a broker restart signs every provider out. Grants are
+ * frozen copies so a caller cannot change a stored grant by mutating what it got.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryStore();
+ * await store.delete('demo');
+ * ```
+ */
+export class MemoryStore implements TokenStore {
+  private readonly grants = new Map<string, Grant>();
+
+  /** {@inheritDoc TokenStore.get} */
+  async get(provider: string): Promise<Grant | undefined> {
+    return this.grants.get(provider);
+  }
+
+  /** {@inheritDoc TokenStore.put} */
+  async put(grant: Grant): Promise<void> {
+    this.grants.set(grant.provider, Object.freeze({ ...grant, scopes: [...grant.scopes] }));
+  }
+
+  /** {@inheritDoc TokenStore.delete} */
+  async delete(provider: string): Promise<void> {
+    this.grants.delete(provider);
+  }
+
+  /** {@inheritDoc TokenStore.close} */
+  async close(): Promise<void> {
+    this.grants.clear();
+  }
+}

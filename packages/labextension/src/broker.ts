@@ -328,10 +328,14 @@ function toProviderError(wire: IProviderWire): IProviderInfo['error'] {
     return undefined;
   }
   if (typeof wire.error === 'string') {
-    return Object.freeze({
-      code: wire.error,
-      description: wire.error_description ?? 'The provider reported a problem.'
-    });
+    // The broker reports either a stable code (with `error_description`) or, for an IdP it cannot
+    // reach, the reason as text.
+    return /^[a-z_]+$/.test(wire.error)
+      ? Object.freeze({
+          code: wire.error,
+          description: wire.error_description ?? 'The provider reported a problem.'
+        })
+      : Object.freeze({ code: 'upstream_unavailable', description: wire.error });
   }
   return Object.freeze({
     code: wire.error.error ?? 'server_error',

@@ -97,7 +97,7 @@ export class LoginPopup {
    * Waits until the callback page reports the login for `providerId`, the popup is closed, or the
    * timeout passes.
    *
-   * @param providerId - only a report for this provider ends the wait.
+   * @param providerId - only a report for this provider (or for no known provider) ends the wait.
    * @param timing - poll interval and timeout.
    * @returns how the login ended.
    * @throws {SignInError} `login_failed` when the callback reports a failure, `login_timeout`,
@@ -114,7 +114,9 @@ export class LoginPopup {
         if (event.origin !== this._host.location.origin || !isLoginMessage(event.data)) {
           return;
         }
-        if (event.data.provider !== providerId) {
+        // `provider: null` is the callback's answer to a state it could not match to any login
+        // (expired, replayed); with one login at a time it belongs to this one.
+        if (event.data.provider !== null && event.data.provider !== providerId) {
           return;
         }
         if (event.data.ok) {
@@ -179,7 +181,7 @@ export class LoginPopup {
 interface ILoginMessage {
   readonly source: typeof MESSAGE_SOURCE;
   readonly type: 'login';
-  readonly provider: string;
+  readonly provider: string | null;
   readonly ok: boolean;
   readonly error?: unknown;
 }
@@ -192,7 +194,7 @@ function isLoginMessage(data: unknown): data is ILoginMessage {
   return (
     message.source === MESSAGE_SOURCE &&
     message.type === 'login' &&
-    typeof message.provider === 'string' &&
+    (typeof message.provider === 'string' || message.provider === null) &&
     typeof message.ok === 'boolean'
   );
 }

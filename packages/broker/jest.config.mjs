@@ -10,6 +10,7 @@ export default {
   },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/globalSetup.mjs',
+  setupFiles: ['<rootDir>/test/setup.ts'],
   testTimeout: 20000,
   maxWorkers: 2
 };

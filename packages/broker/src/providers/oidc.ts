@@ -324,11 +324,13 @@ function translate(
     });
   }
   const code = (err as { code?: unknown }).code;
-  if (operation === 'code' && typeof code === 'string' && code.endsWith('_COMPARISON')) {
-    return new InvalidRequest('The sign-in response did not pass validation.', { cause: err });
-  }
   if (code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT') {
     return new UpstreamUnavailable('The identity provider did not answer in time.', { cause: err });
+  }
+  // A callback whose iss, state, nonce or ID token does not check out is a failed sign-in, not an
+  // upstream fault: it may be a forged or mixed-up response.
+  if (operation === 'code' && typeof code === 'string' && code.startsWith('OAUTH_')) {
+    return new InvalidRequest('The sign-in response did not pass validation.', { cause: err });
   }
   return new UpstreamError(`The identity provider's ${operation} answer was not usable.`, {
     cause: err

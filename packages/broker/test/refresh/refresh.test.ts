@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+
+import { startBroker, type TestBroker } from '../fixtures/broker.js';
+import { startIdP, type IdP } from '../fixtures/idp.js';
+
+let idp: IdP;
+let broker: TestBroker;
+
+beforeAll(async () => {
+  idp = await startIdP();
+});
+beforeEach(async () => {
+  await broker?.close();
+  idp.accessTokenTtl = 120;
+  idp.down = false;
+  broker = await startBroker(idp);
+  expect((await broker.login()).status).toBe(200);
+  idp.refreshes = 0;
+  idp.refreshFailures = 0;
+});
+afterAll(async () => {
+  await broker.close();
+  await idp.close();
+});
+
+const token = (body: Record<string, unknown> = {}) =>
+  broker.request('POST', '/api/v1/providers/demo/token', { body });
+
+describe('refresh ahead of expiry', () => {
+  test('a fresh token is served from the cache without an IdP call', async () => {
+    const first = await token();
+    const second = await token();
+    expect(second.json.access_token).toBe(first.json.access_token);
+    expect(idp.refreshes).toBe(0);
+  });
+
+  test('20 concurrent requests near expiry share exactly one refresh; rotation keeps the grant', async () => {
+    const before = (await token()).json.access_token;
+    const refreshBefore = (await broker.context.store.get('demo'))?.refreshToken;
+    broker.advance(100); // 20 s left: inside the 30 s margin
+    const answers = await Promise.all(Array.from({ length: 20 }, () => token({ min_ttl: 60 })));
+    expect(answers.map(a => a.status)).toEqual(Array(20).fill(200));
+    const tokens = new Set(answers.map(a => a.json.access_token));
+    expect(tokens.size).toBe(1);
+    expect(tokens.has(before)).toBe(false);
+    expect(idp.refreshes).toBe(1);
+    expect(idp.refreshFailures).toBe(0);
+    const refreshAfter = (await broker.context.store.get('demo'))?.refreshToken;
+    expect(refreshAfter).toBeTruthy();
+    expect(refreshAfter).not.toBe(refreshBefore);
+    for (const a of answers) expect(a.json.expires_in).toBeGreaterThanOrEqual(60);
+
+    // The rotated refresh token was stored: the next refresh works too.
+    broker.advance(100);
+    const again = await token();
+    expect(again.status).toBe(200);
+    expect(idp.refreshes).toBe(2);
+    expect(idp.refreshFailures).toBe(0);
+  });
+
+  test('min_ttl above what is left forces a refresh', async () => {
+    await token();
+    const answer = await token({ min_ttl: 119 + 5 });
+    // Even a fresh token lives only 120 s here.
+    expect(answer.status).toBe(400);
+    expect(answer.json.error).toBe('invalid_request');
+    expect(answer.json.error_description).toMatch(/min_ttl/);
+    expect(idp.refreshes).toBe(1);
+    // The grant survives such a request.
+    expect((await token({ min_ttl: 60 })).status).toBe(200);
+  });
+
+  test('narrower scopes get a narrowed token of their own', async () => {
+    const narrow = await token({ scopes: ['demo:read'] });
+    expect(narrow.status).toBe(200);
+    expect(narrow.json.scopes).toEqual(['demo:read']);
+    const full = await token();
+    expect(full.json.access_token).not.toBe(narrow.json.access_token);
+  });
+});
+
+describe('ending and losing grants', () => {
+  test('invalid_grant ends the grant cleanly: 401 login_required, grant gone', async () => {
+    await idp.revokeAll();
+    broker.advance(200);
+    const answer = await token();
+    expect(answer.status).toBe(401);
+    expect(answer.json.error).toBe('login_required');
+    expect(await broker.context.store.get('demo')).toBeUndefined();
+    const list = await broker.request('GET', '/api/v1/providers');
+    expect(list.json.providers[0]).toMatchObject({ signed_in: false, needs_login: true });
+    // And stays that way without more IdP calls.
+    const calls = broker.upstreamCalls.length;
+    expect((await token()).json.error).toBe('login_required');
+    expect(broker.upstreamCalls.length).toBe(calls);
+  });
+
+  test('an IdP outage is 503 with Retry-After, keeps the grant, and recovers', async () => {
+    broker.advance(200);
+    idp.down = true;
+    const answer = await token();
+    expect(answer.status).toBe(503);
+    expect(answer.json.error).toBe('upstream_unavailable');
+    expect(Number(answer.headers['retry-after'])).toBeGreaterThan(0);
+    expect(await broker.context.store.get('demo')).toBeDefined();
+    // Backing off: no new upstream call while the back-off lasts.
+    const calls = broker.upstreamCalls.length;
+    expect((await token()).status).toBe(503);
+    expect(broker.upstreamCalls.length).toBe(calls);
+    idp.down = false;
+    broker.advance(10);
+    const back = await token();
+    expect(back.status).toBe(200);
+  });
+
+  test('during an outage a cached token that still meets min_ttl is served', async () => {
+    const first = await token();
+    broker.advance(95); // 25 s left, inside the refresh margin
+    idp.down = true;
+    const answer = await token({ min_ttl: 10 });
+    expect(answer.status).toBe(200);
+    expect(answer.json.access_token).toBe(first.json.access_token);
+    idp.down = false;
+  });
+});

@@ -7,6 +7,7 @@ The broker gets only paths on its command line (config, key file, socket) and a 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
@@ -149,6 +150,8 @@ class BrokerSupervisor:
         """Creates the private directory with the config and a new key; ``socket`` and ``key`` are known after."""
         if self._rundir is None:
             self._rundir, self._key = RunDir.create(self._config, self._base_dir)
+            # Also when the server exits without stopping extensions (e.g. it fails to start).
+            atexit.register(self._rundir.remove)
 
     async def start(self) -> None:
         """Starts supervising (``prepare()`` first if needed); returns once the first launch was attempted."""

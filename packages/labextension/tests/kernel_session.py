@@ -1,0 +1,82 @@
+"""Runs code in a real kernel that the Jupyter server starts, over the server's kernel websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import datetime, timezone
+
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+from jupyter_process import JupyterServer
+
+
+def _message(session: str, code: str) -> dict:
+    return {
+        "header": {
+            "msg_id": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "session": session,
+            "username": "test",
+            "version": "5.3",
+            "date": datetime.now(timezone.utc).isoformat(),
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+        "channel": "shell",
+        "buffers": [],
+    }
+
+
+async def _execute(server: JupyterServer, kernel_id: str, code: str, timeout: float) -> str:
+    url = server.url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels"
+    request = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
+    connection = await websocket_connect(request)
+    try:
+        message = _message(uuid.uuid4().hex, code)
+        msg_id = message["header"]["msg_id"]
+        await connection.write_message(json.dumps(message))
+        output: list[str] = []
+        replied = False
+        while True:
+            raw = await asyncio.wait_for(connection.read_message(), timeout)
+            if raw is None:
+                raise RuntimeError("kernel websocket closed")
+            reply = json.loads(raw)
+            if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = reply.get("msg_type") or reply["header"]["msg_type"]
+            if kind == "stream":
+                output.append(reply["content"]["text"])
+            elif kind == "error":
+                output.append(f"{reply['content']['ename']}: {reply['content']['evalue']}\n")
+            elif kind == "execute_reply":
+                replied = True
+            elif kind == "status" and reply["content"]["execution_state"] == "idle" and replied:
+                return "".join(output)
+            if replied and kind == "status":
+                return "".join(output)
+    finally:
+        connection.close()
+
+
+def run_in_kernel(server: JupyterServer, code: str, timeout: float = 60) -> str:
+    """Starts a kernel through the server's REST API, runs ``code``, returns what it printed, shuts it down."""
+    with server.token_client() as client:
+        kernel = client.post(f"{server.url}api/kernels", json={"name": "python3"})
+        assert kernel.status_code == 201, kernel.text
+        kernel_id = kernel.json()["id"]
+        try:
+            return asyncio.run(_execute(server, kernel_id, code, timeout))
+        finally:
+            client.delete(f"{server.url}api/kernels/{kernel_id}")

@@ -1,6 +1,6 @@
 """Fixtures: the demo IdP, and real Jupyter servers running the extension with the real broker bundle.
 
-Ports 9610-9629 (this package's share of 9600-9699): IdP 9610, servers 9620-9622.
+Ports 9610-9629 (this package's share of 9600-9699): IdP 9610, servers 9620-9623.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ IDP_PORT = 9610
 STANDALONE_PORT = 9620
 HUB_PORT = 9621
 RESTART_PORT = 9622
+LAX_XSRF_PORT = 9623
 
 
 @pytest.fixture(scope="session")
@@ -65,5 +66,18 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory, providers: list[dict]) 
 def restart_server(tmp_path_factory: pytest.TempPathFactory, providers: list[dict]) -> Iterator[JupyterServer]:
     """A server whose broker the test kills."""
     running = start_server(tmp_path_factory.mktemp("restart"), RESTART_PORT, providers)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def lax_xsrf_server(tmp_path_factory: pytest.TempPathFactory, providers: list[dict]) -> Iterator[JupyterServer]:
+    """A server whose admin switched Jupyter's XSRF check off (``disable_check_xsrf``)."""
+    running = start_server(
+        tmp_path_factory.mktemp("lax-xsrf"),
+        LAX_XSRF_PORT,
+        providers,
+        config_extra="c.ServerApp.disable_check_xsrf = True",
+    )
     yield running
     running.stop()

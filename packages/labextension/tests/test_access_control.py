@@ -37,6 +37,13 @@ def test_browser_post_without_xsrf_token_is_refused(server: JupyterServer) -> No
     assert accepted.json()["authorization_url"].startswith("http://127.0.0.1:9610/")
 
 
+def test_xsrf_check_stays_on_for_the_broker_when_disabled_server_wide(lax_xsrf_server: JupyterServer) -> None:
+    browser = browser_login(lax_xsrf_server)
+    assert browser.post(lax_xsrf_server.api("providers/demo/login"), json={}).status_code == 403
+    with lax_xsrf_server.token_client() as client:
+        assert client.post(lax_xsrf_server.api("providers/demo/login"), json={}).status_code == 200
+
+
 def test_login_uses_the_servers_own_callback_as_redirect_uri(server: JupyterServer) -> None:
     with server.token_client() as client:
         started = client.post(server.api("providers/demo/login"), json={})

@@ -13,7 +13,8 @@ beforeEach(async () => {
   await broker?.close();
   idp.accessTokenTtl = 120;
   idp.down = false;
-  broker = await startBroker(idp);
+  idp.hang = false;
+  broker = await startBroker(idp, { config: { upstream_timeout_ms: 300 } });
   expect((await broker.login()).status).toBe(200);
   idp.refreshes = 0;
   idp.refreshFailures = 0;
@@ -121,5 +122,18 @@ describe('ending and losing grants', () => {
     expect(answer.status).toBe(200);
     expect(answer.json.access_token).toBe(first.json.access_token);
     idp.down = false;
+  });
+
+  test('an IdP that does not answer hits the deadline: 503, grant kept', async () => {
+    broker.advance(200);
+    idp.hang = true;
+    const started = Date.now();
+    const answer = await token();
+    idp.hang = false;
+    expect(answer.status).toBe(503);
+    expect(answer.json.error).toBe('upstream_unavailable');
+    expect(answer.json.error_description).toMatch(/300 ms/);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await broker.context.store.get('demo')).toBeDefined();
   });
 });

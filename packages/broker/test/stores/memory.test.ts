@@ -1,0 +1,4 @@
+import { MemoryStore } from '../../src/stores/memory.js';
+import { runTokenStoreContract } from './contract.js';
+
+runTokenStoreContract('MemoryStore', async () => new MemoryStore());

@@ -1,8 +1,9 @@
 """Jupyter server configuration of the Galata tests: Galata's test set-up plus the token broker and the demo IdP.
 
 ``packages/demo/start-demo.mjs`` passes the test stack's ports in ``DEMO_IDP_PORT`` / ``DEMO_JUPYTER_PORT``.
-Galata switches XSRF checks off; we switch them back on, because the token broker's state-changing routes rely on
-them (the Galata ``request`` fixture is given an XSRF pair in ``tests/xsrfRequest.ts``).
+Galata switches authentication and XSRF checks off; we keep both on, as in any real deployment: the token broker's
+state-changing routes rely on XSRF checks, and the kernel helper authenticates with the server's token. JupyterLab
+generates that token itself and writes it to its 0600 runtime file, where ``tests/jupyterAuth.ts`` reads it.
 """
 
 import os
@@ -15,6 +16,7 @@ configure_jupyter_server(c)
 
 c.ServerApp.port = int(os.environ.get("DEMO_JUPYTER_PORT", "8890"))
 c.ServerApp.disable_check_xsrf = False
+c.IdentityProvider.pop("token", None)  # back to Jupyter's own random token
 c.ServerApp.jpserver_extensions = {"jupyter_token_broker": True}
 
 c.TokenBroker.providers = [

@@ -44,7 +44,7 @@ const logFile = values['log-file'] ? resolve(values['log-file']) : undefined;
 if (logFile) {
   mkdirSync(dirname(logFile), { recursive: true });
 }
-const logStream = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
+const logStream = logFile ? createWriteStream(logFile, { flags: 'w' }) : undefined;
 
 /**
  * Says something about the launcher itself.
@@ -198,6 +198,8 @@ launch(
     `--ServerApp.ip=${HOST}`,
     `--ServerApp.port=${ports.jupyter}`,
     '--ServerApp.port_retries=0',
+    // Containers and CI machines often run as root; Jupyter refuses that unless told.
+    ...(process.getuid?.() === 0 ? ['--allow-root'] : []),
     `--config=${resolve(values.config)}`,
     ...positionals
   ],

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { DEMO_API_URL, runWhoamiCell } from './demoNotebook';
 import { countJwtsIssuedBy, findLeaks, processEnvironments } from './secretScan';
 import { signInFromPanel, signOutFromPanel } from './tokenBrokerPanel';
-import { expect, test } from './xsrfRequest';
+import { expect, test } from './jupyterAuth';
 
 const STACK_LOG = path.join(__dirname, '..', 'test-results', 'stack.log');
 const ISSUER = `http://127.0.0.1:${process.env.UI_TESTS_IDP_PORT ?? 9410}`;

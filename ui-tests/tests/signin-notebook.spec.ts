@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { runWhoamiCell } from './demoNotebook';
 import { signInFromPanel, signOutFromPanel } from './tokenBrokerPanel';
-import { expect, test } from './xsrfRequest';
+import { expect, test } from './jupyterAuth';
 
 const PANEL_SCREENSHOT = path.join(__dirname, '..', 'test-results', 'panel-signed-in.png');
 

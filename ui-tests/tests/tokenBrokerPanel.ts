@@ -3,7 +3,7 @@
  * sign out. Role and label locators only.
  */
 import type { Locator, Page } from '@playwright/test';
-import { expect } from './xsrfRequest';
+import { expect } from './jupyterAuth';
 
 /** The demo provider's title, as the panel names its buttons. */
 export const PROVIDER_TITLE = 'Demo IdP';

@@ -5,6 +5,7 @@ import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
+import { writeSystemClipboard } from './clipboard';
 import { copiedMessage, copyAuthorizationHeader } from './copyHeader';
 import { describeError } from './errors';
 import { keyIcon } from './icon';
@@ -82,7 +83,9 @@ export function registerCommands(
         pickProvider(broker, providerArg(args), isActive, 'Copy a header for which provider?').then(
           async p => {
             if (p) {
-              const expiresIn = await copyAuthorizationHeader(broker, p.id);
+              const expiresIn = await copyAuthorizationHeader(broker, p.id, {
+                clipboard: writeSystemClipboard
+              });
               Notification.success(copiedMessage(p.title, expiresIn), { autoClose: 6000 });
             }
           }

@@ -2,8 +2,6 @@
  * Copying an `Authorization: Bearer …` header to the clipboard. The token is fetched for the copy
  * and goes nowhere but the clipboard: not the DOM, not the console, not any storage.
  */
-import { Clipboard } from '@jupyterlab/apputils';
-
 import { TokenBrokerError } from './errors';
 import { secondsLeft } from './expiry';
 import type { ITokenBroker } from './tokens';
@@ -17,8 +15,8 @@ export type ClipboardWriter = (text: string) => Promise<void>;
  * Seams of {@link copyAuthorizationHeader}.
  */
 export interface ICopyHeaderOptions {
-  /** The clipboard writer; {@link writeSystemClipboard} by default. */
-  readonly clipboard?: ClipboardWriter;
+  /** The clipboard writer, e.g. `writeSystemClipboard` from `./clipboard`. */
+  readonly clipboard: ClipboardWriter;
   /** The clock, in ms since the epoch; `Date.now` by default. */
   readonly now?: () => number;
 }
@@ -28,26 +26,28 @@ export interface ICopyHeaderOptions {
  *
  * @param broker - the token broker.
  * @param providerId - the provider id.
- * @param options - seams.
+ * @param options - the clipboard writer and the clock.
  * @returns the seconds the copied token has left.
  * @throws {TokenBrokerError} `login_required` when no one is signed in, or the broker's error.
  *
  * @example
  * ```ts
- * const expiresIn = await copyAuthorizationHeader(broker, 'demo');
+ * const expiresIn = await copyAuthorizationHeader(broker, 'demo', {
+ *   clipboard: writeSystemClipboard
+ * });
  * Notification.success(copiedMessage('Demo IdP', expiresIn));
  * ```
  */
 export async function copyAuthorizationHeader(
   broker: ITokenBroker,
   providerId: string,
-  options: ICopyHeaderOptions = {}
+  options: ICopyHeaderOptions
 ): Promise<number> {
   const session = await broker.getSession(providerId, [], { silent: true });
   if (!session) {
     throw new TokenBrokerError('login_required', 'Sign in first, then copy the header.');
   }
-  await (options.clipboard ?? writeSystemClipboard)(`Authorization: Bearer ${session.accessToken}`);
+  await options.clipboard(`Authorization: Bearer ${session.accessToken}`);
   return secondsLeft(session.expiresAt, (options.now ?? Date.now)());
 }
 
@@ -60,18 +60,4 @@ export async function copyAuthorizationHeader(
  */
 export function copiedMessage(title: string, expiresIn: number): string {
   return `Copied a secret Authorization header for ${title}; it expires in ${expiresIn} s`;
-}
-
-/**
- * Writes to the system clipboard with the async Clipboard API, falling back to JupyterLab's
- * `copy` event (for browsers that refuse the async API, e.g. without focus).
- *
- * @param text - the text to copy.
- */
-export async function writeSystemClipboard(text: string): Promise<void> {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch {
-    Clipboard.copyToSystem(text);
-  }
 }

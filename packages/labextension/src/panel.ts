@@ -8,6 +8,7 @@ import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
+import { writeSystemClipboard } from './clipboard';
 import { copiedMessage, copyAuthorizationHeader } from './copyHeader';
 import { describeError } from './errors';
 import { keyIcon } from './icon';
@@ -201,11 +202,12 @@ export class TokenBrokerPanel extends Widget {
   }
 
   private _copyHeader(info: IProviderInfo): void {
-    const done = copyAuthorizationHeader(this._broker, info.id, { now: this._now }).then(
-      expiresIn => {
-        Notification.success(copiedMessage(info.title, expiresIn), { autoClose: NOTIFICATION_MS });
-      }
-    );
+    const done = copyAuthorizationHeader(this._broker, info.id, {
+      clipboard: writeSystemClipboard,
+      now: this._now
+    }).then(expiresIn => {
+      Notification.success(copiedMessage(info.title, expiresIn), { autoClose: NOTIFICATION_MS });
+    });
     this._run(info, 'Fetching a fresh token…', done);
   }
 

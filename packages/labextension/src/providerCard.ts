@@ -74,6 +74,16 @@ export class ProviderCard {
    * @param info - the provider as the broker now reports it.
    */
   update(info: IProviderInfo): void {
+    const before = this._info;
+    if (
+      before.signedIn !== info.signedIn ||
+      before.needsLogin !== info.needsLogin ||
+      before.account !== info.account
+    ) {
+      // The sign-in state moved on (perhaps through a command, not this card): an older action's
+      // error no longer applies.
+      this._actionError = null;
+    }
     this._info = info;
     this._render();
   }
@@ -117,7 +127,9 @@ export class ProviderCard {
     const left = secondsLeft(expiresAt, nowMs);
     this._expiry.hidden = false;
     this._expiry.textContent =
-      left > 0 ? `Expires in ${formatRemaining(left)}` : 'Access token expired';
+      left > 0
+        ? `Expires in ${formatRemaining(left)}`
+        : 'Access token expired; renewed on next use';
     if (left > 0 || this._expiredReported === expiresAt) {
       return false;
     }

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup demo test lint test-broker test-python test-ui bench build clean
+.PHONY: help setup demo test lint test-js test-python test-ui bench build clean
 
 help:
 	@echo "make demo   - set up everything and run JupyterLab + broker + demo IdP + demo API"
@@ -41,11 +41,14 @@ demo: setup
 lint: node_modules/.package-lock.json $(BIN)/.requirements
 	npx eslint .
 	npx prettier --check .
-	$(BIN)/ruff check packages/labextension binder
-	$(BIN)/ruff format --check packages/labextension binder
+	$(BIN)/ruff check packages/labextension binder ui-tests
+	$(BIN)/ruff format --check packages/labextension binder ui-tests
 
-test-broker: build
+# jest for the broker (real oidc-provider), node:test for the demo IdP/API, type + unit tests of the lab extension
+test-js: build
 	npm test -w @jupyter-token-broker/broker
+	npm test -w @jupyter-token-broker/demo
+	npm test -w jupyter-token-broker
 
 test-python: setup
 	$(BIN)/pytest -q packages/labextension/tests
@@ -54,7 +57,7 @@ test-ui: setup
 	./scripts/system-deps.sh
 	npm test -w @jupyter-token-broker/ui-tests
 
-test: lint test-broker test-python test-ui
+test: lint test-js test-python test-ui
 
 bench: setup
 	node bench/run.mjs

@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'unauthorized'
   | 'login_required'
   | 'scope_not_allowed'
+  | 'consent_required'
+  | 'consent_denied'
   | 'forbidden'
   | 'unknown_provider'
   | 'not_found'
@@ -27,6 +29,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   unauthorized: 401,
   login_required: 401,
   scope_not_allowed: 403,
+  consent_required: 403,
+  consent_denied: 403,
   forbidden: 403,
   unknown_provider: 404,
   not_found: 404,

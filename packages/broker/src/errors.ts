@@ -120,6 +120,32 @@ export class ScopeNotAllowed extends BrokerError {
   }
 }
 
+/** 403: a plugin asked for tokens of a provider and the user has not decided yet. */
+export class ConsentRequired extends BrokerError {
+  /**
+   * @param client - the plugin's client label (validated)
+   * @param provider - provider id
+   */
+  constructor(client: string, provider: string) {
+    super(
+      403,
+      'consent_required',
+      `'${client}' needs your consent to use '${provider}': allow or deny it in JupyterLab.`
+    );
+  }
+}
+
+/** 403: the user denied a plugin the tokens of a provider. */
+export class ConsentDenied extends BrokerError {
+  /**
+   * @param client - the plugin's client label (validated)
+   * @param provider - provider id
+   */
+  constructor(client: string, provider: string) {
+    super(403, 'consent_denied', `You denied '${client}' the use of '${provider}'.`);
+  }
+}
+
 /** 404: no provider with that id is configured. */
 export class UnknownProvider extends BrokerError {
   /** @param provider - the id asked for (already validated, safe to echo) */

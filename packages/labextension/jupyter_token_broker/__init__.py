@@ -2,11 +2,15 @@
 
 In a kernel::
 
-    from jupyter_token_broker import get_token
-    headers = {"Authorization": f"Bearer {get_token('demo')}"}
+    from jupyter_token_broker import BrokerAuth, auth_header, get_token
 
-Importing this package is cheap: the kernel helper uses only the standard library, and the Jupyter server
-extension (which needs jupyter_server, tornado and httpx) is imported only when the server loads it.
+    requests.get(url, auth=BrokerAuth("demo"))          # or httpx.get(url, auth=BrokerAuth("demo"))
+    urllib.request.Request(url, headers=auth_header("demo"))
+    token = get_token("demo")                           # the bare access token
+
+Importing this package is cheap: the kernel helper uses only the standard library, ``BrokerAuth`` imports
+``requests``/``httpx`` when it is first used, and the Jupyter server extension (which needs jupyter_server,
+tornado and httpx) is imported only when the server loads it.
 """
 
 from __future__ import annotations
@@ -14,11 +18,20 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import LoginRequired, TokenBrokerError
-from .kernel import get_token
+from .kernel import auth_header, get_token
 
 __version__ = "0.1.0"
 
-__all__ = ["LoginRequired", "TokenBrokerError", "__version__", "get_token"]
+__all__ = ["BrokerAuth", "LoginRequired", "TokenBrokerError", "__version__", "auth_header", "get_token"]
+
+
+def __getattr__(name: str) -> Any:
+    """``BrokerAuth`` on first use, so that importing the package never imports requests or httpx."""
+    if name == "BrokerAuth":
+        from .http_auth import BrokerAuth  # noqa: PLC0415
+
+        return BrokerAuth
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -22,27 +22,8 @@ export interface Grant {
   readonly updatedAt: number;
 }
 
-/**
- * Small records kept beside the grants, as durably as the grants (plugin consents, pending upstream
- * revocations). A namespace is a short fixed name (`consents`, `revocations`); keys and values are
- * strings the caller encodes. Values may hold secrets (a refresh token waiting to be revoked).
- */
-export interface RecordStore {
-  /** Every record of a namespace, key to value (empty when there is none). */
-  getRecords(namespace: string): Promise<Readonly<Record<string, string>>>;
-  /** Stores (replaces) one record. Resolves only once it is durable. */
-  putRecord(namespace: string, key: string, value: string): Promise<void>;
-  /** Forgets one record; no error when there is none. */
-  deleteRecord(namespace: string, key: string): Promise<void>;
-}
-
 /** Where grants are kept. Every method may reject; callers translate that to `store_unavailable`. */
 export interface TokenStore {
-  /**
-   * Durable records beside the grants, for stores that outlive the process. A store without it
-   * (memory) leaves callers to keep their records in memory, which is as durable as its grants.
-   */
-  readonly records?: RecordStore;
   /** The grant of a provider, or undefined. */
   get(provider: string): Promise<Grant | undefined>;
   /** Stores (replaces) the grant of `grant.provider`. Resolves only once it is durable. */

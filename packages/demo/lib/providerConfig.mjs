@@ -1,0 +1,120 @@
+/**
+ * The oidc-provider configuration of the demo IdP: one public PKCE client, JWT access tokens of about a minute
+ * for the demo API, and refresh tokens that rotate on every use.
+ */
+
+import { claimsOf, findAccount } from './accounts.mjs';
+import { INTERACTION_PREFIX } from './interactions.mjs';
+
+/** The one client: JupyterLab's token broker, a public client (no secret) that must use PKCE. */
+export const DEMO_CLIENT_ID = 'jupyter-demo';
+
+/** The scope the demo API asks for on `GET /items`. */
+export const DEMO_API_SCOPE = 'demo:read';
+
+/** Access-token lifetime in seconds: short on purpose, so the demo shows refreshes. */
+export const ACCESS_TOKEN_TTL = 60;
+
+/**
+ * The redirect URIs of the demo client: the Jupyter server's token-broker callback on each given port, under
+ * both loopback host names.
+ *
+ * @param {number[]} jupyterPorts - the ports JupyterLab may run on.
+ * @param {string[]} [extraRedirectUris] - further exact redirect URIs (a server behind a proxy).
+ * @returns {string[]} the exact redirect URIs.
+ * @example
+ * redirectUris([8888]); // ['http://127.0.0.1:8888/token-broker/api/v1/callback', 'http://localhost:8888/…']
+ */
+export function redirectUris(jupyterPorts, extraRedirectUris = []) {
+  const uris = jupyterPorts.flatMap((port) =>
+    ['127.0.0.1', 'localhost'].map((host) => `http://${host}:${port}/token-broker/api/v1/callback`)
+  );
+  return [...uris, ...extraRedirectUris];
+}
+
+/**
+ * Builds the provider configuration.
+ *
+ * @param {object} options - the deployment.
+ * @param {string} options.apiUrl - the demo API's URL, the only resource indicator and the access tokens' audience.
+ * @param {string[]} options.redirectUris - the demo client's exact redirect URIs.
+ * @param {{keys: object[]}} options.jwks - the private signing keys (generated at start, never written anywhere).
+ * @param {string[]} options.cookieKeys - keys that sign the provider's cookies (generated at start).
+ * @returns {import('oidc-provider').Configuration} the configuration.
+ */
+export function providerConfig({ apiUrl, redirectUris, jwks, cookieKeys }) {
+  return {
+    clients: [
+      {
+        client_id: DEMO_CLIENT_ID,
+        client_name: 'JupyterLab token broker (demo)',
+        token_endpoint_auth_method: 'none',
+        application_type: 'web',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: redirectUris
+      }
+    ],
+    jwks,
+    cookies: { keys: cookieKeys },
+    findAccount,
+    scopes: ['openid', 'profile', 'email', 'offline_access'],
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified']
+    },
+    // The access tokens are for the demo API, not for userinfo, so the ID token itself carries the profile.
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    interactions: {
+      url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}`
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        // The broker sends no `resource`: every authorization and token request is for the demo API.
+        defaultResource: async () => apiUrl,
+        // A refresh keeps the audience of the original grant, so it also yields a JWT for the demo API.
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx, resourceIndicator) => {
+          if (resourceIndicator !== apiUrl) {
+            throw new Error(`unknown resource indicator ${resourceIndicator}`);
+          }
+          return {
+            scope: DEMO_API_SCOPE,
+            audience: apiUrl,
+            accessTokenTTL: ACCESS_TOKEN_TTL,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } }
+          };
+        }
+      }
+    },
+    // The demo API greets people by name without calling userinfo.
+    extraTokenClaims: async (_ctx, token) => {
+      const claims = token.accountId ? claimsOf(token.accountId) : undefined;
+      return claims ? { preferred_username: claims.preferred_username, name: claims.name } : undefined;
+    },
+    // Always hand the broker a refresh token (it never asks for consent with prompt=consent), rotating on use.
+    issueRefreshToken: async (_ctx, client) => client.clientId === DEMO_CLIENT_ID,
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: ACCESS_TOKEN_TTL,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      RefreshToken: 24 * 3600,
+      Grant: 24 * 3600,
+      Interaction: 600,
+      Session: 24 * 3600
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      const text = `${out.error}: ${out.error_description ?? ''}`.replace(/[&<>"']/g, '');
+      ctx.body = `<!doctype html><html lang="en"><title>Demo IdP error</title><main><h1>Demo IdP</h1><p role="alert">${text}</p></main></html>`;
+    }
+  };
+}

@@ -2,9 +2,12 @@
 /**
  * The protected demo API: answers only requests with a valid access token from the demo IdP.
  *
- *   node api.mjs [--port 9401] [--issuer http://127.0.0.1:9400]
+ *   node api.mjs [--port 9401] [--issuer http://127.0.0.1:9400] [--jupyter-port 8888 ...] [--cors-origin URL ...]
  *
- * Env defaults: DEMO_API_PORT, DEMO_IDP_PORT. Routes:
+ * Env defaults: DEMO_API_PORT, DEMO_IDP_PORT, DEMO_JUPYTER_PORT. Browsers may call it from JupyterLab (a
+ * plugin such as the archive browser, `binder/archive-browser`), which is another origin: CORS allows
+ * `http://127.0.0.1:<jupyter port>` and `http://localhost:<jupyter port>` and every `--cors-origin`, with the
+ * `Authorization` header (a bearer token, never a cookie: no credentials mode). Routes:
  * - `GET /whoami`: who the token belongs to, its scope and expiry;
  * - `GET /items`: the demo archive (needs scope `demo:read`);
  * - `GET /health`: liveness, no token needed.
@@ -20,6 +23,7 @@ import {
   InvalidTokenError,
   requireScope
 } from './lib/bearerAuth.mjs';
+import { corsHeaders, isPreflight, preflightHeaders } from './lib/cors.mjs';
 import { DEMO_API_SCOPE } from './lib/providerConfig.mjs';
 
 const HOST = '127.0.0.1';
@@ -27,13 +31,21 @@ const HOST = '127.0.0.1';
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: process.env.DEMO_API_PORT ?? '9401' },
-    issuer: { type: 'string' }
+    issuer: { type: 'string' },
+    'jupyter-port': { type: 'string', multiple: true },
+    'cors-origin': { type: 'string', multiple: true }
   }
 });
 const port = Number(values.port);
 const url = `http://${HOST}:${port}`;
 const issuer = values.issuer ?? `http://${HOST}:${process.env.DEMO_IDP_PORT ?? '9400'}`;
 const verify = bearerVerifier({ issuer, audience: url });
+const jupyterPorts = values['jupyter-port'] ?? [process.env.DEMO_JUPYTER_PORT ?? '8888'];
+/** The browser origins allowed to call the API: JupyterLab's own, and any given. */
+const allowedOrigins = new Set([
+  ...jupyterPorts.flatMap(p => [`http://127.0.0.1:${p}`, `http://localhost:${p}`]),
+  ...(values['cors-origin'] ?? [])
+]);
 
 /**
  * Writes one JSON log line to stderr.
@@ -58,6 +70,7 @@ function sendJson(res, status, body, headers = {}) {
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Cache-Control': 'no-store',
+    ...corsHeaders(res.req.headers.origin, allowedOrigins),
     ...headers
   });
   res.end(JSON.stringify(body));
@@ -113,6 +126,12 @@ const server = createServer((req, res) => {
     return;
   }
   const route = ROUTES[pathname];
+  if (route && isPreflight(req)) {
+    const headers = preflightHeaders(req.headers.origin, allowedOrigins);
+    res.writeHead(headers ? 204 : 403, headers ?? {});
+    res.end();
+    return;
+  }
   if (!route) {
     sendJson(res, 404, { error: 'not_found', error_description: `no route ${pathname}` });
     return;

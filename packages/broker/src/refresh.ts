@@ -66,8 +66,23 @@ export interface GrantStatus {
   readonly needsLogin: boolean;
 }
 
+/**
+ * Hooks for the audit trail and the metrics. They only observe: they must not throw, and
+ * `timeRefresh` must return what `call` returns.
+ */
+export interface TokensObserver {
+  /** A token was served from the cache without an upstream call. */
+  cacheHit(provider: string): void;
+  /** A refresh token grant ended: `ok`, or `error` with the error code. */
+  refreshed(provider: string, scopes: readonly string[] | undefined, code: string | null): void;
+  /** Wraps the upstream refresh call (to time it). */
+  timeRefresh<T>(provider: string, call: () => Promise<T>): Promise<T>;
+}
+
 /** What {@link Tokens} needs. */
 export interface TokensOptions {
+  /** Audit and metrics hooks. */
+  readonly observer?: TokensObserver;
   readonly store: TokenStore;
   readonly cache: TokenCache;
   readonly clock: Clock;
@@ -128,6 +143,7 @@ export class Tokens {
     const key = scopeKey(scopes);
     const cached = this.options.cache.get(provider.id, key);
     if (!shouldRefresh(cached, this.now(), minTtl, this.options.marginSeconds)) {
+      this.options.observer?.cacheHit(provider.id);
       return cached as CachedToken;
     }
     if (cached !== undefined && cached.expiresAt - this.now() >= minTtl) {
@@ -136,8 +152,9 @@ export class Tokens {
       try {
         return await this.refreshShared(provider, key, scopes, minTtl);
       } catch (err) {
-        if (err instanceof UpstreamUnavailable) return cached;
-        throw err;
+        if (!(err instanceof UpstreamUnavailable)) throw err;
+        this.options.observer?.cacheHit(provider.id);
+        return cached;
       }
     }
     const token = await this.refreshShared(provider, key, scopes, minTtl);
@@ -210,7 +227,7 @@ export class Tokens {
         );
       }
       try {
-        tokens = await provider.refresh(grant.refreshToken, scopes, grant.scopes);
+        tokens = await this.observedRefresh(provider, grant.refreshToken, scopes, grant.scopes);
         break;
       } catch (err) {
         if (err instanceof UpstreamUnavailable) this.noteFailure(provider.id, err);
@@ -251,6 +268,27 @@ export class Tokens {
       rotated: tokens.refreshToken !== grant.refreshToken
     });
     return token;
+  }
+
+  /** The upstream refresh, reported to the observer (timing and outcome). */
+  private async observedRefresh(
+    provider: OidcProvider,
+    refreshToken: string,
+    scopes: readonly string[] | undefined,
+    granted: readonly string[]
+  ): Promise<TokenSet> {
+    const observer = this.options.observer;
+    if (observer === undefined) return provider.refresh(refreshToken, scopes, granted);
+    try {
+      const tokens = await observer.timeRefresh(provider.id, () =>
+        provider.refresh(refreshToken, scopes, granted)
+      );
+      observer.refreshed(provider.id, tokens.scopes, null);
+      return tokens;
+    } catch (err) {
+      observer.refreshed(provider.id, scopes, err instanceof BrokerError ? err.code : 'server_error');
+      throw err;
+    }
   }
 
   private noteFailure(provider: string, err: UpstreamUnavailable): void {

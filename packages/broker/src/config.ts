@@ -5,6 +5,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 
+import { type StoreConfig, validateStoreConfig } from './stores/storeConfig.js';
+
 /** Provider ids: lower-case ASCII, digits, `_` and `-`; never `.`, `/` or NUL. */
 export const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
@@ -30,11 +32,8 @@ export interface ProviderConfig {
   readonly authorization_params: Readonly<Record<string, string>>;
 }
 
-/** Where grants are kept. */
-export interface StoreConfig {
-  /** Only `memory` in v1. */
-  readonly type: 'memory';
-}
+/** Where grants are kept: `memory`, `file` or `keyring` (shapes and checks in `stores/storeConfig.ts`). */
+export type { StoreConfig } from './stores/storeConfig.js';
 
 /** The whole configuration. */
 export interface BrokerConfig {
@@ -178,13 +177,12 @@ export function validateConfig(raw: unknown): BrokerConfig {
     if (seen.has(p.id)) throw new ConfigError(`providers[${i}].id`, `duplicate id '${p.id}'`);
     seen.add(p.id);
   });
-  const store = raw.store ?? defaults.store;
-  if (!isObject(store) || store.type !== 'memory') {
-    throw new ConfigError('store.type', 'must be "memory"');
-  }
+  const store = validateStoreConfig(raw.store ?? defaults.store, (key, problem) => {
+    throw new ConfigError(key, problem);
+  });
   return {
     providers,
-    store: { type: 'memory' },
+    store,
     refresh_margin_seconds: int(raw, 'refresh_margin_seconds', 0, 3600),
     default_min_ttl: int(raw, 'default_min_ttl', 0, 86400),
     login_state_ttl_seconds: int(raw, 'login_state_ttl_seconds', 10, 3600),

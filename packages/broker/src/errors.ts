@@ -172,9 +172,12 @@ export class UpstreamUnavailable extends BrokerError {
 
 /** 503: the token store failed. */
 export class StoreUnavailable extends BrokerError {
-  /** @param options - cause */
-  constructor(options: BrokerErrorOptions = {}) {
-    super(503, 'store_unavailable', 'The token store is unavailable.', {
+  /**
+   * @param options - cause
+   * @param description - what is wrong, without secrets (a store that can say why names it)
+   */
+  constructor(options: BrokerErrorOptions = {}, description = 'The token store is unavailable.') {
+    super(503, 'store_unavailable', description, {
       retryAfter: 5,
       ...options
     });

@@ -1,8 +1,11 @@
+import { KeyedMutex } from './keyedMutex.js';
+import { copyGrant } from './grantCodec.js';
 import type { Grant, TokenStore } from './tokenStore.js';
 
 /**
  * Keeps grants in process memory only: a broker restart signs every provider out. Grants are
- * frozen copies so a caller cannot change a stored grant by mutating what it got.
+ * frozen copies so a caller cannot change a stored grant by mutating what it got. Its lock is
+ * in-process only: nothing else can share a memory store.
  *
  * @example
  * ```ts
@@ -12,6 +15,10 @@ import type { Grant, TokenStore } from './tokenStore.js';
  */
 export class MemoryStore implements TokenStore {
   private readonly grants = new Map<string, Grant>();
+  private readonly mutex = new KeyedMutex();
+
+  /** {@inheritDoc TokenStore.open} */
+  async open(): Promise<void> {}
 
   /** {@inheritDoc TokenStore.get} */
   async get(provider: string): Promise<Grant | undefined> {
@@ -20,12 +27,17 @@ export class MemoryStore implements TokenStore {
 
   /** {@inheritDoc TokenStore.put} */
   async put(grant: Grant): Promise<void> {
-    this.grants.set(grant.provider, Object.freeze({ ...grant, scopes: [...grant.scopes] }));
+    this.grants.set(grant.provider, copyGrant(grant));
   }
 
   /** {@inheritDoc TokenStore.delete} */
   async delete(provider: string): Promise<void> {
     this.grants.delete(provider);
+  }
+
+  /** {@inheritDoc TokenStore.withLock} */
+  withLock<T>(key: string, task: () => Promise<T>): Promise<T> {
+    return this.mutex.run(key, task);
   }
 
   /** {@inheritDoc TokenStore.close} */

@@ -2,7 +2,24 @@
  * The interface of a grant store. A grant is what lets the broker get new access tokens without the
  * user: the refresh token and what is known about the sign-in. One broker serves one user, so grants
  * are keyed by provider id only. Implementations live beside this file; `index.ts` picks one.
+ *
+ * Several broker processes may share one durable store (two Jupyter servers of one user on the same
+ * file store). They coordinate through {@link TokenStore.withLock}: a refresh holds the grant's lock
+ * from reading the refresh token to storing the rotated one, and stores the access token it got as
+ * {@link Grant.lastToken}, so a broker that waited for the lock re-reads the grant and uses that token
+ * instead of spending the (already rotated) refresh token a second time.
  */
+
+/** An access token shared through the store with other brokers on it. Never log it. */
+export interface SharedToken {
+  /** The scope-set key it was asked for (`tokenCache.scopeKey`; `''` = the grant's default set). */
+  readonly scopeKey: string;
+  readonly accessToken: string;
+  readonly tokenType: string;
+  /** Epoch seconds. */
+  readonly expiresAt: number;
+  readonly scopes: readonly string[];
+}
 
 /** A stored grant. Holds a refresh token: never log or return it. */
 export interface Grant {
@@ -20,16 +37,33 @@ export interface Grant {
   readonly createdAt: number;
   /** Epoch seconds of the last change (rotation). */
   readonly updatedAt: number;
+  /** The newest access token got with this grant (sign-in or refresh), for other brokers on the store. */
+  readonly lastToken?: SharedToken | null;
 }
 
-/** Where grants are kept. Every method may reject; callers translate that to `store_unavailable`. */
+/**
+ * Where grants are kept. Every method may reject: with a `store_unavailable` {@link BrokerError}
+ * when the store says why, otherwise callers translate the rejection to `store_unavailable`.
+ */
 export interface TokenStore {
+  /**
+   * Checks, once at start-up, that the store is usable (files and their modes, the key, a Secret
+   * Service that answers). Rejects with `store_unavailable` naming `store.type` and the problem.
+   */
+  open(): Promise<void>;
   /** The grant of a provider, or undefined. */
   get(provider: string): Promise<Grant | undefined>;
   /** Stores (replaces) the grant of `grant.provider`. Resolves only once it is durable. */
   put(grant: Grant): Promise<void>;
   /** Forgets the grant of a provider; no error when there is none. */
   delete(provider: string): Promise<void>;
+  /**
+   * Runs `task` holding the lock of `key` (a provider id) in this process and in every other process
+   * sharing the store; tasks of one key never overlap. Not re-entrant. `get`, `put` and `delete`
+   * may be called inside `task`. Rejects with `store_unavailable` when the lock cannot be had in a
+   * bounded time.
+   */
+  withLock<T>(key: string, task: () => Promise<T>): Promise<T>;
   /** Releases resources. */
   close(): Promise<void>;
 }

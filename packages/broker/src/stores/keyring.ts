@@ -1,0 +1,165 @@
+/**
+ * Grants in the OS keychain through `@napi-rs/keyring`: the Secret Service (gnome-keyring, KWallet)
+ * on Linux, the Keychain on macOS, the Credential Manager on Windows.
+ *
+ * - One entry per grant: service `store.service` (default `jupyter-token-broker`), account
+ *   `<OS user>/<provider>`, the password a JSON grant. `delete` needs no listing, and
+ *   `findCredentials(service)` lists what the broker holds for a person looking with their keychain
+ *   tool.
+ * - On Linux every entry is pinned to the Secret Service. The library's default falls back to the
+ *   kernel keyring (keyutils) without one, which lives only in memory and is lost at logout: the
+ *   broker must never store there while claiming durability. `open` writes, reads back and deletes
+ *   a probe entry and fails start-up with `store_unavailable` when no Secret Service answers.
+ * - The native binding cannot be bundled. It is loaded only when this store is configured, with
+ *   `require` from `store.module_path` when set, else from a `node_modules` next to or above the
+ *   broker script (see the README, "Secret stores").
+ * - Its lock is in-process only: the keychain offers none across processes.
+ */
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { userInfo } from 'node:os';
+
+import { StoreUnavailable } from '../errors.js';
+import { MalformedGrant, parseSecretJson, readGrant } from './grantCodec.js';
+import { KeyedMutex } from './keyedMutex.js';
+import type { Grant, TokenStore } from './tokenStore.js';
+
+type KeyringModule = typeof import('@napi-rs/keyring');
+type AsyncEntry = InstanceType<KeyringModule['AsyncEntry']>;
+
+/** The binding's package name. */
+const MODULE = '@napi-rs/keyring';
+
+/** What a {@link KeyringStore} needs. */
+export interface KeyringStoreOptions {
+  /** Service name of the entries. */
+  readonly service: string;
+  /** Directory of the `@napi-rs/keyring` package, or null to resolve it from the broker script. */
+  readonly modulePath: string | null;
+  /** Loads the binding; the default `require`s it (a seam for the "not installed" test). */
+  readonly load?: (modulePath: string | null) => KeyringModule;
+}
+
+/**
+ * Loads the native binding.
+ *
+ * @param modulePath - the package directory, or null for normal resolution from this script
+ * @returns the module
+ * @throws when it is not installed for this platform
+ */
+export function loadKeyringModule(modulePath: string | null): KeyringModule {
+  const require = createRequire(import.meta.url);
+  return require(modulePath ?? MODULE) as KeyringModule;
+}
+
+/**
+ * The OS keychain store.
+ *
+ * @example
+ * ```ts
+ * const store = new KeyringStore({ service: 'jupyter-token-broker', modulePath: null });
+ * await store.open(); // rejects with store_unavailable without a Secret Service
+ * ```
+ */
+export class KeyringStore implements TokenStore {
+  private module: KeyringModule | undefined;
+  private readonly user = userInfo().username;
+  private readonly mutex = new KeyedMutex();
+
+  constructor(private readonly options: KeyringStoreOptions) {}
+
+  /** {@inheritDoc TokenStore.open} */
+  async open(): Promise<void> {
+    const fail = (problem: string, cause: unknown): StoreUnavailable =>
+      new StoreUnavailable({ cause }, `store.type "keyring": ${problem}`);
+    try {
+      this.module = (this.options.load ?? loadKeyringModule)(this.options.modulePath);
+    } catch (err) {
+      throw fail(
+        `cannot load ${MODULE} (${(err as NodeJS.ErrnoException).code ?? 'error'}): install it in a node_modules next to the broker script, or set store.module_path to its package directory`,
+        err
+      );
+    }
+    const probe = this.entry(`.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const value = randomBytes(16).toString('hex');
+    try {
+      await probe.setPassword(value);
+      const back = await probe.getPassword();
+      await probe.deletePassword();
+      if (back !== value) throw new Error('the probe entry read back differently');
+    } catch (err) {
+      throw fail(
+        `the OS keychain does not answer (${(err as Error).message}). On Linux it needs a D-Bus session bus with an unlocked Secret Service (gnome-keyring, KWallet); where there is none, as in most containers, use store.type "file"`,
+        err
+      );
+    }
+  }
+
+  /** {@inheritDoc TokenStore.get} */
+  async get(provider: string): Promise<Grant | undefined> {
+    const text = await this.call(() => this.entry(provider).getPassword());
+    if (text === null) return undefined;
+    try {
+      return readGrant(
+        parseSecretJson(text, `keychain entry ${provider}`),
+        `keychain entry ${provider}`
+      );
+    } catch (err) {
+      if (err instanceof MalformedGrant) {
+        throw new StoreUnavailable(
+          { cause: err },
+          `The keychain entry of '${provider}' is not a grant.`
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** {@inheritDoc TokenStore.put} */
+  async put(grant: Grant): Promise<void> {
+    const text = JSON.stringify(readGrant(grant, 'grant'));
+    await this.call(() => this.entry(grant.provider).setPassword(text));
+  }
+
+  /** {@inheritDoc TokenStore.delete} */
+  async delete(provider: string): Promise<void> {
+    await this.call(() => this.entry(provider).deletePassword());
+  }
+
+  /** {@inheritDoc TokenStore.withLock} */
+  withLock<T>(key: string, task: () => Promise<T>): Promise<T> {
+    return this.mutex.run(key, task);
+  }
+
+  /** {@inheritDoc TokenStore.close} */
+  async close(): Promise<void> {}
+
+  /**
+   * The account name of a provider's entry.
+   *
+   * @param provider - provider id
+   * @returns `<OS user>/<provider>`
+   */
+  account(provider: string): string {
+    return `${this.user}/${provider}`;
+  }
+
+  private entry(provider: string): AsyncEntry {
+    if (this.module === undefined) throw new Error('the keyring store is not open');
+    // Pinned: never the kernel keyring fallback (ignored on macOS and Windows).
+    return new this.module.AsyncEntry(this.options.service, this.account(provider), {
+      linux: { store: 'secret-service' }
+    });
+  }
+
+  private async call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (err) {
+      throw new StoreUnavailable(
+        { cause: err },
+        'The OS keychain does not answer (is the Secret Service still running and unlocked?).'
+      );
+    }
+  }
+}

@@ -5,9 +5,14 @@ import express, { type Express } from 'express';
 
 import type { BrokerContext } from './context.js';
 import { requireKey } from './keyAuth.js';
+import { countFailures } from './metrics.js';
 import { handleErrors, notFound, requireJsonBody } from './middleware.js';
+import { adminRoutes } from './routes/admin.js';
+import { consentRoutes } from './routes/consents.js';
+import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { loginRoutes } from './routes/login.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { providerRoutes } from './routes/providers.js';
 
 /** The largest request body accepted. */
@@ -35,7 +40,12 @@ export function createApp(context: BrokerContext, key: string): Express {
   app.use(healthRoutes());
   app.use(providerRoutes(context));
   app.use(loginRoutes(context));
+  app.use(eventRoutes(context));
+  app.use(consentRoutes(context));
+  app.use(adminRoutes(context));
+  app.use(metricsRoutes(context));
   app.use(notFound());
+  app.use(countFailures(context.metrics));
   app.use(handleErrors(context.log));
   return app;
 }

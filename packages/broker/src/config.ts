@@ -5,6 +5,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 
+import { type AuditConfig, AUDIT_DEFAULTS, validateAuditConfig } from './audit.js';
+
 import { type StoreConfig, validateStoreConfig } from './stores/storeConfig.js';
 
 /** Provider ids: lower-case ASCII, digits, `_` and `-`; never `.`, `/` or NUL. */
@@ -43,6 +45,9 @@ export interface BrokerConfig {
   readonly default_min_ttl: number;
   readonly login_state_ttl_seconds: number;
   readonly upstream_timeout_ms: number;
+  readonly audit: AuditConfig;
+  readonly consent_session_seconds: number;
+  readonly clock_tolerance_seconds: number;
 }
 
 type Options = Omit<BrokerConfig, 'providers'>;
@@ -58,7 +63,13 @@ export const defaults: Readonly<Options> = {
   /** Seconds a started login may take before its state expires. */
   login_state_ttl_seconds: 600,
   /** Deadline of every call to an identity provider, in milliseconds. */
-  upstream_timeout_ms: 10000
+  upstream_timeout_ms: 10000,
+  /** The audit trail's file (null: memory only), its rotation size and the rotated files kept. */
+  audit: AUDIT_DEFAULTS,
+  /** Seconds a plugin consent given "for this session" (`allow`) lasts. */
+  consent_session_seconds: 28800,
+  /** Seconds of clock difference tolerated with identity providers when checking JWT times. */
+  clock_tolerance_seconds: 300
 };
 
 /** A configuration problem; the message names the key. */
@@ -186,7 +197,12 @@ export function validateConfig(raw: unknown): BrokerConfig {
     refresh_margin_seconds: int(raw, 'refresh_margin_seconds', 0, 3600),
     default_min_ttl: int(raw, 'default_min_ttl', 0, 86400),
     login_state_ttl_seconds: int(raw, 'login_state_ttl_seconds', 10, 3600),
-    upstream_timeout_ms: int(raw, 'upstream_timeout_ms', 100, 120000)
+    upstream_timeout_ms: int(raw, 'upstream_timeout_ms', 100, 120000),
+    audit: validateAuditConfig(raw.audit, (key, problem) => {
+      throw new ConfigError(key, problem);
+    }),
+    consent_session_seconds: int(raw, 'consent_session_seconds', 60, 7 * 86400),
+    clock_tolerance_seconds: int(raw, 'clock_tolerance_seconds', 0, 3600)
   };
 }
 

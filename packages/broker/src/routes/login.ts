@@ -1,12 +1,15 @@
 /**
  * Sign-in: `POST /api/v1/providers/{id}/login` starts an authorization code login (PKCE S256, state,
- * nonce); `GET /api/v1/callback` completes it.
+ * nonce when an ID token is due); `GET /api/v1/callback` completes it. With `{method: "device"}` it
+ * starts a device login (RFC 8628) that the broker finishes itself; `GET …/login` tells how it stands.
  */
 import { Router, type Request, type Response } from 'express';
 
 import { renderCallbackPage } from '../callbackPage.js';
+import { clientOf } from '../caller.js';
 import type { BrokerContext } from '../context.js';
-import { InvalidRequest, toErrorBody } from '../errors.js';
+import type { ProviderConfig } from '../config.js';
+import { BrokerError, InvalidRequest, toErrorBody } from '../errors.js';
 import { bodyFields, parseScopes, requireAllowed } from '../scopes.js';
 
 /** User names: anything without control characters (JupyterHub allows e-mail-like and non-ASCII names). */
@@ -37,18 +40,23 @@ function redirectUri(configured: string | null, header: string | undefined): str
   return value;
 }
 
-/**
- * The account label of a sign-in: preferred_username, email, name, then sub.
- *
- * @param claims - ID token claims
- * @returns the label, or null
- */
-export function accountLabel(claims: Readonly<Record<string, unknown>> | undefined): string | null {
-  for (const name of ['preferred_username', 'email', 'name', 'sub']) {
-    const value = claims?.[name];
-    if (typeof value === 'string' && value !== '') return value.slice(0, 256);
+/** The `method` of a login: `browser` (authorization code, the default) or `device` (RFC 8628). */
+function loginMethod(raw: unknown): 'browser' | 'device' {
+  if (raw === undefined || raw === null || raw === 'browser') return 'browser';
+  if (raw === 'device') return 'device';
+  throw new InvalidRequest('method must be "browser" or "device".');
+}
+
+/** Refuses a login to a provider whose tokens need no sign-in of their own. */
+function requireSignIn(config: ProviderConfig): void {
+  if (config.grant === 'client_credentials') {
+    throw new InvalidRequest(`Provider '${config.id}' is a service account; it needs no sign-in.`);
   }
-  return null;
+  if (config.token_exchange !== null) {
+    throw new InvalidRequest(
+      `Provider '${config.id}' exchanges the tokens of '${config.token_exchange.subject_provider}'; sign in there.`
+    );
+  }
 }
 
 /** Whether the caller wants JSON rather than the popup page. */
@@ -94,16 +102,33 @@ function answerCallback(
  * @returns the router
  */
 export function loginRoutes(context: BrokerContext): Router {
-  const { providers, logins, tokens, log } = context;
+  const { providers, logins, tokens, log, audit } = context;
   const router = Router();
 
   router.post('/api/v1/providers/:id/login', async (req, res) => {
     const provider = providers.lookup(req.params.id);
-    const body = bodyFields(req.body, ['scopes']);
+    const body = bodyFields(req.body, ['scopes', 'method']);
+    const method = loginMethod(body.method);
     const asked = parseScopes(body.scopes);
     if (asked !== undefined) requireAllowed(provider.config, asked);
+    requireSignIn(provider.config);
     const user = brokerUser(req);
-    const scopes = asked === undefined ? [...provider.config.scopes] : ['openid', ...asked];
+    const client = clientOf(req);
+    await audit.assertWritable();
+    const scopes = provider.loginScopes(asked);
+    if (method === 'device') {
+      const started = await context.devices.start(provider, scopes);
+      await audit.record({
+        type: 'login',
+        provider: provider.id,
+        client,
+        scopes,
+        outcome: 'ok',
+        reason: 'device flow started'
+      });
+      res.set('Cache-Control', 'no-store').json(started);
+      return;
+    }
     const pending = logins.start({
       provider: provider.id,
       user,
@@ -116,9 +141,26 @@ export function loginRoutes(context: BrokerContext): Router {
       checks: pending
     });
     log.info('login_started', { provider: provider.id, scopes: pending.scopes });
+    await audit.record({
+      type: 'login',
+      provider: provider.id,
+      client,
+      scopes: pending.scopes,
+      outcome: 'ok',
+      reason: 'started'
+    });
     res
       .set('Cache-Control', 'no-store')
       .json({ authorization_url: url, expires_at: pending.expiresAt });
+  });
+
+  router.get('/api/v1/providers/:id/login', (req, res) => {
+    const provider = providers.lookup(req.params.id);
+    const status = context.devices.status(provider.id);
+    if (status === undefined) {
+      throw new BrokerError(404, 'not_found', 'No device login was started for this provider.');
+    }
+    res.set('Cache-Control', 'no-store').json(status);
   });
 
   router.get('/api/v1/callback', async (req, res) => {
@@ -128,23 +170,42 @@ export function loginRoutes(context: BrokerContext): Router {
       const pending = logins.take(req.query.state, user);
       providerId = pending.provider;
       const provider = providers.lookup(pending.provider);
+      await audit.assertWritable();
       // The exact redirect URI of the login, with the query the IdP sent (code, state, iss).
       const callbackUrl = new URL(pending.redirectUri);
       const query = req.originalUrl.indexOf('?');
       callbackUrl.search = query < 0 ? '' : req.originalUrl.slice(query);
-      const tokenSet = await provider.exchangeCode(callbackUrl, pending, pending.scopes);
-      const account = accountLabel(tokenSet.claims);
-      const subject = typeof tokenSet.claims?.sub === 'string' ? tokenSet.claims.sub : null;
+      const tokenSet = await context.metrics.timeUpstream(provider.id, 'code', () =>
+        provider.exchangeCode(callbackUrl, pending, pending.scopes)
+      );
+      const { account, subject } = await provider.identify(tokenSet);
       await tokens.signedIn(provider.id, tokenSet, account, subject);
       log.info('login_completed', {
         provider: provider.id,
         scopes: tokenSet.scopes,
         refreshable: tokenSet.refreshToken !== null
       });
+      await audit.record({
+        type: 'login',
+        provider: provider.id,
+        client: 'jupyterlab',
+        scopes: tokenSet.scopes,
+        outcome: 'ok',
+        reason: 'completed'
+      });
       answerCallback(req, res, 200, provider.id);
     } catch (err) {
       const answer = toErrorBody(err);
       const fields = { provider: providerId, status: answer.status, error: answer.body.error };
+      context.metrics.failures.inc({ code: answer.body.error });
+      audit.note({
+        type: 'login',
+        provider: providerId,
+        client: 'jupyterlab',
+        outcome: 'error',
+        code: answer.body.error,
+        reason: 'failed'
+      });
       if (answer.status >= 500) {
         log.error('login_failed', { ...fields, reason: (err as Error)?.message });
       } else {

@@ -3,8 +3,9 @@
  */
 import { Router } from 'express';
 
+import { clientOf } from '../caller.js';
 import type { BrokerContext } from '../context.js';
-import { InvalidRequest } from '../errors.js';
+import { InvalidRequest, toErrorBody } from '../errors.js';
 import { bodyFields, parseScopes, requireAllowed } from '../scopes.js';
 
 /** The largest `min_ttl` a caller may ask for. */
@@ -18,9 +19,13 @@ function parseMinTtl(raw: unknown, fallback: number): number {
   return raw;
 }
 
-/** The audit label of the caller, from `X-Broker-Client`. */
-export function clientLabel(value: string | undefined): string {
-  return value !== undefined && /^[A-Za-z0-9@/:._-]{1,128}$/.test(value) ? value : 'unknown';
+/** An `audience` of a token request: a non-empty string of at most 512 characters. */
+function parseAudience(raw: unknown): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'string' || raw === '' || raw.length > 512 || /[\p{Cc}]/u.test(raw)) {
+    throw new InvalidRequest('audience must be a non-empty string of at most 512 characters.');
+  }
+  return raw;
 }
 
 /**
@@ -30,18 +35,19 @@ export function clientLabel(value: string | undefined): string {
  * @returns the router
  */
 export function providerRoutes(context: BrokerContext): Router {
-  const { providers, tokens, log, config } = context;
+  const { providers, log, config, audit, consents, metrics, revocations } = context;
   const router = Router();
 
   router.get('/api/v1/providers', async (_req, res) => {
     const list = await Promise.all(
       providers.all().map(async provider => {
         provider.warmUp();
-        const status = await tokens.status(provider.id);
+        const status = await context.grants.status(provider);
         return {
           id: provider.id,
           title: provider.config.title,
           kind: provider.config.kind,
+          grant: provider.config.grant,
           signed_in: status.signedIn,
           account: status.account,
           scopes: status.scopes ?? provider.config.scopes,
@@ -56,24 +62,47 @@ export function providerRoutes(context: BrokerContext): Router {
 
   router.post('/api/v1/providers/:id/token', async (req, res) => {
     const provider = providers.lookup(req.params.id);
-    const body = bodyFields(req.body, ['scopes', 'min_ttl']);
+    const body = bodyFields(req.body, ['scopes', 'min_ttl', 'audience']);
     const scopes = parseScopes(body.scopes);
+    const audience = parseAudience(body.audience);
     const minTtl = parseMinTtl(body.min_ttl, config.default_min_ttl);
-    const client = clientLabel(req.get('x-broker-client'));
-    if (scopes !== undefined) {
-      try {
-        requireAllowed(provider.config, scopes);
-      } catch (err) {
-        log.info('token_denied', {
-          provider: provider.id,
-          client,
-          scopes,
-          reason: 'scope_not_allowed'
-        });
-        throw err;
-      }
+    const client = clientOf(req);
+    let token;
+    try {
+      if (scopes !== undefined) requireAllowed(provider.config, scopes);
+      await consents.require(client, provider.id);
+      await audit.assertWritable();
+      token = await context.grants.get(provider, { scopes, minTtl, audience });
+    } catch (err) {
+      // A refusal or failure hands nothing out; it is recorded as well as the trail allows.
+      const { status, body: answer } = toErrorBody(err);
+      const denied = status === 401 || status === 403;
+      metrics.tokensIssued.inc({ provider: provider.id, outcome: denied ? 'denied' : 'error' });
+      log.info(denied ? 'token_denied' : 'token_failed', {
+        provider: provider.id,
+        client,
+        scopes,
+        reason: answer.error
+      });
+      audit.note({
+        type: denied ? 'denial' : 'issue',
+        provider: provider.id,
+        client,
+        scopes: scopes ?? null,
+        outcome: denied ? 'denied' : 'error',
+        code: answer.error
+      });
+      throw err;
     }
-    const token = await tokens.get(provider, scopes, minTtl);
+    // No token leaves the broker unrecorded: a failed write answers 503 instead.
+    await audit.record({
+      type: 'issue',
+      provider: provider.id,
+      client,
+      scopes: token.scopes,
+      outcome: 'ok'
+    });
+    metrics.tokensIssued.inc({ provider: provider.id, outcome: 'ok' });
     const now = Math.floor(context.clock() / 1000);
     log.info('token_issued', {
       provider: provider.id,
@@ -96,10 +125,23 @@ export function providerRoutes(context: BrokerContext): Router {
 
   router.delete('/api/v1/providers/:id/grant', async (req, res) => {
     const provider = providers.lookup(req.params.id);
-    await tokens.signOut(provider.id);
-    log.info('signed_out', {
+    const client = clientOf(req);
+    await audit.assertWritable();
+    // The user asked to sign out: the grant is forgotten even when the IdP cannot revoke it now
+    // (the revocation is then queued and retried).
+    const result = await revocations.end(provider, {
+      client,
+      by: 'user',
+      reason: 'sign-out',
+      force: true
+    });
+    log.info('signed_out', { provider: provider.id, client });
+    await audit.record({
+      type: 'logout',
       provider: provider.id,
-      client: clientLabel(req.get('x-broker-client'))
+      client,
+      outcome: 'ok',
+      reason: result.ended ? `signed out (upstream: ${result.upstream})` : 'was not signed in'
     });
     res.status(204).end();
   });

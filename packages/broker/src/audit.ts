@@ -1,0 +1,325 @@
+/**
+ * The audit trail: every issue, refresh, login, logout, revocation, denial and consent decision, as
+ * JSON lines in a file (rotated by size: `path` → `path.1` → … → `path.{keep}`) and in an in-memory
+ * ring that `GET /api/v1/events` reads, newest first.
+ *
+ * Invariants:
+ * - an event has a closed set of fields, all labels; no field ever carries token material — a field
+ *   whose value looks like a token (a JWT, a long random string) is refused and written as
+ *   `[refused]`, so a bug elsewhere cannot leak a token into the trail;
+ * - a state-changing call that cannot be recorded does not happen: routes call
+ *   {@link AuditTrail.assertWritable} before acting and {@link AuditTrail.record} before answering,
+ *   and both throw {@link AuditUnavailable} (503 `store_unavailable`) when the file cannot be written.
+ */
+import { appendFile, open, rename, stat } from 'node:fs/promises';
+
+import { type Clock } from './clock.js';
+import { BrokerError } from './errors.js';
+import type { Logger } from './log.js';
+
+/** What happened. */
+export type AuditType = 'issue' | 'refresh' | 'login' | 'logout' | 'revoke' | 'denial' | 'consent';
+
+/** How it ended. */
+export type AuditOutcome = 'ok' | 'error' | 'denied';
+
+/** One event as the caller describes it; `time` is added by the trail. */
+export interface AuditInput {
+  readonly type: AuditType;
+  readonly provider: string | null;
+  readonly client: string | null;
+  readonly scopes?: readonly string[] | null;
+  readonly outcome: AuditOutcome;
+  /** The error code of a failure or denial (`scope_not_allowed`, `upstream_unavailable`, …). */
+  readonly code?: string;
+  /** A short explanation: the admin's reason, the stage of a login, a consent decision. */
+  readonly reason?: string;
+}
+
+/** One recorded event, as `GET /api/v1/events` returns it. */
+export interface AuditEvent {
+  /** ISO 8601 time of the broker's clock. */
+  readonly time: string;
+  readonly type: AuditType;
+  readonly provider: string | null;
+  readonly client: string | null;
+  readonly scopes: readonly string[] | null;
+  readonly outcome: AuditOutcome;
+  readonly code?: string;
+  readonly reason?: string;
+}
+
+/** Where and how much of the trail is kept on disk. */
+export interface AuditFileOptions {
+  /** The JSON-lines file, or null to keep the trail in memory only. */
+  readonly path: string | null;
+  /** Rotate when the file would grow over this many bytes. */
+  readonly maxBytes: number;
+  /** Rotated files to keep (`path.1` … `path.{keep}`). */
+  readonly keep: number;
+}
+
+/** What an {@link AuditTrail} needs. */
+export interface AuditOptions extends AuditFileOptions {
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Events kept in memory for `GET /api/v1/events`. */
+  readonly ringSize?: number;
+}
+
+/** 503: the audit file cannot be written, so the call is refused rather than left unrecorded. */
+export class AuditUnavailable extends BrokerError {
+  /** @param options - the file system error, for the log */
+  constructor(options: { cause?: unknown } = {}) {
+    super(503, 'store_unavailable', 'The audit trail cannot be written; nothing was changed.', {
+      retryAfter: 5,
+      ...options
+    });
+  }
+}
+
+/** Written in place of a field the guard refused. */
+export const REFUSED = '[refused]';
+
+/** A JWT (three base64url parts, the first a JSON object). */
+const JWT = /eyJ[\w-]{4,}\.[\w-]*\.[\w-]*/;
+/** A run of token alphabet long enough to be a secret. */
+const LONG_RUN = /[A-Za-z0-9_~+/=.-]{32,}/g;
+
+/**
+ * Whether a string holds something that looks like token material: a JWT anywhere in it, or a run
+ * of at least 32 token characters mixing upper case, lower case and digits (what random base64 and
+ * hex-with-case secrets look like, and what plugin ids and scopes do not).
+ *
+ * @param value - any string
+ * @returns true when the string must not be written
+ * @example
+ * ```ts
+ * looksLikeToken('eyJhbGciOi.eyJzdWIiOi.sig'); // true
+ * looksLikeToken('@my-org/archive-browser:plugin'); // false
+ * ```
+ */
+export function looksLikeToken(value: string): boolean {
+  if (JWT.test(value)) return true;
+  for (const run of value.match(LONG_RUN) ?? []) {
+    if (/[a-z]/.test(run) && /[A-Z]/.test(run) && /[0-9]/.test(run)) return true;
+  }
+  return false;
+}
+
+/**
+ * The event as written: only the known fields, each refused when it looks like a token.
+ *
+ * @param input - the caller's description
+ * @param time - ISO time
+ * @returns the event and the names of refused fields
+ */
+export function sanitizeEvent(
+  input: AuditInput,
+  time: string
+): { event: AuditEvent; refused: string[] } {
+  const refused: string[] = [];
+  const label = (name: string, value: string | null | undefined): string | null | undefined => {
+    if (typeof value !== 'string') return value;
+    if (!looksLikeToken(value)) return value.slice(0, 512);
+    refused.push(name);
+    return REFUSED;
+  };
+  const scopes =
+    input.scopes == null
+      ? null
+      : input.scopes.map(s => label('scopes', s) as string).slice(0, 64);
+  const event: AuditEvent = {
+    time,
+    type: input.type,
+    provider: label('provider', input.provider) ?? null,
+    client: label('client', input.client) ?? null,
+    scopes,
+    outcome: input.outcome,
+    ...(input.code === undefined ? {} : { code: label('code', input.code) as string }),
+    ...(input.reason === undefined ? {} : { reason: label('reason', input.reason) as string })
+  };
+  return { event, refused };
+}
+
+/**
+ * The broker's audit trail.
+ *
+ * @example
+ * ```ts
+ * const audit = new AuditTrail({ path: '/run/tb/audit.jsonl', maxBytes: 1 << 20, keep: 3, clock: Date.now, log });
+ * await audit.record({ type: 'logout', provider: 'demo', client: 'jupyterlab', outcome: 'ok' });
+ * audit.recent({ limit: 10 });
+ * ```
+ */
+export class AuditTrail {
+  private readonly ring: AuditEvent[] = [];
+  private readonly ringSize: number;
+  /** File writes run one after another so rotation never interleaves with an append. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: AuditOptions) {
+    this.ringSize = options.ringSize ?? 1000;
+  }
+
+  /** The file, or null when the trail is memory-only. */
+  get path(): string | null {
+    return this.options.path;
+  }
+
+  /**
+   * Checks, before a state-changing call acts, that its event can be written.
+   *
+   * @throws {@link AuditUnavailable} when the file cannot be opened for appending
+   */
+  async assertWritable(): Promise<void> {
+    const { path } = this.options;
+    if (path === null) return;
+    await this.serialize(async () => {
+      try {
+        const handle = await open(path, 'a', 0o600);
+        await handle.close();
+      } catch (err) {
+        throw new AuditUnavailable({ cause: err });
+      }
+    });
+  }
+
+  /**
+   * Records an event: the ring, then the file.
+   *
+   * @param input - what happened
+   * @returns the event as recorded
+   * @throws {@link AuditUnavailable} when the file cannot be written (the event stays in the ring)
+   */
+  async record(input: AuditInput): Promise<AuditEvent> {
+    const { event, refused } = sanitizeEvent(
+      input,
+      new Date(this.options.clock()).toISOString()
+    );
+    if (refused.length > 0) {
+      this.options.log.error('audit_field_refused', { type: input.type, fields: refused });
+    }
+    this.ring.push(event);
+    if (this.ring.length > this.ringSize) this.ring.shift();
+    const { path } = this.options;
+    if (path !== null) {
+      const line = JSON.stringify(event) + '\n';
+      await this.serialize(async () => {
+        try {
+          await this.rotateIfNeeded(path, Buffer.byteLength(line));
+          await appendFile(path, line, { mode: 0o600 });
+        } catch (err) {
+          this.options.log.error('audit_write_failed', {
+            path,
+            reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message
+          });
+          throw new AuditUnavailable({ cause: err });
+        }
+      });
+    }
+    return event;
+  }
+
+  /**
+   * Records an event that must not fail its caller (a background refresh, a retried revocation):
+   * a write failure is logged only.
+   *
+   * @param input - what happened
+   */
+  note(input: AuditInput): void {
+    this.record(input).catch(() => undefined);
+  }
+
+  /**
+   * Recent events, newest first.
+   *
+   * @param filter - at most `limit` events, only of `provider` when given
+   * @returns the events
+   */
+  recent(filter: { limit: number; provider?: string }): AuditEvent[] {
+    const out: AuditEvent[] = [];
+    for (let i = this.ring.length - 1; i >= 0 && out.length < filter.limit; i--) {
+      const event = this.ring[i];
+      if (filter.provider === undefined || event.provider === filter.provider) out.push(event);
+    }
+    return out;
+  }
+
+  private serialize<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Shifts `path` → `path.1` → … when the next line would take it over `maxBytes`. */
+  private async rotateIfNeeded(path: string, adding: number): Promise<void> {
+    let size: number;
+    try {
+      const info = await stat(path);
+      if (!info.isFile()) return;
+      size = info.size;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    if (size === 0 || size + adding <= this.options.maxBytes) return;
+    const { keep } = this.options;
+    for (let i = keep - 1; i >= 1; i--) {
+      await rename(`${path}.${i}`, `${path}.${i + 1}`).catch(ignoreMissing);
+    }
+    await rename(path, `${path}.1`);
+  }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
+}
+
+/** The `audit` section of the config file. */
+export interface AuditConfig {
+  /** Absolute path of the JSON-lines file; null keeps the trail in memory only. */
+  readonly path: string | null;
+  /** Rotate the file when it would grow over this many bytes. */
+  readonly max_bytes: number;
+  /** Rotated files to keep (`path.1` … `path.{keep}`). */
+  readonly keep: number;
+}
+
+/** Defaults of the `audit` section. */
+export const AUDIT_DEFAULTS: AuditConfig = { path: null, max_bytes: 1024 * 1024, keep: 3 };
+
+/**
+ * Checks the `audit` section and fills in its defaults.
+ *
+ * @param raw - the section as parsed (undefined when absent)
+ * @param fail - reports a bad key (`audit.path`) with the problem; never returns
+ * @returns the section
+ */
+export function validateAuditConfig(
+  raw: unknown,
+  fail: (key: string, problem: string) => never
+): AuditConfig {
+  if (raw === undefined || raw === null) return AUDIT_DEFAULTS;
+  if (typeof raw !== 'object' || Array.isArray(raw)) return fail('audit', 'must be an object');
+  const section = raw as Record<string, unknown>;
+  for (const key of Object.keys(section)) {
+    if (!(key in AUDIT_DEFAULTS)) fail(`audit.${key}`, 'is not a known option');
+  }
+  const path = section.path ?? null;
+  if (path !== null && (typeof path !== 'string' || !path.startsWith('/') || path.includes('\0'))) {
+    fail('audit.path', 'must be an absolute path or null');
+  }
+  const int = (key: 'max_bytes' | 'keep', min: number, max: number): number => {
+    const v = section[key] ?? AUDIT_DEFAULTS[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      fail(`audit.${key}`, `must be an integer from ${min} to ${max}`);
+    }
+    return v as number;
+  };
+  return {
+    path: path as string | null,
+    max_bytes: int('max_bytes', 1024, 1024 * 1024 * 1024),
+    keep: int('keep', 1, 100)
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The broker's Prometheus metrics, kept in memory and rendered in the text exposition format
+ * (version 0.0.4) by hand: counters and one histogram, labelled only with provider ids, outcomes,
+ * operations and error codes — never with a client label or anything a caller chose freely, so the
+ * number of series stays bounded.
+ */
+import type { ErrorRequestHandler } from 'express';
+
+import { toErrorBody } from './errors.js';
+
+/** Label names to values of one series. */
+export type Labels = Readonly<Record<string, string>>;
+
+/** Upper bounds (seconds) of the upstream latency histogram. */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
+];
+
+/** Escapes a label value as the text format wants it. */
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function seriesKey(labels: Labels): string {
+  return Object.keys(labels)
+    .sort()
+    .map(k => `${k}="${escapeLabel(labels[k])}"`)
+    .join(',');
+}
+
+/** A monotonically increasing count per label set. */
+export class Counter {
+  private readonly values = new Map<string, number>();
+
+  /**
+   * @param name - metric name (`token_broker_…_total`)
+   * @param help - one line for `# HELP`
+   */
+  constructor(
+    readonly name: string,
+    readonly help: string
+  ) {}
+
+  /** Adds `by` (default 1) to the series of `labels`. */
+  inc(labels: Labels, by = 1): void {
+    const key = seriesKey(labels);
+    this.values.set(key, (this.values.get(key) ?? 0) + by);
+  }
+
+  /** The current value of a series (0 when never incremented). */
+  value(labels: Labels): number {
+    return this.values.get(seriesKey(labels)) ?? 0;
+  }
+
+  /** The metric in text format. */
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [key, value] of this.values) lines.push(`${this.name}{${key}} ${value}`);
+    return lines.join('\n');
+  }
+}
+
+/** Observations counted into cumulative buckets per label set. */
+export class Histogram {
+  private readonly series = new Map<string, { buckets: number[]; sum: number; count: number }>();
+
+  /**
+   * @param name - metric name (`token_broker_…_seconds`)
+   * @param help - one line for `# HELP`
+   * @param bounds - bucket upper bounds, ascending
+   */
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[] = LATENCY_BUCKETS
+  ) {}
+
+  /** Records one observation. */
+  observe(labels: Labels, value: number): void {
+    const key = seriesKey(labels);
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = { buckets: this.bounds.map(() => 0), sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    this.bounds.forEach((bound, i) => {
+      if (value <= bound) s.buckets[i]++;
+    });
+    s.sum += value;
+    s.count++;
+  }
+
+  /** Observations of a series so far. */
+  count(labels: Labels): number {
+    return this.series.get(seriesKey(labels))?.count ?? 0;
+  }
+
+  /** The metric in text format. */
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [key, s] of this.series) {
+      const sep = key === '' ? '' : ',';
+      this.bounds.forEach((bound, i) => {
+        lines.push(`${this.name}_bucket{${key}${sep}le="${bound}"} ${s.buckets[i]}`);
+      });
+      lines.push(`${this.name}_bucket{${key}${sep}le="+Inf"} ${s.count}`);
+      lines.push(`${this.name}_sum{${key}} ${s.sum}`);
+      lines.push(`${this.name}_count{${key}} ${s.count}`);
+    }
+    return lines.join('\n');
+  }
+}
+
+/** What an upstream call was for. */
+export type UpstreamOperation = 'refresh' | 'code' | 'revocation';
+
+/**
+ * Every metric the broker exports.
+ *
+ * @example
+ * ```ts
+ * const metrics = new Metrics();
+ * metrics.tokensIssued.inc({ provider: 'demo', outcome: 'ok' });
+ * const text = metrics.render();
+ * ```
+ */
+export class Metrics {
+  /** Token requests by provider and outcome (`ok`, `denied`, `error`). */
+  readonly tokensIssued = new Counter(
+    'token_broker_tokens_issued_total',
+    'Token requests answered, by provider and outcome.'
+  );
+  /** Tokens served from the cache without an upstream call. */
+  readonly cacheHits = new Counter(
+    'token_broker_token_cache_hits_total',
+    'Access tokens served from the cache, by provider.'
+  );
+  /** Refresh token grants by provider and outcome. */
+  readonly refreshes = new Counter(
+    'token_broker_refreshes_total',
+    'Refresh token grants, by provider and outcome (ok, rejected, unavailable, error).'
+  );
+  /** Latency of calls to identity providers. */
+  readonly upstreamLatency = new Histogram(
+    'token_broker_upstream_duration_seconds',
+    'Duration of calls to identity providers, by provider and operation.'
+  );
+  /** Error answers by code. */
+  readonly failures = new Counter(
+    'token_broker_failures_total',
+    'Error answers, by error code.'
+  );
+
+  /**
+   * Times an upstream call.
+   *
+   * @param provider - provider id
+   * @param operation - what the call is for
+   * @param call - the call
+   * @param now - milliseconds clock (a monotonic one by default)
+   * @returns what the call returned
+   */
+  async timeUpstream<T>(
+    provider: string,
+    operation: UpstreamOperation,
+    call: () => Promise<T>,
+    now: () => number = () => performance.now()
+  ): Promise<T> {
+    const started = now();
+    try {
+      return await call();
+    } finally {
+      this.upstreamLatency.observe({ provider, operation }, (now() - started) / 1000);
+    }
+  }
+
+  /** Every metric in the text exposition format. */
+  render(): string {
+    return (
+      [this.tokensIssued, this.cacheHits, this.refreshes, this.upstreamLatency, this.failures]
+        .map(m => m.render())
+        .join('\n') + '\n'
+    );
+  }
+}
+
+/** The content type of the text format. */
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * Error middleware that counts every error answer by code, then passes the error on.
+ *
+ * @param metrics - the metrics
+ * @returns the middleware
+ */
+export function countFailures(metrics: Metrics): ErrorRequestHandler {
+  return (err, _req, _res, next) => {
+    metrics.failures.inc({ code: toErrorBody(err).body.error });
+    next(err);
+  };
+}

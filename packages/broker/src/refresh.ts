@@ -178,7 +178,7 @@ export class Tokens {
     let flight = this.flights.get(id);
     if (flight === undefined) {
       flight = this.withGrantLock(provider.id, () =>
-        this.refresh(provider, key, scopes, minTtl)
+        this.withStoreLock(provider.id, () => this.refresh(provider, key, scopes, minTtl))
       ).finally(() => this.flights.delete(id));
       this.flights.set(id, flight);
     }
@@ -195,6 +195,23 @@ export class Tokens {
       if (this.locks.get(provider) === settled) this.locks.delete(provider);
     });
     return run;
+  }
+
+  /**
+   * Runs `task` holding the store's lock of the grant, which other broker processes sharing a
+   * durable store also take: their refreshes of this grant never overlap with ours.
+   */
+  private async withStoreLock<T>(provider: string, task: () => Promise<T>): Promise<T> {
+    let locked = false;
+    try {
+      return await this.options.store.withLock(provider, () => {
+        locked = true;
+        return task();
+      });
+    } catch (err) {
+      if (locked || err instanceof BrokerError) throw err;
+      throw new StoreUnavailable({ cause: err });
+    }
   }
 
   private async refresh(
@@ -218,6 +235,23 @@ export class Tokens {
     const generation = this.generations.get(provider.id) ?? 0;
     let grant = await this.readGrant(provider.id);
     if (grant === undefined) throw new LoginRequired(provider.id);
+    // Another broker sharing the store may have refreshed (and rotated) this grant while we waited
+    // for its lock: use the token it stored instead of a second upstream call.
+    const shared = grant.lastToken;
+    if (
+      shared != null &&
+      shared.scopeKey === key &&
+      !shouldRefresh(shared, this.now(), minTtl, marginSeconds)
+    ) {
+      const token: CachedToken = {
+        accessToken: shared.accessToken,
+        tokenType: shared.tokenType,
+        expiresAt: shared.expiresAt,
+        scopes: shared.scopes
+      };
+      cache.set(provider.id, key, token);
+      return token;
+    }
     let tokens: TokenSet;
     for (let attempt = 0; ; attempt++) {
       if (grant.refreshToken === null) {
@@ -251,15 +285,18 @@ export class Tokens {
     if ((this.generations.get(provider.id) ?? 0) !== generation) {
       throw new LoginRequired(provider.id, 'was signed out during the refresh');
     }
-    if (tokens.refreshToken !== grant.refreshToken) {
-      await this.writeGrant({ ...grant, refreshToken: tokens.refreshToken, updatedAt: this.now() });
-    }
     const token: CachedToken = {
       accessToken: tokens.accessToken,
       tokenType: tokens.tokenType,
       expiresAt: tokens.expiresAt,
       scopes: tokens.scopes
     };
+    await this.writeGrant({
+      ...grant,
+      refreshToken: tokens.refreshToken,
+      updatedAt: tokens.refreshToken !== grant.refreshToken ? this.now() : grant.updatedAt,
+      lastToken: { scopeKey: key, ...token }
+    });
     cache.set(provider.id, key, token);
     log.info('token_refreshed', {
       provider: provider.id,
@@ -286,7 +323,11 @@ export class Tokens {
       observer.refreshed(provider.id, tokens.scopes, null);
       return tokens;
     } catch (err) {
-      observer.refreshed(provider.id, scopes, err instanceof BrokerError ? err.code : 'server_error');
+      observer.refreshed(
+        provider.id,
+        scopes,
+        err instanceof BrokerError ? err.code : 'server_error'
+      );
       throw err;
     }
   }
@@ -320,21 +361,26 @@ export class Tokens {
     this.backoff.delete(provider);
     this.options.cache.forget(provider);
     const now = this.now();
-    await this.writeGrant({
-      provider,
-      refreshToken: tokens.refreshToken,
-      scopes: tokens.scopes,
-      account,
-      subject,
-      createdAt: now,
-      updatedAt: now
-    });
-    this.options.cache.set(provider, scopeKey(undefined), {
+    const token: CachedToken = {
       accessToken: tokens.accessToken,
       tokenType: tokens.tokenType,
       expiresAt: tokens.expiresAt,
       scopes: tokens.scopes
-    });
+    };
+    // Under the grant's lock: a refresh of the old grant in another broker cannot overwrite it.
+    await this.withStoreLock(provider, () =>
+      this.writeGrant({
+        provider,
+        refreshToken: tokens.refreshToken,
+        scopes: tokens.scopes,
+        account,
+        subject,
+        createdAt: now,
+        updatedAt: now,
+        lastToken: { scopeKey: scopeKey(undefined), ...token }
+      })
+    );
+    this.options.cache.set(provider, scopeKey(undefined), token);
   }
 
   /**
@@ -343,7 +389,12 @@ export class Tokens {
    * @param provider - provider id
    */
   async signOut(provider: string): Promise<void> {
-    await this.endGrant(provider);
+    // Forget locally at once (a refresh running here can no longer store its result), then delete
+    // under the grant's lock, so a refresh in another broker sharing the store cannot write the
+    // grant back after the sign-out.
+    this.bump(provider);
+    this.options.cache.forget(provider);
+    await this.withStoreLock(provider, () => this.endGrant(provider));
     this.backoff.delete(provider);
   }
 

@@ -17,6 +17,10 @@ await build({
   minify: false,
   legalComments: 'none',
   logLevel: 'warning',
+  // The OS keychain binding is a native .node file per platform and cannot be inlined. The keyring
+  // store loads it lazily (createRequire) from store.module_path or a node_modules next to or above
+  // the bundle; without it only the memory and file stores work.
+  external: ['@napi-rs/keyring'],
   // express and its dependencies are CommonJS and call require() for node builtins.
   banner: {
     js: [

@@ -13,9 +13,12 @@ import { parseArgs } from 'node:util';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig, loadKey } from './config.js';
 import { createContext } from './context.js';
+import { BrokerError } from './errors.js';
 import { createLogger } from './log.js';
 import { listen, type ListenTarget } from './server.js';
 import { SocketError } from './socket.js';
+import { openStore } from './stores/index.js';
+import type { StoreConfig } from './stores/storeConfig.js';
 import { VERSION } from './version.js';
 
 const USAGE = `usage:
@@ -67,7 +70,8 @@ async function serve(args: string[]): Promise<void> {
   const log = createLogger({ level: level as 'info' });
   const config = await loadConfig(values.config);
   const key = await loadKey(values['key-file']);
-  const context = createContext(config, { log });
+  const store = await openStore(config.store, { upstreamTimeoutMs: config.upstream_timeout_ms });
+  const context = createContext(config, { log, store });
   const running = await listen(createApp(context, key), where);
 
   let closing = false;
@@ -104,9 +108,29 @@ async function checkConfig(args: string[]): Promise<void> {
   const { positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: {} });
   if (positionals.length !== 1) throw new UsageError('check-config takes one config file');
   const config = await loadConfig(positionals[0]);
+  // Checks the store as `serve` would (modes, key, a Secret Service that answers) without creating
+  // anything.
+  const store = await openStore(config.store, { create: false });
+  await store.close();
   process.stdout.write(
-    JSON.stringify({ ok: true, providers: config.providers.map(p => p.id) }) + '\n'
+    JSON.stringify({
+      ok: true,
+      providers: config.providers.map(p => p.id),
+      store: describeStore(config.store)
+    }) + '\n'
   );
+}
+
+/** The store section as check-config reports it (paths, never the key). */
+function describeStore(store: StoreConfig): object {
+  switch (store.type) {
+    case 'memory':
+      return { type: 'memory' };
+    case 'file':
+      return { type: 'file', path: store.path, key_file: store.key_file };
+    case 'keyring':
+      return { type: 'keyring', service: store.service };
+  }
 }
 
 /**
@@ -141,8 +165,13 @@ export async function main(argv: string[]): Promise<number | undefined> {
       console.error(`token-broker: ${(err as Error).message}\n${USAGE}`);
       return 2;
     }
-    if (err instanceof ConfigError || err instanceof SocketError) {
-      console.error(`token-broker: ${err.message}`);
+    if (
+      err instanceof ConfigError ||
+      err instanceof SocketError ||
+      (err instanceof BrokerError && err.code === 'store_unavailable')
+    ) {
+      const code = err instanceof BrokerError ? `${err.code}: ` : '';
+      console.error(`token-broker: ${code}${err.message}`);
       return 1;
     }
     console.error(`token-broker: ${(err as Error)?.stack ?? String(err)}`);

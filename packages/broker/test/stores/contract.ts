@@ -15,13 +15,26 @@ const grant = (provider: string, refreshToken: string | null = 'rt-1'): Grant =>
   updatedAt: 1
 });
 
+/** A store under test and, for durable stores, a way to open a second one on the same data. */
+export interface ContractSubject {
+  /** Makes an empty, opened store. */
+  make(): Promise<TokenStore>;
+  /** Opens another store on the same data as `store` (another process would); durable stores only. */
+  reopen?(store: TokenStore): Promise<TokenStore>;
+}
+
 /**
  * Runs the TokenStore contract.
  *
  * @param name - the implementation's name
- * @param makeStore - makes an empty store
+ * @param subject - makes stores (a function: stores that do not outlive their process)
  */
-export function runTokenStoreContract(name: string, makeStore: () => Promise<TokenStore>): void {
+export function runTokenStoreContract(
+  name: string,
+  subject: ContractSubject | (() => Promise<TokenStore>)
+): void {
+  const { make: makeStore, reopen } = typeof subject === 'function' ? { make: subject } : subject;
+
   describe(`TokenStore contract: ${name}`, () => {
     test('get of a missing grant is undefined', async () => {
       const store = await makeStore();
@@ -35,6 +48,25 @@ export function runTokenStoreContract(name: string, makeStore: () => Promise<Tok
       expect(await store.get('demo')).toEqual(grant('demo'));
       await store.put(grant('demo', 'rt-2'));
       expect((await store.get('demo'))?.refreshToken).toBe('rt-2');
+      await store.close();
+    });
+
+    test('a grant without a refresh token and one with a shared last token round-trip', async () => {
+      const store = await makeStore();
+      await store.put(grant('none', null));
+      expect(await store.get('none')).toEqual(grant('none', null));
+      const withToken: Grant = {
+        ...grant('demo'),
+        lastToken: {
+          scopeKey: '',
+          accessToken: 'at-1',
+          tokenType: 'Bearer',
+          expiresAt: 1234,
+          scopes: ['openid']
+        }
+      };
+      await store.put(withToken);
+      expect(await store.get('demo')).toEqual(withToken);
       await store.close();
     });
 
@@ -66,5 +98,55 @@ export function runTokenStoreContract(name: string, makeStore: () => Promise<Tok
       expect((await store.get('demo'))?.scopes).toEqual(['openid']);
       await store.close();
     });
+
+    test('tasks holding the lock of one key never overlap; other keys are not blocked', async () => {
+      const store = await makeStore();
+      let inside = 0;
+      let most = 0;
+      const order: string[] = [];
+      const task = (label: string) => async () => {
+        inside++;
+        most = Math.max(most, inside);
+        order.push(`in ${label}`);
+        await new Promise(resolve => setTimeout(resolve, 20));
+        // get/put/delete work while the lock is held
+        await store.put(grant('demo', `rt-${label}`));
+        order.push(`out ${label}`);
+        inside--;
+        return label;
+      };
+      const other = store.withLock('other', async () => 'other');
+      const results = await Promise.all(['1', '2', '3'].map(l => store.withLock('demo', task(l))));
+      expect(await other).toBe('other');
+      expect(results).toEqual(['1', '2', '3']);
+      expect(most).toBe(1);
+      expect(order).toEqual(['in 1', 'out 1', 'in 2', 'out 2', 'in 3', 'out 3']);
+      expect((await store.get('demo'))?.refreshToken).toBe('rt-3');
+      await store.close();
+    });
+
+    test('a task that throws releases the lock', async () => {
+      const store = await makeStore();
+      await expect(
+        store.withLock('demo', async () => {
+          throw new Error('boom');
+        })
+      ).rejects.toThrow('boom');
+      expect(await store.withLock('demo', async () => 'next')).toBe('next');
+      await store.close();
+    });
+
+    if (reopen !== undefined) {
+      test('what one store wrote, a second store on the same data reads (durable)', async () => {
+        const store = await makeStore();
+        await store.put(grant('demo', 'rt-durable'));
+        const second = await reopen(store);
+        expect((await second.get('demo'))?.refreshToken).toBe('rt-durable');
+        await second.delete('demo');
+        expect(await store.get('demo')).toBeUndefined();
+        await second.close();
+        await store.close();
+      });
+    }
   });
 }

@@ -6,36 +6,16 @@
 import { readFile, stat } from 'node:fs/promises';
 
 import { type AuditConfig, AUDIT_DEFAULTS, validateAuditConfig } from './audit.js';
-
+import { ConfigError } from './configError.js';
+import {
+  checkProviderReferences,
+  PROVIDER_ID,
+  type ProviderConfig,
+  validateProvider
+} from './providers/providerConfig.js';
 import { type StoreConfig, validateStoreConfig } from './stores/storeConfig.js';
 
-/** Provider ids: lower-case ASCII, digits, `_` and `-`; never `.`, `/` or NUL. */
-export const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-
-/** One identity provider the broker can get tokens from. */
-export interface ProviderConfig {
-  /** Stable id used in URLs. */
-  readonly id: string;
-  /** Human-readable name for the panel. */
-  readonly title: string;
-  /** Grant source; only `oidc` (authorization code + refresh) in v1. */
-  readonly kind: 'oidc';
-  /** Issuer URL; discovery reads `{issuer}/.well-known/openid-configuration`. */
-  readonly issuer: string;
-  /** OAuth client id registered at the IdP. */
-  readonly client_id: string;
-  /** Path of a 0600 file holding the client secret; null for a public client with PKCE. */
-  readonly client_secret_file: string | null;
-  /** The allowed scopes and the default set asked at login. */
-  readonly scopes: readonly string[];
-  /** Exact redirect URI; null means the one the server extension sends per login. */
-  readonly redirect_uri: string | null;
-  /** Extra authorization request parameters (e.g. `audience`, `prompt`). */
-  readonly authorization_params: Readonly<Record<string, string>>;
-}
-
-/** Where grants are kept: `memory`, `file` or `keyring` (shapes and checks in `stores/storeConfig.ts`). */
-export type { StoreConfig } from './stores/storeConfig.js';
+export { ConfigError, PROVIDER_ID, type ProviderConfig, type StoreConfig };
 
 /** The whole configuration. */
 export interface BrokerConfig {
@@ -72,31 +52,7 @@ export const defaults: Readonly<Options> = {
   clock_tolerance_seconds: 300
 };
 
-/** A configuration problem; the message names the key. */
-export class ConfigError extends Error {
-  /** @param key - dotted path of the bad key, e.g. `providers[0].issuer` */
-  constructor(
-    readonly key: string,
-    problem: string
-  ) {
-    super(`config: ${key}: ${problem}`);
-    this.name = 'ConfigError';
-  }
-}
-
-const PROVIDER_KEYS = new Set([
-  'id',
-  'title',
-  'kind',
-  'issuer',
-  'client_id',
-  'client_secret_file',
-  'scopes',
-  'redirect_uri',
-  'authorization_params'
-]);
 const TOP_KEYS = new Set(['providers', ...Object.keys(defaults)]);
-const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -108,65 +64,6 @@ function int(raw: Record<string, unknown>, key: keyof Options, min: number, max:
     throw new ConfigError(key, `must be an integer from ${min} to ${max}`);
   }
   return v;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
-}
-
-function httpUrl(value: unknown, key: string): string {
-  if (typeof value !== 'string') throw new ConfigError(key, 'must be a URL string');
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(key, 'is not a valid URL');
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
-    throw new ConfigError(key, 'must be https (http only for 127.0.0.1/localhost)');
-  }
-  return value;
-}
-
-function validateProvider(raw: unknown, key: string): ProviderConfig {
-  if (!isObject(raw)) throw new ConfigError(key, 'must be an object');
-  for (const k of Object.keys(raw)) {
-    if (!PROVIDER_KEYS.has(k)) throw new ConfigError(`${key}.${k}`, 'is not a known option');
-  }
-  const { id, title, kind, client_id, client_secret_file, scopes, authorization_params } = raw;
-  if (typeof id !== 'string' || !PROVIDER_ID.test(id)) {
-    throw new ConfigError(`${key}.id`, `must match ${PROVIDER_ID.source}`);
-  }
-  if (title !== undefined && typeof title !== 'string') {
-    throw new ConfigError(`${key}.title`, 'must be a string');
-  }
-  if ((kind ?? 'oidc') !== 'oidc') throw new ConfigError(`${key}.kind`, 'must be "oidc"');
-  if (typeof client_id !== 'string' || client_id === '') {
-    throw new ConfigError(`${key}.client_id`, 'must be a non-empty string');
-  }
-  if (client_secret_file != null && typeof client_secret_file !== 'string') {
-    throw new ConfigError(`${key}.client_secret_file`, 'must be a path or null');
-  }
-  if (!Array.isArray(scopes) || scopes.some(s => typeof s !== 'string' || !SCOPE.test(s))) {
-    throw new ConfigError(`${key}.scopes`, 'must be a list of scope strings');
-  }
-  if (!scopes.includes('openid')) throw new ConfigError(`${key}.scopes`, 'must include "openid"');
-  const params = authorization_params ?? {};
-  if (!isObject(params) || Object.values(params).some(v => typeof v !== 'string')) {
-    throw new ConfigError(`${key}.authorization_params`, 'must map names to strings');
-  }
-  return {
-    id,
-    title: title ?? id,
-    kind: 'oidc',
-    issuer: httpUrl(raw.issuer, `${key}.issuer`),
-    client_id,
-    client_secret_file: (client_secret_file as string | null | undefined) ?? null,
-    scopes: [...new Set(scopes as string[])],
-    redirect_uri:
-      raw.redirect_uri == null ? null : httpUrl(raw.redirect_uri, `${key}.redirect_uri`),
-    authorization_params: params as Record<string, string>
-  };
 }
 
 /**
@@ -188,6 +85,7 @@ export function validateConfig(raw: unknown): BrokerConfig {
     if (seen.has(p.id)) throw new ConfigError(`providers[${i}].id`, `duplicate id '${p.id}'`);
     seen.add(p.id);
   });
+  checkProviderReferences(providers);
   const store = validateStoreConfig(raw.store ?? defaults.store, (key, problem) => {
     throw new ConfigError(key, problem);
   });

@@ -1,6 +1,8 @@
 /**
- * One OpenID Connect provider, through openid-client. This is the boundary where library and network
- * errors become {@link BrokerError}s, and where every upstream call gets its deadline.
+ * One OAuth 2.0 / OpenID Connect provider of any kind, through openid-client: discovery or explicit
+ * endpoints, the grants (authorization code, refresh, client credentials, token exchange, device
+ * code) and who signed in. This is the boundary where library and network errors become
+ * {@link BrokerError}s (see `translate.ts`), and where every upstream call gets its deadline.
  *
  * openid-client is imported lazily, on the first use of any provider, so the broker starts fast.
  */
@@ -8,23 +10,14 @@ import type * as Oidc from 'openid-client';
 
 import type { ProviderConfig } from '../config.js';
 import { readPrivateFile } from '../config.js';
-import {
-  BrokerError,
-  InvalidRequest,
-  LoginRequired,
-  ScopeNotAllowed,
-  UpstreamError,
-  UpstreamUnavailable
-} from '../errors.js';
-import type { Logger } from '../log.js';
+import { type BrokerError, InvalidRequest, UpstreamError, UpstreamUnavailable } from '../errors.js';
+import { requireNotWider } from '../grants/leastPrivilege.js';
+import { accountLabel, fetchUserInfo } from './identity.js';
+import { translate } from './translate.js';
+import { deadlineFetch, type UpstreamOptions } from './upstream.js';
 
-/** The refresh token was rejected (`invalid_grant`): the grant is over. */
-export class GrantRejected extends LoginRequired {
-  /** @param provider - provider id */
-  constructor(provider: string, options?: { cause?: unknown }) {
-    super(provider, 'ended the sign-in (the refresh token was rejected)', options);
-  }
-}
+export { GrantRejected } from './translate.js';
+export type { UpstreamOptions } from './upstream.js';
 
 /** What a token endpoint answered, already checked. Holds secrets: never log it. */
 export interface TokenSet {
@@ -34,19 +27,8 @@ export interface TokenSet {
   readonly expiresAt: number;
   readonly scopes: readonly string[];
   readonly refreshToken: string | null;
-  /** Claims of the ID token, when one came with the answer. */
+  /** Claims of the ID token, when one came with the answer and could be checked. */
   readonly claims: Readonly<Record<string, unknown>> | undefined;
-}
-
-/** Seams and limits of upstream calls. */
-export interface UpstreamOptions {
-  /** Deadline of every call, in milliseconds. */
-  readonly timeoutMs: number;
-  /** The fetch to use (tests pass a counting or failing one). */
-  readonly fetch?: typeof fetch;
-  /** Clock in milliseconds. */
-  readonly now: () => number;
-  readonly log: Logger;
 }
 
 /** Checks of a login, as remembered in the login state. Holds secrets: never log it. */
@@ -56,8 +38,37 @@ export interface LoginChecks {
   readonly verifier: string;
 }
 
+/** Who signed in. */
+export interface Identity {
+  readonly account: string | null;
+  readonly subject: string | null;
+}
+
+/** A started device authorization (RFC 8628). `deviceCode` is a secret: never log it. */
+export interface DeviceAuthorization {
+  readonly deviceCode: string;
+  readonly userCode: string;
+  readonly verificationUri: string;
+  readonly verificationUriComplete: string | undefined;
+  /** Seconds the codes live. */
+  readonly expiresIn: number;
+  /** Seconds between polls. */
+  readonly interval: number;
+}
+
+/** One poll of the device code grant: tokens, or keep waiting (`slow_down`: wait longer). */
+export type DevicePoll = TokenSet | 'authorization_pending' | 'slow_down';
+
 /** Seconds to wait before retrying a failed discovery. */
 const DISCOVERY_BACKOFF_S = 5;
+/** Access token lifetime assumed when the IdP does not say. */
+const DEFAULT_EXPIRES_IN = 60;
+/** RFC 8628's default polling interval. */
+const DEFAULT_INTERVAL_S = 5;
+
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 let library: Promise<typeof Oidc> | undefined;
 /** openid-client, loaded once on first use. */
@@ -66,12 +77,10 @@ function openidClient(): Promise<typeof Oidc> {
   return library;
 }
 
-/** Access token lifetime assumed when the IdP does not say. */
-const DEFAULT_EXPIRES_IN = 60;
-
 /**
- * A configured OIDC provider. Discovery happens on first use, with a deadline, and is retried after
- * a short backoff when it failed.
+ * A configured provider. Discovery (or, for explicit endpoints, building the configuration and
+ * reading the client secret) happens on first use, with a deadline, and is retried after a short
+ * backoff when it failed.
  *
  * @example
  * ```ts
@@ -95,6 +104,23 @@ export class OidcProvider {
     return this.config.id;
   }
 
+  /** Whether sign-ins are OpenID Connect: discovered, asking `openid`, so an ID token is due. */
+  get expectsIdToken(): boolean {
+    return this.config.endpoints === null && this.config.scopes.includes('openid');
+  }
+
+  /**
+   * The scopes a login asks: the provider's set, or the caller's subset (plus `openid` for OpenID
+   * Connect providers, which need it for the ID token).
+   *
+   * @param asked - the caller's scopes (already checked against the allowed set), or undefined
+   * @returns the scopes to ask
+   */
+  loginScopes(asked: readonly string[] | undefined): string[] {
+    if (asked === undefined) return [...this.config.scopes];
+    return [...new Set(this.expectsIdToken ? ['openid', ...asked] : asked)];
+  }
+
   /**
    * Starts discovery in the background if it has not happened; used by the provider list so a
    * broken provider shows its `error` soon.
@@ -106,7 +132,7 @@ export class OidcProvider {
   }
 
   /**
-   * The discovered configuration.
+   * The provider's configuration: discovered, or built from the explicit endpoints.
    *
    * @throws {@link UpstreamUnavailable} or {@link UpstreamError} when discovery fails
    */
@@ -134,26 +160,48 @@ export class OidcProvider {
     return this.configuration;
   }
 
+  private async clientAuth(oc: typeof Oidc): Promise<Oidc.ClientAuth> {
+    const { client_secret_file: file, token_endpoint_auth_method: method } = this.config;
+    if (file === null) return oc.None();
+    const secret = (await readPrivateFile(file, 'client_secret_file')).trim();
+    return method === 'client_secret_post' ? oc.ClientSecretPost(secret) : oc.ClientSecretBasic(secret);
+  }
+
   private async runDiscovery(): Promise<Oidc.Configuration> {
     const oc = await openidClient();
-    const secret =
-      this.config.client_secret_file === null
-        ? undefined
-        : (await readPrivateFile(this.config.client_secret_file, 'client_secret_file')).trim();
-    const issuer = new URL(this.config.issuer);
-    try {
-      const configuration = await oc.discovery(
-        issuer,
+    const auth = await this.clientAuth(oc);
+    const { endpoints, issuer } = this.config;
+    if (endpoints !== null) {
+      // No discovery: the endpoints are configured. Without a known issuer, an `iss` callback
+      // parameter can never match (so it is refused) and ID tokens are dropped unread.
+      const configuration = new oc.Configuration(
+        {
+          issuer: issuer ?? `urn:jupyter-token-broker:unknown-issuer:${this.id}`,
+          authorization_response_iss_parameter_supported:
+            this.config.authorization_response_iss_parameter_supported,
+          ...Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== null))
+        },
         this.config.client_id,
         undefined,
-        secret === undefined ? oc.None() : oc.ClientSecretBasic(secret),
-        {
-          [oc.customFetch]: this.deadlineFetch(),
-          timeout: Math.ceil(this.options.timeoutMs / 1000),
-          execute: issuer.protocol === 'http:' ? [oc.allowInsecureRequests] : []
-        }
+        auth
       );
-      configuration[oc.customFetch] = this.deadlineFetch();
+      configuration[oc.customFetch] = deadlineFetch(
+        this.options,
+        issuer === null ? endpoints.token_endpoint : null
+      );
+      if (Object.values(endpoints).some(v => typeof v === 'string' && v.startsWith('http:'))) {
+        oc.allowInsecureRequests(configuration);
+      }
+      return configuration;
+    }
+    const url = new URL(issuer as string);
+    try {
+      const configuration = await oc.discovery(url, this.config.client_id, undefined, auth, {
+        [oc.customFetch]: deadlineFetch(this.options, null),
+        timeout: Math.ceil(this.options.timeoutMs / 1000),
+        execute: url.protocol === 'http:' ? [oc.allowInsecureRequests] : []
+      });
+      configuration[oc.customFetch] = deadlineFetch(this.options, null);
       return configuration;
     } catch (err) {
       throw translate(oc, err, 'discovery');
@@ -161,43 +209,12 @@ export class OidcProvider {
   }
 
   /**
-   * A fetch with the upstream deadline that turns network failures, timeouts and 5xx answers into
-   * {@link UpstreamUnavailable} right where they happen.
-   */
-  private deadlineFetch(): Oidc.CustomFetch {
-    const fetchImpl = this.options.fetch ?? fetch;
-    const timeoutMs = this.options.timeoutMs;
-    return async (url, init) => {
-      const deadline = AbortSignal.timeout(timeoutMs);
-      const signal = init.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
-      let response: Response;
-      try {
-        response = await fetchImpl(url, { ...init, signal } as RequestInit);
-      } catch (err) {
-        const timedOut = deadline.aborted;
-        throw new UpstreamUnavailable(
-          timedOut
-            ? `The identity provider did not answer within ${timeoutMs} ms.`
-            : 'The identity provider is unreachable.',
-          { cause: err }
-        );
-      }
-      if (response.status >= 500) {
-        const retry = Number(response.headers.get('retry-after'));
-        await response.body?.cancel();
-        throw new UpstreamUnavailable(`The identity provider answered ${response.status}.`, {
-          retryAfter: Number.isFinite(retry) && retry > 0 ? Math.min(retry, 300) : 5
-        });
-      }
-      return response;
-    };
-  }
-
-  /**
-   * Builds the authorization URL of a login: PKCE S256, state and nonce; no secret in it.
+   * Builds the authorization URL of a login: PKCE S256, state, and a nonce when an ID token is due;
+   * no secret in it.
    *
    * @param request - redirect URI, scopes and the login's checks
    * @returns the URL to open in the browser
+   * @throws {@link InvalidRequest} when the provider has no authorization endpoint
    */
   async authorizationUrl(request: {
     redirectUri: string;
@@ -206,16 +223,20 @@ export class OidcProvider {
   }): Promise<string> {
     const configuration = await this.discover();
     const oc = await openidClient();
+    if (configuration.serverMetadata().authorization_endpoint === undefined) {
+      throw new InvalidRequest(`Provider '${this.id}' has no browser sign-in; use the device flow.`);
+    }
     const challenge = await oc.calculatePKCECodeChallenge(request.checks.verifier);
-    return oc.buildAuthorizationUrl(configuration, {
+    const params: Record<string, string> = {
       ...this.config.authorization_params,
       redirect_uri: request.redirectUri,
-      scope: request.scopes.join(' '),
       state: request.checks.state,
-      nonce: request.checks.nonce,
       code_challenge: challenge,
       code_challenge_method: 'S256'
-    }).href;
+    };
+    if (request.scopes.length > 0) params.scope = request.scopes.join(' ');
+    if (this.expectsIdToken) params.nonce = request.checks.nonce;
+    return oc.buildAuthorizationUrl(configuration, params).href;
   }
 
   /**
@@ -223,9 +244,10 @@ export class OidcProvider {
    *
    * @param callbackUrl - the redirect URI with the callback's query
    * @param checks - the login's state, nonce and PKCE verifier
-   * @param asked - the scopes asked at login (used when the IdP does not echo `scope`)
+   * @param asked - the scopes asked at login
    * @returns the tokens
    * @throws {@link InvalidRequest} when the IdP refused or the answer does not check out
+   * @throws {@link UpstreamError} when the IdP granted more than was asked
    */
   async exchangeCode(
     callbackUrl: URL,
@@ -234,25 +256,33 @@ export class OidcProvider {
   ): Promise<TokenSet> {
     const configuration = await this.discover();
     const oc = await openidClient();
+    let tokens;
     try {
-      const tokens = await oc.authorizationCodeGrant(configuration, callbackUrl, {
-        pkceCodeVerifier: checks.verifier,
-        expectedState: checks.state,
-        expectedNonce: checks.nonce,
-        idTokenExpected: true
-      });
-      return this.toTokenSet(tokens, asked);
+      tokens = await oc.authorizationCodeGrant(
+        configuration,
+        callbackUrl,
+        this.expectsIdToken
+          ? {
+              pkceCodeVerifier: checks.verifier,
+              expectedState: checks.state,
+              expectedNonce: checks.nonce,
+              idTokenExpected: true
+            }
+          : { pkceCodeVerifier: checks.verifier, expectedState: checks.state }
+      );
     } catch (err) {
       throw translate(oc, err, 'code', this.id);
     }
+    return this.toTokenSet(tokens, asked);
   }
 
   /**
-   * Uses a refresh token.
+   * Uses a refresh token. An answer without a refresh token keeps the old one (Cognito and others
+   * that do not rotate).
    *
    * @param refreshToken - the current refresh token
    * @param scopes - narrower scopes to ask for, or undefined for the grant's own
-   * @param granted - the grant's scopes (used when the IdP does not echo `scope`)
+   * @param granted - the grant's scopes
    * @returns the new tokens; `refreshToken` is the rotated one, or the old one when not rotated
    * @throws {@link GrantRejected} on `invalid_grant`
    */
@@ -263,16 +293,169 @@ export class OidcProvider {
   ): Promise<TokenSet> {
     const configuration = await this.discover();
     const oc = await openidClient();
+    let tokens;
     try {
-      const tokens = await oc.refreshTokenGrant(
+      tokens = await oc.refreshTokenGrant(
         configuration,
         refreshToken,
         scopes === undefined ? undefined : { scope: scopes.join(' ') }
       );
-      const set = this.toTokenSet(tokens, scopes ?? granted);
-      return set.refreshToken === null ? { ...set, refreshToken } : set;
     } catch (err) {
       throw translate(oc, err, 'refresh', this.id);
+    }
+    const set = this.toTokenSet(tokens, scopes ?? granted);
+    return set.refreshToken === null ? { ...set, refreshToken } : set;
+  }
+
+  /**
+   * A service account's token (client credentials grant). The audience is sent as an RFC 8707
+   * `resource`.
+   *
+   * @param scopes - scopes to ask (a subset of the allowed ones)
+   * @param audience - the resource the token is for, or undefined
+   * @returns the tokens (no refresh token is kept)
+   */
+  async clientCredentials(scopes: readonly string[], audience: string | undefined): Promise<TokenSet> {
+    const configuration = await this.discover();
+    const oc = await openidClient();
+    const params: Record<string, string> = {};
+    if (scopes.length > 0) params.scope = scopes.join(' ');
+    if (audience !== undefined) params.resource = audience;
+    let tokens;
+    try {
+      tokens = await oc.clientCredentialsGrant(configuration, params);
+    } catch (err) {
+      throw translate(oc, err, 'client_credentials', this.id);
+    }
+    return { ...this.toTokenSet(tokens, scopes), refreshToken: null };
+  }
+
+  /**
+   * RFC 8693: exchanges another provider's access token for a narrowed one of this provider.
+   *
+   * @param subjectToken - the subject provider's access token (never logged)
+   * @param scopes - scopes to ask
+   * @param audience - the audience to ask, or undefined
+   * @returns the exchanged access token (no refresh token is kept)
+   */
+  async exchangeToken(
+    subjectToken: string,
+    scopes: readonly string[],
+    audience: string | undefined
+  ): Promise<TokenSet> {
+    const configuration = await this.discover();
+    const oc = await openidClient();
+    const params: Record<string, string> = {
+      subject_token: subjectToken,
+      subject_token_type: ACCESS_TOKEN_TYPE,
+      requested_token_type: ACCESS_TOKEN_TYPE
+    };
+    if (scopes.length > 0) params.scope = scopes.join(' ');
+    if (audience !== undefined) params.audience = audience;
+    let tokens;
+    try {
+      tokens = await oc.genericGrantRequest(configuration, TOKEN_EXCHANGE_GRANT, params);
+    } catch (err) {
+      throw translate(oc, err, 'token_exchange', this.id);
+    }
+    const issued = (tokens as { issued_token_type?: unknown }).issued_token_type;
+    if (issued !== undefined && issued !== ACCESS_TOKEN_TYPE) {
+      throw new UpstreamError(`Provider '${this.id}' exchanged for a token that is not an access token.`);
+    }
+    return { ...this.toTokenSet(tokens, scopes), refreshToken: null };
+  }
+
+  /**
+   * Starts a device authorization (RFC 8628).
+   *
+   * @param scopes - scopes to ask
+   * @returns the codes and the polling interval
+   * @throws {@link InvalidRequest} when the provider has no device authorization endpoint
+   */
+  async startDevice(scopes: readonly string[]): Promise<DeviceAuthorization> {
+    const configuration = await this.discover();
+    const oc = await openidClient();
+    if (configuration.serverMetadata().device_authorization_endpoint === undefined) {
+      throw new InvalidRequest(`Provider '${this.id}' does not offer the device flow.`);
+    }
+    let answer;
+    try {
+      answer = await oc.initiateDeviceAuthorization(
+        configuration,
+        scopes.length > 0 ? { scope: scopes.join(' ') } : {}
+      );
+    } catch (err) {
+      throw translate(oc, err, 'device', this.id);
+    }
+    return {
+      deviceCode: answer.device_code,
+      userCode: answer.user_code,
+      verificationUri: answer.verification_uri,
+      verificationUriComplete: answer.verification_uri_complete,
+      expiresIn: answer.expires_in,
+      interval: answer.interval ?? DEFAULT_INTERVAL_S
+    };
+  }
+
+  /**
+   * Polls the token endpoint once for a device authorization.
+   *
+   * @param deviceCode - from {@link startDevice}
+   * @param asked - the scopes asked
+   * @returns the tokens, or `authorization_pending` / `slow_down`
+   * @throws {@link InvalidRequest} when the user refused or the code expired
+   */
+  async pollDevice(deviceCode: string, asked: readonly string[]): Promise<DevicePoll> {
+    const configuration = await this.discover();
+    const oc = await openidClient();
+    let tokens;
+    try {
+      tokens = await oc.genericGrantRequest(configuration, DEVICE_CODE_GRANT, {
+        device_code: deviceCode
+      });
+    } catch (err) {
+      if (err instanceof oc.ResponseBodyError) {
+        if (err.error === 'authorization_pending' || err.error === 'slow_down') return err.error;
+        if (err.error === 'access_denied') {
+          throw new InvalidRequest('The sign-in was refused at the identity provider.', { cause: err });
+        }
+        if (err.error === 'expired_token') {
+          throw new InvalidRequest('The device code expired before the sign-in finished.', { cause: err });
+        }
+      }
+      throw translate(oc, err, 'device', this.id);
+    }
+    return this.toTokenSet(tokens, asked);
+  }
+
+  /**
+   * Who signed in: from the ID token's claims, else from the userinfo endpoint (with the provider's
+   * `account_claim`). A failing userinfo call leaves the account unknown; it does not fail the login.
+   *
+   * @param tokens - the login's tokens
+   * @returns account label and subject
+   */
+  async identify(tokens: TokenSet): Promise<Identity> {
+    const claim = this.config.account_claim;
+    if (tokens.claims !== undefined) {
+      const sub = tokens.claims.sub;
+      return { account: accountLabel(tokens.claims, claim), subject: typeof sub === 'string' ? sub : null };
+    }
+    const configuration = await this.discover();
+    const oc = await openidClient();
+    const endpoint = configuration.serverMetadata().userinfo_endpoint;
+    if (endpoint === undefined) return { account: null, subject: null };
+    try {
+      const info = await fetchUserInfo(
+        (url, init) => configuration[oc.customFetch]!(url, init as Oidc.CustomFetchOptions),
+        endpoint,
+        tokens.accessToken
+      );
+      const sub = info.claims.sub;
+      return { account: accountLabel(info.claims, claim), subject: typeof sub === 'string' ? sub : null };
+    } catch (err) {
+      this.options.log.warn('userinfo_failed', { provider: this.id, reason: (err as Error).message });
+      return { account: null, subject: null };
     }
   }
 
@@ -280,59 +463,16 @@ export class OidcProvider {
     tokens: Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers,
     asked: readonly string[]
   ): TokenSet {
+    const granted = typeof tokens.scope === 'string' ? tokens.scope.split(' ').filter(Boolean) : [...asked];
+    requireNotWider(this.id, asked, granted);
     const expiresIn = tokens.expiresIn() ?? DEFAULT_EXPIRES_IN;
     return {
       accessToken: tokens.access_token,
       tokenType: 'Bearer',
       expiresAt: Math.floor(this.options.now() / 1000) + expiresIn,
-      scopes: typeof tokens.scope === 'string' ? tokens.scope.split(' ').filter(Boolean) : asked,
+      scopes: granted,
       refreshToken: tokens.refresh_token ?? null,
       claims: tokens.claims()
     };
   }
-}
-
-/**
- * Translates what openid-client threw into a {@link BrokerError}, once. The IdP's own
- * `error_description` is not passed on: it is not ours to vouch for.
- */
-function translate(
-  oc: typeof Oidc,
-  err: unknown,
-  operation: 'discovery' | 'code' | 'refresh',
-  provider = ''
-): BrokerError {
-  if (err instanceof BrokerError) return err;
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause instanceof BrokerError) return cause;
-  if (err instanceof oc.ResponseBodyError) {
-    if (err.error === 'invalid_grant') {
-      return operation === 'refresh'
-        ? new GrantRejected(provider, { cause: err })
-        : new InvalidRequest('The authorization code was rejected; start the sign-in again.', {
-            cause: err
-          });
-    }
-    if (err.error === 'invalid_scope') {
-      return new ScopeNotAllowed('The identity provider refused the scopes asked.');
-    }
-    return new UpstreamError(`The identity provider answered '${err.error}'.`, { cause: err });
-  }
-  if (err instanceof oc.AuthorizationResponseError) {
-    return new InvalidRequest(`The identity provider refused the sign-in ('${err.error}').`, {
-      cause: err
-    });
-  }
-  const code = (err as { code?: unknown }).code;
-  if (code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT') {
-    return new UpstreamUnavailable('The identity provider did not answer in time.', { cause: err });
-  }
-  // A callback whose iss, state, nonce or ID token does not check out is a failed sign-in, not an
-  // upstream fault: it may be a forged or mixed-up response.
-  if (operation === 'code' && typeof code === 'string' && code.startsWith('OAUTH_')) {
-    return new InvalidRequest('The sign-in response did not pass validation.', { cause: err });
-  }
-  return new UpstreamError(`The identity provider's ${operation} answer was not usable.`, {
-    cause: err
-  });
 }

@@ -1,0 +1,413 @@
+/**
+ * The `providers[]` section of the config file: provider kinds, their presets, and the grant each
+ * provider uses. Every kind is resolved here into one shape — either an issuer to discover, or
+ * explicit endpoints — so the rest of the broker never branches on presets.
+ *
+ * Kinds:
+ * - `oidc`: OpenID Connect discovery at `issuer`;
+ * - `oauth2`: explicit endpoints, no discovery, no ID token, no nonce;
+ * - `keycloak`: `realm_url` is the issuer (discovery), rotating refresh tokens, `offline_access`;
+ * - `cognito`: `domain` gives `/oauth2/{authorize,token,userInfo,revoke}`; optional `issuer` (the
+ *   user pool URL) checks ID tokens; refresh tokens may not rotate;
+ * - `jupyterhub`: `hub_url` gives `/hub/api/oauth2/{authorize,token}` with the secret in the body,
+ *   identity and scopes from `/hub/api/user`; no refresh tokens.
+ */
+import { ConfigError } from '../configError.js';
+
+/** Provider ids: lower-case ASCII, digits, `_` and `-`; never `.`, `/` or NUL. */
+export const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** How a provider is configured. */
+export type ProviderKind = 'oidc' | 'oauth2' | 'keycloak' | 'cognito' | 'jupyterhub';
+
+/** How the broker gets tokens from a provider. */
+export type GrantType = 'authorization_code' | 'client_credentials' | 'token_exchange';
+
+/** How the broker authenticates at the token endpoint. */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+
+/** Endpoints of a provider that has no discovery. */
+export interface ProviderEndpoints {
+  readonly authorization_endpoint: string | null;
+  readonly token_endpoint: string;
+  readonly userinfo_endpoint: string | null;
+  readonly revocation_endpoint: string | null;
+  readonly device_authorization_endpoint: string | null;
+}
+
+/** RFC 8693: derive this provider's tokens from another provider's access token. */
+export interface TokenExchangeConfig {
+  /** The provider whose access token is the subject token. */
+  readonly subject_provider: string;
+  /** Audience asked when the caller names none, or null. */
+  readonly audience: string | null;
+  /** Scopes asked when the caller names none, or null for the provider's `scopes`. */
+  readonly scopes: readonly string[] | null;
+}
+
+/** One identity provider the broker can get tokens from, resolved from its kind. */
+export interface ProviderConfig {
+  /** Stable id used in URLs. */
+  readonly id: string;
+  /** Human-readable name for the panel. */
+  readonly title: string;
+  readonly kind: ProviderKind;
+  /**
+   * With discovery (`endpoints` null): the issuer whose `/.well-known/openid-configuration` is read.
+   * Without: the issuer an `iss` response parameter and ID tokens must name, or null when unknown
+   * (then a callback carrying `iss` is refused and ID tokens are ignored, never trusted).
+   */
+  readonly issuer: string | null;
+  /** Explicit endpoints, or null for OIDC discovery at `issuer`. */
+  readonly endpoints: ProviderEndpoints | null;
+  /** Whether the callback must carry `iss` (RFC 9207); discovered providers say so themselves. */
+  readonly authorization_response_iss_parameter_supported: boolean;
+  /** OAuth client id registered at the IdP. */
+  readonly client_id: string;
+  /** Path of a 0600 file holding the client secret; null for a public client with PKCE. */
+  readonly client_secret_file: string | null;
+  readonly token_endpoint_auth_method: ClientAuthMethod;
+  /** The allowed scopes and the default set asked at login. */
+  readonly scopes: readonly string[];
+  /** Exact redirect URI; null means the one the server extension sends per login. */
+  readonly redirect_uri: string | null;
+  /** Extra authorization request parameters (e.g. `audience`, `prompt`). */
+  readonly authorization_params: Readonly<Record<string, string>>;
+  readonly grant: GrantType;
+  /** Audiences a caller may ask for (client credentials and token exchange). */
+  readonly audiences: readonly string[];
+  readonly token_exchange: TokenExchangeConfig | null;
+  /** The claim that names the account (userinfo or ID token); null: preferred_username, email, name, sub. */
+  readonly account_claim: string | null;
+}
+
+const COMMON_KEYS = [
+  'id',
+  'title',
+  'kind',
+  'client_id',
+  'client_secret_file',
+  'token_endpoint_auth_method',
+  'scopes',
+  'redirect_uri',
+  'authorization_params',
+  'grant',
+  'audiences',
+  'token_exchange',
+  'account_claim'
+];
+const ENDPOINT_KEYS = [
+  'authorization_endpoint',
+  'token_endpoint',
+  'userinfo_endpoint',
+  'revocation_endpoint',
+  'device_authorization_endpoint'
+] as const;
+
+/** The options each kind knows, besides the common ones. */
+const KIND_KEYS: Readonly<Record<ProviderKind, readonly string[]>> = {
+  oidc: ['issuer'],
+  oauth2: ['issuer', 'authorization_response_iss_parameter_supported', ...ENDPOINT_KEYS],
+  keycloak: ['realm_url'],
+  cognito: ['domain', 'issuer'],
+  jupyterhub: ['hub_url']
+};
+const KINDS = Object.keys(KIND_KEYS) as ProviderKind[];
+const GRANTS: readonly GrantType[] = ['authorization_code', 'client_credentials', 'token_exchange'];
+const AUTH_METHODS: readonly ClientAuthMethod[] = [
+  'client_secret_basic',
+  'client_secret_post',
+  'none'
+];
+const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+const CLAIM = /^[A-Za-z0-9_:.-]{1,64}$/;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+}
+
+/**
+ * Checks a URL option: https, or http on loopback only.
+ *
+ * @param value - the option's value
+ * @param key - its dotted path, for the message
+ * @returns the URL string as given
+ * @throws {@link ConfigError}
+ */
+export function httpUrl(value: unknown, key: string): string {
+  if (typeof value !== 'string') throw new ConfigError(key, 'must be a URL string');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(key, 'is not a valid URL');
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+    throw new ConfigError(key, 'must be https (http only for 127.0.0.1/localhost)');
+  }
+  if (url.username || url.password) throw new ConfigError(key, 'must not carry credentials');
+  return value;
+}
+
+function optionalUrl(value: unknown, key: string): string | null {
+  return value == null ? null : httpUrl(value, key);
+}
+
+function scopeList(value: unknown, key: string): string[] {
+  if (!Array.isArray(value) || value.some(s => typeof s !== 'string' || !SCOPE.test(s))) {
+    throw new ConfigError(key, 'must be a list of scope strings');
+  }
+  return [...new Set(value as string[])];
+}
+
+function stringList(value: unknown, key: string): string[] {
+  if (value == null) return [];
+  if (!Array.isArray(value) || value.some(s => typeof s !== 'string' || s === '' || s.length > 512)) {
+    throw new ConfigError(key, 'must be a list of non-empty strings');
+  }
+  return [...new Set(value as string[])];
+}
+
+/** `base` with exactly one trailing slash, so relative paths resolve under it. */
+function underBase(base: string, path: string): string {
+  return new URL(path, base.endsWith('/') ? base : `${base}/`).href;
+}
+
+/** Resolves the kind-specific options into issuer and endpoints. */
+function resolveKind(
+  kind: ProviderKind,
+  raw: Record<string, unknown>,
+  key: string,
+  grant: GrantType
+): Pick<ProviderConfig, 'issuer' | 'endpoints' | 'authorization_response_iss_parameter_supported'> {
+  const none = { authorization_response_iss_parameter_supported: false };
+  switch (kind) {
+    case 'oidc':
+      return { ...none, issuer: httpUrl(raw.issuer, `${key}.issuer`), endpoints: null };
+    case 'keycloak': {
+      const realm = httpUrl(raw.realm_url, `${key}.realm_url`);
+      if (!/\/realms\/[^/]+\/?$/.test(new URL(realm).pathname)) {
+        throw new ConfigError(`${key}.realm_url`, 'must end in /realms/<realm>');
+      }
+      return { ...none, issuer: realm.replace(/\/$/, ''), endpoints: null };
+    }
+    case 'cognito': {
+      const domain = httpUrl(raw.domain, `${key}.domain`);
+      if (new URL(domain).pathname !== '/') {
+        throw new ConfigError(`${key}.domain`, 'must be the domain only, without a path');
+      }
+      return {
+        ...none,
+        issuer: optionalUrl(raw.issuer, `${key}.issuer`),
+        endpoints: {
+          authorization_endpoint: underBase(domain, 'oauth2/authorize'),
+          token_endpoint: underBase(domain, 'oauth2/token'),
+          userinfo_endpoint: underBase(domain, 'oauth2/userInfo'),
+          revocation_endpoint: underBase(domain, 'oauth2/revoke'),
+          device_authorization_endpoint: null
+        }
+      };
+    }
+    case 'jupyterhub': {
+      const hub = httpUrl(raw.hub_url, `${key}.hub_url`);
+      return {
+        ...none,
+        issuer: null,
+        endpoints: {
+          authorization_endpoint: underBase(hub, 'hub/api/oauth2/authorize'),
+          token_endpoint: underBase(hub, 'hub/api/oauth2/token'),
+          userinfo_endpoint: underBase(hub, 'hub/api/user'),
+          revocation_endpoint: null,
+          device_authorization_endpoint: null
+        }
+      };
+    }
+    case 'oauth2': {
+      const endpoints = {
+        authorization_endpoint: optionalUrl(
+          raw.authorization_endpoint,
+          `${key}.authorization_endpoint`
+        ),
+        token_endpoint: httpUrl(raw.token_endpoint, `${key}.token_endpoint`),
+        userinfo_endpoint: optionalUrl(raw.userinfo_endpoint, `${key}.userinfo_endpoint`),
+        revocation_endpoint: optionalUrl(raw.revocation_endpoint, `${key}.revocation_endpoint`),
+        device_authorization_endpoint: optionalUrl(
+          raw.device_authorization_endpoint,
+          `${key}.device_authorization_endpoint`
+        )
+      };
+      if (
+        grant === 'authorization_code' &&
+        endpoints.authorization_endpoint === null &&
+        endpoints.device_authorization_endpoint === null
+      ) {
+        throw new ConfigError(
+          `${key}.authorization_endpoint`,
+          'is required for a sign-in (or give device_authorization_endpoint)'
+        );
+      }
+      const issParam = raw.authorization_response_iss_parameter_supported ?? false;
+      if (typeof issParam !== 'boolean') {
+        throw new ConfigError(
+          `${key}.authorization_response_iss_parameter_supported`,
+          'must be true or false'
+        );
+      }
+      const issuer = optionalUrl(raw.issuer, `${key}.issuer`);
+      if (issParam && issuer === null) {
+        throw new ConfigError(`${key}.issuer`, 'is required to check the iss response parameter');
+      }
+      return { issuer, endpoints, authorization_response_iss_parameter_supported: issParam };
+    }
+  }
+}
+
+function tokenExchange(raw: unknown, key: string): TokenExchangeConfig | null {
+  if (raw == null) return null;
+  if (!isObject(raw)) throw new ConfigError(key, 'must be an object');
+  for (const k of Object.keys(raw)) {
+    if (!['subject_provider', 'audience', 'scopes'].includes(k)) {
+      throw new ConfigError(`${key}.${k}`, 'is not a known option');
+    }
+  }
+  if (typeof raw.subject_provider !== 'string' || !PROVIDER_ID.test(raw.subject_provider)) {
+    throw new ConfigError(`${key}.subject_provider`, 'must be a provider id');
+  }
+  if (raw.audience != null && (typeof raw.audience !== 'string' || raw.audience === '')) {
+    throw new ConfigError(`${key}.audience`, 'must be a non-empty string');
+  }
+  return {
+    subject_provider: raw.subject_provider,
+    audience: (raw.audience as string | undefined) ?? null,
+    scopes: raw.scopes == null ? null : scopeList(raw.scopes, `${key}.scopes`)
+  };
+}
+
+/**
+ * Checks one `providers[i]` entry and resolves its kind.
+ *
+ * @param raw - the parsed entry
+ * @param key - its path, `providers[i]`
+ * @returns the resolved provider
+ * @throws {@link ConfigError} naming the first bad key
+ */
+export function validateProvider(raw: unknown, key: string): ProviderConfig {
+  if (!isObject(raw)) throw new ConfigError(key, 'must be an object');
+  const kind = (raw.kind ?? 'oidc') as ProviderKind;
+  if (!KINDS.includes(kind)) {
+    throw new ConfigError(`${key}.kind`, `must be one of ${KINDS.map(k => `"${k}"`).join(', ')}`);
+  }
+  const known = new Set([...COMMON_KEYS, ...KIND_KEYS[kind]]);
+  for (const k of Object.keys(raw)) {
+    if (!known.has(k)) throw new ConfigError(`${key}.${k}`, `is not an option of kind "${kind}"`);
+  }
+  const { id, title, client_id, client_secret_file, authorization_params } = raw;
+  if (typeof id !== 'string' || !PROVIDER_ID.test(id)) {
+    throw new ConfigError(`${key}.id`, `must match ${PROVIDER_ID.source}`);
+  }
+  if (title !== undefined && typeof title !== 'string') {
+    throw new ConfigError(`${key}.title`, 'must be a string');
+  }
+  if (typeof client_id !== 'string' || client_id === '') {
+    throw new ConfigError(`${key}.client_id`, 'must be a non-empty string');
+  }
+  if (client_secret_file != null && (typeof client_secret_file !== 'string' || client_secret_file === '')) {
+    throw new ConfigError(`${key}.client_secret_file`, 'must be a path or null');
+  }
+  const secretFile = (client_secret_file as string | null | undefined) ?? null;
+
+  const exchange = tokenExchange(raw.token_exchange, `${key}.token_exchange`);
+  const grant = (raw.grant ?? (exchange ? 'token_exchange' : 'authorization_code')) as GrantType;
+  if (!GRANTS.includes(grant)) {
+    throw new ConfigError(`${key}.grant`, `must be one of ${GRANTS.map(g => `"${g}"`).join(', ')}`);
+  }
+  if ((grant === 'token_exchange') !== (exchange !== null)) {
+    throw new ConfigError(
+      `${key}.token_exchange`,
+      grant === 'token_exchange' ? 'is required for grant "token_exchange"' : 'needs grant "token_exchange"'
+    );
+  }
+  if (grant !== 'authorization_code' && secretFile === null) {
+    throw new ConfigError(`${key}.client_secret_file`, `is required for grant "${grant}"`);
+  }
+  if (kind === 'jupyterhub' && grant !== 'authorization_code') {
+    throw new ConfigError(`${key}.grant`, 'must be "authorization_code" for kind "jupyterhub"');
+  }
+  if (kind === 'jupyterhub' && secretFile === null) {
+    throw new ConfigError(`${key}.client_secret_file`, 'is required for kind "jupyterhub"');
+  }
+
+  const defaultAuth: ClientAuthMethod =
+    secretFile === null ? 'none' : kind === 'jupyterhub' ? 'client_secret_post' : 'client_secret_basic';
+  const auth = (raw.token_endpoint_auth_method ?? defaultAuth) as ClientAuthMethod;
+  if (!AUTH_METHODS.includes(auth) || (auth === 'none') !== (secretFile === null)) {
+    throw new ConfigError(
+      `${key}.token_endpoint_auth_method`,
+      secretFile === null
+        ? 'must be "none" without client_secret_file'
+        : 'must be "client_secret_basic" or "client_secret_post"'
+    );
+  }
+
+  const scopes = scopeList(raw.scopes, `${key}.scopes`);
+  const resolved = resolveKind(kind, raw, key, grant);
+  if (resolved.endpoints === null && grant === 'authorization_code' && !scopes.includes('openid')) {
+    throw new ConfigError(`${key}.scopes`, 'must include "openid"');
+  }
+  const params = authorization_params ?? {};
+  if (!isObject(params) || Object.values(params).some(v => typeof v !== 'string')) {
+    throw new ConfigError(`${key}.authorization_params`, 'must map names to strings');
+  }
+  if (raw.account_claim != null && (typeof raw.account_claim !== 'string' || !CLAIM.test(raw.account_claim))) {
+    throw new ConfigError(`${key}.account_claim`, 'must be a claim name');
+  }
+  const accountClaim = (raw.account_claim as string | undefined) ?? (kind === 'jupyterhub' ? 'name' : null);
+  const audiences = stringList(raw.audiences, `${key}.audiences`);
+  if (exchange?.audience != null && !audiences.includes(exchange.audience)) {
+    audiences.push(exchange.audience);
+  }
+  const outside = (exchange?.scopes ?? []).filter(s => !scopes.includes(s));
+  if (outside.length > 0) {
+    throw new ConfigError(`${key}.token_exchange.scopes`, `${outside.join(', ')} not in scopes`);
+  }
+  return {
+    id,
+    title: title ?? id,
+    kind,
+    ...resolved,
+    client_id,
+    client_secret_file: secretFile,
+    token_endpoint_auth_method: auth,
+    scopes,
+    redirect_uri: optionalUrl(raw.redirect_uri, `${key}.redirect_uri`),
+    authorization_params: params as Record<string, string>,
+    grant,
+    audiences,
+    token_exchange: exchange,
+    account_claim: accountClaim
+  };
+}
+
+/**
+ * Checks what providers say about each other: a token exchange's subject provider must exist, be
+ * another provider, and get its own tokens from a sign-in (no chains of exchanges).
+ *
+ * @param providers - every resolved provider, in config order
+ * @throws {@link ConfigError}
+ */
+export function checkProviderReferences(providers: readonly ProviderConfig[]): void {
+  providers.forEach((p, i) => {
+    if (p.token_exchange === null) return;
+    const key = `providers[${i}].token_exchange.subject_provider`;
+    const subject = providers.find(q => q.id === p.token_exchange?.subject_provider);
+    if (subject === undefined) throw new ConfigError(key, `no provider '${p.token_exchange.subject_provider}'`);
+    if (subject === p) throw new ConfigError(key, 'must be another provider');
+    if (subject.grant === 'token_exchange') {
+      throw new ConfigError(key, 'must not itself use token exchange');
+    }
+  });
+}

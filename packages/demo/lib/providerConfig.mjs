@@ -1,6 +1,7 @@
 /**
- * The oidc-provider configuration of the demo IdP: one public PKCE client, JWT access tokens of about a minute
- * for the demo API, and refresh tokens that rotate on every use.
+ * The oidc-provider configuration of the demo IdP: a public PKCE client, JWT access tokens of about a minute
+ * for the demo API, and refresh tokens that rotate on every use; and a second client that gets no refresh
+ * tokens (as with JupyterHub as the OAuth provider), whose sign-in ends when its access token expires.
  */
 
 import { claimsOf, findAccount } from './accounts.mjs';
@@ -8,6 +9,12 @@ import { INTERACTION_PREFIX } from './interactions.mjs';
 
 /** The one client: JupyterLab's token broker, a public client (no secret) that must use PKCE. */
 export const DEMO_CLIENT_ID = 'jupyter-demo';
+
+/**
+ * A client that is issued no refresh token: once its one-minute access token expires, the person has to sign
+ * in again (the broker reports `needs_login`).
+ */
+export const NO_REFRESH_CLIENT_ID = 'jupyter-demo-no-refresh';
 
 /** The scope the demo API asks for on `GET /items`. */
 export const DEMO_API_SCOPE = 'demo:read';
@@ -26,8 +33,8 @@ export const ACCESS_TOKEN_TTL = 60;
  * redirectUris([8888]); // ['http://127.0.0.1:8888/token-broker/api/v1/callback', 'http://localhost:8888/…']
  */
 export function redirectUris(jupyterPorts, extraRedirectUris = []) {
-  const uris = jupyterPorts.flatMap((port) =>
-    ['127.0.0.1', 'localhost'].map((host) => `http://${host}:${port}/token-broker/api/v1/callback`)
+  const uris = jupyterPorts.flatMap(port =>
+    ['127.0.0.1', 'localhost'].map(host => `http://${host}:${port}/token-broker/api/v1/callback`)
   );
   return [...uris, ...extraRedirectUris];
 }
@@ -51,6 +58,15 @@ export function providerConfig({ apiUrl, redirectUris, jwks, cookieKeys }) {
         token_endpoint_auth_method: 'none',
         application_type: 'web',
         grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: redirectUris
+      },
+      {
+        client_id: NO_REFRESH_CLIENT_ID,
+        client_name: 'JupyterLab token broker (demo, no refresh tokens)',
+        token_endpoint_auth_method: 'none',
+        application_type: 'web',
+        grant_types: ['authorization_code'],
         response_types: ['code'],
         redirect_uris: redirectUris
       }
@@ -97,9 +113,12 @@ export function providerConfig({ apiUrl, redirectUris, jwks, cookieKeys }) {
     // The demo API greets people by name without calling userinfo.
     extraTokenClaims: async (_ctx, token) => {
       const claims = token.accountId ? claimsOf(token.accountId) : undefined;
-      return claims ? { preferred_username: claims.preferred_username, name: claims.name } : undefined;
+      return claims
+        ? { preferred_username: claims.preferred_username, name: claims.name }
+        : undefined;
     },
-    // Always hand the broker a refresh token (it never asks for consent with prompt=consent), rotating on use.
+    // Always hand the broker a refresh token for the demo client (it never asks for consent with
+    // prompt=consent), rotating on use; never for the no-refresh client.
     issueRefreshToken: async (_ctx, client) => client.clientId === DEMO_CLIENT_ID,
     rotateRefreshToken: true,
     ttl: {

@@ -89,14 +89,15 @@ async function browse(jar, url, init = {}) {
  *
  * @param {string} username - who signs in.
  * @param {string} password - with what.
+ * @param {string} [clientId] - the client asking.
  * @returns {Promise<{callback: URL, verifier: string, state: string, loginPage: string}>} the redirect to the broker.
  */
-async function signIn(username, password) {
+async function signIn(username, password, clientId = 'jupyter-demo') {
   const verifier = randomBytes(32).toString('base64url');
   const state = randomBytes(16).toString('base64url');
   const authorizationUrl = new URL(metadata.authorization_endpoint);
   authorizationUrl.search = new URLSearchParams({
-    client_id: 'jupyter-demo',
+    client_id: clientId,
     response_type: 'code',
     redirect_uri: REDIRECT_URI,
     scope: 'openid profile email offline_access demo:read',
@@ -215,6 +216,21 @@ test('code + PKCE gives a 60 s JWT for the demo API, an ID token with the profil
   });
   assert.equal(reused.status, 400);
   assert.equal(reused.body.error, 'invalid_grant');
+});
+
+test('the no-refresh client gets a JWT for the demo API but never a refresh token', async () => {
+  const { callback, verifier } = await signIn('bob', 'demo', 'jupyter-demo-no-refresh');
+  const { status, body } = await tokenRequest({
+    client_id: 'jupyter-demo-no-refresh',
+    grant_type: 'authorization_code',
+    code: callback.searchParams.get('code'),
+    redirect_uri: REDIRECT_URI,
+    code_verifier: verifier
+  });
+  assert.equal(status, 200, JSON.stringify(body.error));
+  assert.equal(body.refresh_token, undefined);
+  assert.equal(decodeJwt(body.access_token).aud, API);
+  assert.equal(decodeJwt(body.access_token).sub, 'bob');
 });
 
 test('a code without its PKCE verifier is refused', async () => {

@@ -1,27 +1,68 @@
 /**
- * The {@link ITokenBroker} implementation: talks to the broker API through the Jupyter server and
- * runs sign-in through the login popup. It keeps no token: every access token it hands out is
- * fetched for that call and only lives in the returned session object.
+ * The {@link ITokenBroker} implementation: talks to the broker API through the Jupyter server, runs
+ * sign-in through the login popup and records consent decisions. It keeps no token: every access
+ * token it hands out is fetched for that call and only lives in the returned session object.
  */
 import type { ServerConnection } from '@jupyterlab/services';
 import { Signal } from '@lumino/signaling';
 
-import { SignInError, TokenBrokerError, TokenBrokerRequestError } from './errors';
+import { TokenBrokerClient } from './client';
+import { ConsentError, SignInError, TokenBrokerError, TokenBrokerRequestError } from './errors';
 import { DEFAULT_LOGIN_TIMING, ILoginTiming, LoginHost, LoginPopup } from './loginPopup';
 import { requestBroker } from './request';
-import type {
-  IGetSessionOptions,
-  IProviderInfo,
-  ISession,
-  ISessionsChangeEvent,
-  ITokenBroker
+import {
+  FIRST_PARTY_CLIENT,
+  type ConsentDecision,
+  type IAuditEvent,
+  type IConsent,
+  type IPickOptions,
+  type IPickResult,
+  type IProviderInfo,
+  type ISession,
+  type ISessionsChangeEvent,
+  type ITokenBroker,
+  type ITokenBrokerClient
 } from './tokens';
+import {
+  hasChanged,
+  toAuditEvent,
+  toConsent,
+  toProviderInfo,
+  toSession,
+  type IConsentWire,
+  type IEventWire,
+  type IProviderWire,
+  type ITokenWire
+} from './wire';
+
+/** Plugin ids the server extension accepts as client labels. */
+const CLIENT_ID = /^[A-Za-z0-9@/:._-]{1,128}$/;
+
+/** How many audit events {@link TokenBroker.events} reads by default. */
+const DEFAULT_EVENT_LIMIT = 20;
 
 /**
  * Asks the person whether to sign in, for sign-ins a plugin started through `getSession`.
  * Resolving `true` from a button click keeps the browser's user activation for the popup.
  */
 export type ConfirmSignIn = (provider: { id: string; title: string }) => Promise<boolean>;
+
+/**
+ * Asks the person whether a plugin may use a provider; `null` when they closed the dialog without
+ * deciding.
+ */
+export type AskConsent = (request: {
+  client: string;
+  provider: { id: string; title: string };
+}) => Promise<ConsentDecision | null>;
+
+/**
+ * Shows the token picker over the given providers; `null` when the person cancelled.
+ */
+export type PickToken = (
+  providers: ReadonlyArray<IProviderInfo>,
+  options: IPickOptions
+) => Promise<IPickResult | null>;
 
 /**
  * Construction options of {@link TokenBroker}.
@@ -33,32 +74,19 @@ export interface ITokenBrokerOptions {
   readonly host?: LoginHost;
   /** Asked before a `getSession({createIfNone | forceNewSession})` sign-in; none: sign in directly. */
   readonly confirmSignIn?: ConfirmSignIn;
+  /** Asked on `consent_required`; none: the broker's `consent_required` error is passed on. */
+  readonly askConsent?: AskConsent;
+  /** The token picker; none: `pick` fails with `invalid_request`. */
+  readonly pickToken?: PickToken;
+  /**
+   * The plain `fetch` of `ITokenBrokerClient.fetch` (never Jupyter's authenticated one);
+   * `globalThis.fetch` by default.
+   */
+  readonly fetch?: typeof fetch;
+  /** The clock in ms since the epoch; `Date.now` by default. */
+  readonly now?: () => number;
   /** Login popup timing; {@link DEFAULT_LOGIN_TIMING} by default. */
   readonly loginTiming?: ILoginTiming;
-}
-
-/** The broker's provider entry on the wire. */
-interface IProviderWire {
-  id: string;
-  title?: string;
-  kind?: string;
-  signed_in?: boolean;
-  account?: string | null;
-  scopes?: string[] | string;
-  expires_at?: number | null;
-  needs_login?: boolean;
-  error?: string | { error?: string; error_description?: string } | null;
-  error_description?: string;
-}
-
-/** The broker's token answer on the wire. */
-interface ITokenWire {
-  access_token: string;
-  token_type: string;
-  expires_at: number;
-  expires_in: number;
-  scopes?: string[] | string;
-  provider?: string;
 }
 
 /**
@@ -67,15 +95,24 @@ interface ITokenWire {
  * @example
  * ```ts
  * const broker = new TokenBroker({ serverSettings: app.serviceManager.serverSettings });
- * const session = await broker.getSession('demo', [], { silent: true });
+ * const session = await broker.forClient('jupyterlab').getSession('demo', [], { silent: true });
  * ```
  */
 export class TokenBroker implements ITokenBroker {
+  /** The plain `fetch` for API calls with a bearer token. */
+  readonly httpFetch: typeof fetch;
+  /** The clock in ms since the epoch. */
+  readonly now: () => number;
   private readonly _settings: ServerConnection.ISettings;
   private readonly _host: LoginHost;
   private readonly _confirmSignIn: ConfirmSignIn | undefined;
+  private readonly _askConsent: AskConsent | undefined;
+  private readonly _pickToken: PickToken | undefined;
   private readonly _loginTiming: ILoginTiming;
   private readonly _sessionsChanged = new Signal<ITokenBroker, ISessionsChangeEvent>(this);
+  private readonly _clients = new Map<string, TokenBrokerClient>();
+  /** Consent dialogs being shown, by `client provider`: one dialog per pair at a time. */
+  private readonly _consentAsks = new Map<string, Promise<void>>();
   /** The last provider list (no token material), to notice sign-in state changes. */
   private _known = new Map<string, IProviderInfo>();
   private _login: { provider: string; popup: LoginPopup; done: Promise<void> } | null = null;
@@ -87,7 +124,11 @@ export class TokenBroker implements ITokenBroker {
     this._settings = options.serverSettings;
     this._host = options.host ?? window;
     this._confirmSignIn = options.confirmSignIn;
+    this._askConsent = options.askConsent;
+    this._pickToken = options.pickToken;
     this._loginTiming = options.loginTiming ?? DEFAULT_LOGIN_TIMING;
+    this.httpFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.now = options.now ?? Date.now;
   }
 
   /** {@inheritDoc ITokenBroker.sessionsChanged} */
@@ -95,95 +136,76 @@ export class TokenBroker implements ITokenBroker {
     return this._sessionsChanged;
   }
 
+  /** {@inheritDoc ITokenBroker.forClient} */
+  forClient(clientId: string): ITokenBrokerClient {
+    if (!CLIENT_ID.test(clientId)) {
+      throw new TokenBrokerError(
+        'invalid_request',
+        'A client id is a plugin id of 1 to 128 characters from A-Z a-z 0-9 @ / : . _ -.'
+      );
+    }
+    let client = this._clients.get(clientId);
+    if (!client) {
+      client = new TokenBrokerClient(this, clientId);
+      this._clients.set(clientId, client);
+    }
+    return client;
+  }
+
   /** {@inheritDoc ITokenBroker.providers} */
   async providers(): Promise<ReadonlyArray<IProviderInfo>> {
     return (await this._refresh()).providers;
   }
 
-  /** {@inheritDoc ITokenBroker.getSession} */
-  getSession(
-    providerId: string,
-    scopes: ReadonlyArray<string>,
-    options: IGetSessionOptions & { readonly createIfNone: true }
-  ): Promise<ISession>;
-  getSession(
-    providerId: string,
-    scopes: ReadonlyArray<string>,
-    options: IGetSessionOptions & { readonly forceNewSession: true }
-  ): Promise<ISession>;
-  getSession(
-    providerId: string,
-    scopes: ReadonlyArray<string>,
-    options?: IGetSessionOptions
-  ): Promise<ISession | undefined>;
-  async getSession(
-    providerId: string,
-    scopes: ReadonlyArray<string>,
-    options: IGetSessionOptions = {}
-  ): Promise<ISession | undefined> {
-    if (options.silent && (options.createIfNone || options.forceNewSession)) {
-      throw new TokenBrokerError(
-        'invalid_request',
-        '`silent` cannot be combined with `createIfNone` or `forceNewSession`.'
-      );
+  /** {@inheritDoc ITokenBroker.events} */
+  async events(
+    options: { readonly limit?: number; readonly provider?: string } = {}
+  ): Promise<ReadonlyArray<IAuditEvent>> {
+    const query = new URLSearchParams({ limit: String(options.limit ?? DEFAULT_EVENT_LIMIT) });
+    if (options.provider !== undefined) {
+      query.set('provider', options.provider);
     }
-    if (options.forceNewSession) {
-      await this._confirmAndSignIn(providerId);
-      return this._fetchSession(providerId, scopes, options.minTtl);
-    }
-    try {
-      return await this._fetchSession(providerId, scopes, options.minTtl);
-    } catch (error) {
-      if (!isLoginRequired(error)) {
-        throw error;
-      }
-      if (!options.createIfNone) {
-        return undefined;
-      }
-    }
-    await this._confirmAndSignIn(providerId);
-    return this._fetchSession(providerId, scopes, options.minTtl);
+    const answer = await requestBroker<{ events?: IEventWire[] }>(
+      `events?${query}`,
+      {},
+      this._settings
+    );
+    return Object.freeze((answer.events ?? []).map(toAuditEvent));
   }
 
-  /** {@inheritDoc ITokenBroker.signIn} */
-  signIn(providerId: string): Promise<void> {
-    // The popup must open before the first `await`, while the click's user activation lasts.
-    const title = this._known.get(providerId)?.title ?? providerId;
-    let popup: LoginPopup;
-    try {
-      popup = LoginPopup.open(this._host, `Connecting to ${title}…`);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    // The popup window is shared by name: a newer sign-in takes it over from an older one.
-    this._login?.popup.abandon();
-    const done = this._runLogin(providerId, popup).finally(() => {
-      if (this._login?.popup === popup) {
-        this._login = null;
-      }
-    });
-    this._login = { provider: providerId, popup, done };
-    return done;
+  /** {@inheritDoc ITokenBroker.consents} */
+  async consents(): Promise<ReadonlyArray<IConsent>> {
+    const answer = await requestBroker<{ consents?: IConsentWire[] }>(
+      'consents',
+      {},
+      this._settings
+    );
+    const consents = (answer.consents ?? []).map(toConsent);
+    return Object.freeze(consents.filter((c): c is IConsent => c !== null));
   }
 
-  /** {@inheritDoc ITokenBroker.signOut} */
-  async signOut(providerId: string): Promise<void> {
-    try {
-      await requestBroker<void>(
-        `providers/${encodeURIComponent(providerId)}/grant`,
-        { method: 'DELETE' },
-        this._settings
-      );
-    } finally {
-      await this._announce(providerId);
-    }
+  /** {@inheritDoc ITokenBroker.withdrawConsent} */
+  async withdrawConsent(client: string, provider: string): Promise<void> {
+    const query = new URLSearchParams({ client, provider });
+    await requestBroker<void>(`consents?${query}`, { method: 'DELETE' }, this._settings);
+    this._sessionsChanged.emit({ provider });
   }
 
-  /** Asks for the token and wraps it in a session; the token is not kept anywhere else. */
-  private async _fetchSession(
+  /**
+   * Asks the broker for an access token in a client's name; the token is not kept anywhere else.
+   *
+   * @param providerId - the provider id.
+   * @param scopes - the scopes; empty for the provider's default set.
+   * @param minTtl - the minimum lifetime in seconds, if any.
+   * @param client - the client label.
+   * @returns the session.
+   * @throws {TokenBrokerRequestError} the broker's error (`login_required`, `consent_required`…).
+   */
+  async fetchToken(
     providerId: string,
     scopes: ReadonlyArray<string>,
-    minTtl: number | undefined
+    minTtl: number | undefined,
+    client: string
   ): Promise<ISession> {
     const body: { scopes?: string[]; min_ttl?: number } = {};
     if (scopes.length > 0) {
@@ -194,33 +216,161 @@ export class TokenBroker implements ITokenBroker {
     }
     const answer = await requestBroker<ITokenWire>(
       `providers/${encodeURIComponent(providerId)}/token`,
-      { method: 'POST', body },
+      { method: 'POST', body, client },
       this._settings
     );
-    const account = this._known.get(providerId)?.account ?? null;
-    return Object.freeze({
-      id: `${providerId}:${account ?? ''}`,
-      provider: answer.provider ?? providerId,
-      accessToken: answer.access_token,
-      expiresAt: answer.expires_at,
-      account,
-      scopes: Object.freeze(toScopes(answer.scopes))
-    });
+    return toSession(answer, providerId, this._known.get(providerId)?.account ?? null);
   }
 
-  private async _confirmAndSignIn(providerId: string): Promise<void> {
+  /**
+   * Asks the person whether `client` may use `providerId` and records the decision with the broker
+   * (in JupyterLab's own name: a plugin never records its own consent). Concurrent asks for the
+   * same pair share one dialog.
+   *
+   * @param client - the plugin id.
+   * @param providerId - the provider id.
+   * @throws {ConsentError} `consent_denied` after a deny, `consent_cancelled` when closed.
+   * @throws {TokenBrokerRequestError} `consent_required` when there is no one to ask.
+   */
+  ensureConsent(client: string, providerId: string): Promise<void> {
+    const key = `${client} ${providerId}`;
+    let asking = this._consentAsks.get(key);
+    if (!asking) {
+      asking = this._askAndRecord(client, providerId).finally(() => this._consentAsks.delete(key));
+      this._consentAsks.set(key, asking);
+    }
+    return asking;
+  }
+
+  /**
+   * Shows the token picker over the current provider list.
+   *
+   * @param options - the picker options.
+   * @returns the choice, or `null` when cancelled.
+   * @throws {TokenBrokerError} `invalid_request` when this broker has no picker.
+   */
+  async pickToken(options: IPickOptions): Promise<IPickResult | null> {
+    if (!this._pickToken) {
+      throw new TokenBrokerError('invalid_request', 'No token picker is available here.');
+    }
+    const all = await this.providers();
+    const offered = options.providers ? all.filter(p => options.providers?.includes(p.id)) : all;
+    if (offered.length === 0) {
+      throw new TokenBrokerError('unknown_provider', 'No provider can be picked.');
+    }
+    return this._pickToken(offered, options);
+  }
+
+  /**
+   * The provider as last listed, if it was.
+   *
+   * @param providerId - the provider id.
+   * @returns the provider info, or `undefined`.
+   */
+  knownProvider(providerId: string): IProviderInfo | undefined {
+    return this._known.get(providerId);
+  }
+
+  /**
+   * Asks the person to confirm (when a confirmation is configured), then signs in.
+   *
+   * @param providerId - the provider id.
+   * @param client - the client label of the login request.
+   * @throws {SignInError} `login_cancelled` when declined, and every error of `signIn`.
+   */
+  async confirmAndSignIn(providerId: string, client: string): Promise<void> {
     const title = this._known.get(providerId)?.title ?? providerId;
     if (this._confirmSignIn && !(await this._confirmSignIn({ id: providerId, title }))) {
       throw new SignInError('login_cancelled', `Sign-in to ${title} was declined.`);
     }
-    await this.signIn(providerId);
+    await this.signIn(providerId, client);
   }
 
-  private async _runLogin(providerId: string, popup: LoginPopup): Promise<void> {
+  /**
+   * Signs in through the login popup; see `ITokenBrokerClient.signIn`.
+   *
+   * @param providerId - the provider id.
+   * @param client - the client label of the login request.
+   * @returns resolves when the sign-in completed.
+   */
+  signIn(providerId: string, client: string = FIRST_PARTY_CLIENT): Promise<void> {
+    // The popup must open before the first `await`, while the click's user activation lasts.
+    const title = this._known.get(providerId)?.title ?? providerId;
+    let popup: LoginPopup;
+    try {
+      popup = LoginPopup.open(this._host, `Connecting to ${title}…`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // The popup window is shared by name: a newer sign-in takes it over from an older one.
+    this._login?.popup.abandon();
+    const done = this._runLogin(providerId, popup, client).finally(() => {
+      if (this._login?.popup === popup) {
+        this._login = null;
+      }
+    });
+    this._login = { provider: providerId, popup, done };
+    return done;
+  }
+
+  /**
+   * Signs out; see `ITokenBrokerClient.signOut`.
+   *
+   * @param providerId - the provider id.
+   * @param client - the client label of the request.
+   */
+  async signOut(providerId: string, client: string = FIRST_PARTY_CLIENT): Promise<void> {
+    try {
+      await requestBroker<void>(
+        `providers/${encodeURIComponent(providerId)}/grant`,
+        { method: 'DELETE', client },
+        this._settings
+      );
+    } finally {
+      await this._announce(providerId);
+    }
+  }
+
+  private async _askAndRecord(client: string, providerId: string): Promise<void> {
+    if (!this._askConsent) {
+      throw new TokenBrokerRequestError(
+        403,
+        'consent_required',
+        `${client} needs the person's consent to use ${providerId}, and no one can be asked here.`
+      );
+    }
+    const title = this._known.get(providerId)?.title ?? providerId;
+    const decision = await this._askConsent({ client, provider: { id: providerId, title } });
+    if (decision === null) {
+      throw new ConsentError(
+        'consent_cancelled',
+        `No decision was made whether ${client} may use ${title}.`,
+        { client, provider: providerId }
+      );
+    }
+    await requestBroker<void>(
+      'consents',
+      {
+        method: 'PUT',
+        body: { client, provider: providerId, decision },
+        client: FIRST_PARTY_CLIENT
+      },
+      this._settings
+    );
+    this._sessionsChanged.emit({ provider: providerId });
+    if (decision === 'deny') {
+      throw new ConsentError('consent_denied', `You denied ${client} the use of ${title}.`, {
+        client,
+        provider: providerId
+      });
+    }
+  }
+
+  private async _runLogin(providerId: string, popup: LoginPopup, client: string): Promise<void> {
     try {
       const { authorization_url } = await requestBroker<{ authorization_url: string }>(
         `providers/${encodeURIComponent(providerId)}/login`,
-        { method: 'POST', body: {} },
+        { method: 'POST', body: {}, client },
         this._settings
       );
       popup.navigate(authorization_url);
@@ -289,64 +439,4 @@ export class TokenBroker implements ITokenBroker {
     }
     return { providers, changed };
   }
-}
-
-/** Whether the sign-in state differs (expiry alone does not count: it moves with every token). */
-function hasChanged(before: IProviderInfo | undefined, after: IProviderInfo | undefined): boolean {
-  if (!before || !after) {
-    return before !== after;
-  }
-  return (
-    before.signedIn !== after.signedIn ||
-    before.account !== after.account ||
-    before.needsLogin !== after.needsLogin ||
-    before.error?.code !== after.error?.code
-  );
-}
-
-function isLoginRequired(error: unknown): boolean {
-  return error instanceof TokenBrokerRequestError && error.code === 'login_required';
-}
-
-function toProviderInfo(wire: IProviderWire): IProviderInfo {
-  const error = toProviderError(wire);
-  return Object.freeze({
-    id: wire.id,
-    title: wire.title ?? wire.id,
-    kind: wire.kind ?? 'oidc',
-    signedIn: wire.signed_in === true,
-    account: wire.account ?? null,
-    scopes: Object.freeze(toScopes(wire.scopes)),
-    expiresAt: typeof wire.expires_at === 'number' ? wire.expires_at : null,
-    needsLogin: wire.needs_login === true,
-    ...(error ? { error } : {})
-  });
-}
-
-function toProviderError(wire: IProviderWire): IProviderInfo['error'] {
-  if (!wire.error) {
-    return undefined;
-  }
-  if (typeof wire.error === 'string') {
-    // The broker reports either a stable code (with `error_description`) or, for an IdP it cannot
-    // reach, the reason as text.
-    return /^[a-z_]+$/.test(wire.error)
-      ? Object.freeze({
-          code: wire.error,
-          description: wire.error_description ?? 'The provider reported a problem.'
-        })
-      : Object.freeze({ code: 'upstream_unavailable', description: wire.error });
-  }
-  return Object.freeze({
-    code: wire.error.error ?? 'server_error',
-    description: wire.error.error_description ?? 'The provider reported a problem.'
-  });
-}
-
-/** Scopes arrive as an array or as an OAuth space-separated string. */
-function toScopes(scopes: string[] | string | undefined): string[] {
-  if (Array.isArray(scopes)) {
-    return scopes.filter(s => typeof s === 'string');
-  }
-  return typeof scopes === 'string' ? scopes.split(' ').filter(s => s !== '') : [];
 }

@@ -3,8 +3,8 @@
  * and goes nowhere but the clipboard: not the DOM, not the console, not any storage.
  */
 import { TokenBrokerError } from './errors';
-import { secondsLeft } from './expiry';
-import type { ITokenBroker } from './tokens';
+import { formatDuration, secondsLeft } from './expiry';
+import type { ITokenBrokerClient } from './tokens';
 
 /**
  * Writes text to the system clipboard; a seam for tests.
@@ -12,11 +12,13 @@ import type { ITokenBroker } from './tokens';
 export type ClipboardWriter = (text: string) => Promise<void>;
 
 /**
- * Seams of {@link copyAuthorizationHeader}.
+ * Seams and choices of {@link copyAuthorizationHeader}.
  */
 export interface ICopyHeaderOptions {
   /** The clipboard writer, e.g. `writeSystemClipboard` from `./clipboard`. */
   readonly clipboard: ClipboardWriter;
+  /** The scopes of the token; empty or omitted for the provider's default token. */
+  readonly scopes?: ReadonlyArray<string>;
   /** The clock, in ms since the epoch; `Date.now` by default. */
   readonly now?: () => number;
 }
@@ -24,26 +26,26 @@ export interface ICopyHeaderOptions {
 /**
  * Fetches a fresh token for `providerId` and copies `Authorization: Bearer <token>`.
  *
- * @param broker - the token broker.
+ * @param tokens - the token broker client the copy is made for.
  * @param providerId - the provider id.
- * @param options - the clipboard writer and the clock.
+ * @param options - the clipboard writer, scopes and the clock.
  * @returns the seconds the copied token has left.
  * @throws {TokenBrokerError} `login_required` when no one is signed in, or the broker's error.
  *
  * @example
  * ```ts
- * const expiresIn = await copyAuthorizationHeader(broker, 'demo', {
+ * const expiresIn = await copyAuthorizationHeader(broker.forClient('jupyterlab'), 'demo', {
  *   clipboard: writeSystemClipboard
  * });
  * Notification.success(copiedMessage('Demo IdP', expiresIn));
  * ```
  */
 export async function copyAuthorizationHeader(
-  broker: ITokenBroker,
+  tokens: ITokenBrokerClient,
   providerId: string,
   options: ICopyHeaderOptions
 ): Promise<number> {
-  const session = await broker.getSession(providerId, [], { silent: true });
+  const session = await tokens.getSession(providerId, options.scopes ?? [], { silent: true });
   if (!session) {
     throw new TokenBrokerError('login_required', 'Sign in first, then copy the header.');
   }
@@ -52,12 +54,21 @@ export async function copyAuthorizationHeader(
 }
 
 /**
- * The notification text after a copy; it never contains the token.
+ * The notification text after a copy: that it is a secret, and when it expires. It never contains
+ * the token.
  *
  * @param title - the provider title.
  * @param expiresIn - seconds the token has left.
- * @returns e.g. `Copied a secret Authorization header for Demo IdP; it expires in 57 s`.
+ * @returns e.g. `Copied a secret Authorization header for Demo IdP; it expires in 57 s. …`.
+ *
+ * @example
+ * ```ts
+ * copiedMessage('Demo IdP', 300); // 'Copied a secret … it expires in 5 min. …'
+ * ```
  */
 export function copiedMessage(title: string, expiresIn: number): string {
-  return `Copied a secret Authorization header for ${title}; it expires in ${expiresIn} s`;
+  return (
+    `Copied a secret Authorization header for ${title}; it expires in ${formatDuration(expiresIn)}. ` +
+    'Anyone who has it can call APIs as you: paste it only where no one else can read it.'
+  );
 }

@@ -85,6 +85,53 @@ export class SignInError extends TokenBrokerError {
 }
 
 /**
+ * Codes of {@link ConsentError}.
+ *
+ * - `consent_denied`: the person denied this plugin the provider (now or earlier; withdraw the
+ *   decision in the Token Broker panel to be asked again).
+ * - `consent_cancelled`: the consent dialog was closed without a decision; nothing was recorded.
+ */
+export type ConsentErrorCode = 'consent_denied' | 'consent_cancelled';
+
+/**
+ * A plugin's token request that the person did not allow.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await tokens.getSession('demo', [], { createIfNone: true });
+ * } catch (error) {
+ *   if (error instanceof ConsentError && error.code === 'consent_denied') {
+ *     Notification.warning('The archive cannot search without access to Demo IdP.');
+ *   }
+ * }
+ * ```
+ */
+export class ConsentError extends TokenBrokerError {
+  declare readonly code: ConsentErrorCode;
+  /** The plugin id the request was made for. */
+  readonly client: string;
+  /** The provider id. */
+  readonly provider: string;
+
+  /**
+   * @param code - why the request was not allowed.
+   * @param description - human readable description.
+   * @param request - the plugin id and provider id.
+   */
+  constructor(
+    code: ConsentErrorCode,
+    description: string,
+    request: { client: string; provider: string }
+  ) {
+    super(code, description);
+    this.name = 'ConsentError';
+    this.client = request.client;
+    this.provider = request.provider;
+  }
+}
+
+/**
  * A code and description for any error, to show it: the typed errors keep theirs, anything else
  * becomes `unexpected_error` with its message.
  *

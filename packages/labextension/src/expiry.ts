@@ -1,5 +1,5 @@
 /**
- * Token lifetimes as the panel shows them.
+ * Token lifetimes as the panel and notifications show them.
  */
 
 /**
@@ -35,4 +35,29 @@ export function formatRemaining(seconds: number): string {
   const minutes = Math.floor((total % 3600) / 60);
   const secs = String(total % 60).padStart(2, '0');
   return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${secs}` : `${minutes}:${secs}`;
+}
+
+/**
+ * Formats a duration in words for a sentence: seconds below two minutes, then minutes, then hours
+ * and minutes.
+ *
+ * @param seconds - a non-negative number of seconds.
+ * @returns e.g. `57 s`, `4 min`, `2 h 5 min`.
+ *
+ * @example
+ * ```ts
+ * formatDuration(300); // '5 min'
+ * ```
+ */
+export function formatDuration(seconds: number): string {
+  const total = Math.max(0, Math.floor(seconds));
+  if (total < 120) {
+    return `${total} s`;
+  }
+  const minutes = Math.floor(total / 60);
+  if (minutes < 120) {
+    return `${minutes} min`;
+  }
+  const rest = minutes % 60;
+  return rest === 0 ? `${Math.floor(minutes / 60)} h` : `${Math.floor(minutes / 60)} h ${rest} min`;
 }

@@ -3,9 +3,10 @@
  */
 import { brokerPlugin } from './brokerPlugin';
 import { panelPlugin } from './panelPlugin';
+import { statusPlugin } from './statusPlugin';
 
 export * from './tokens';
-export { SignInError, TokenBrokerError, TokenBrokerRequestError } from './errors';
-export type { SignInErrorCode } from './errors';
+export { ConsentError, SignInError, TokenBrokerError, TokenBrokerRequestError } from './errors';
+export type { ConsentErrorCode, SignInErrorCode } from './errors';
 
-export default [brokerPlugin, panelPlugin];
+export default [brokerPlugin, panelPlugin, statusPlugin];

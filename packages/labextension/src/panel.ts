@@ -1,22 +1,36 @@
 /**
- * The Token Broker panel of the left sidebar: one card per provider, kept current from the public
- * {@link ITokenBroker} service exactly as a third-party plugin would use it.
+ * The Token Broker panel of the left sidebar: one card per provider, the extensions' access
+ * decisions and the recent audit trail, kept current from the public {@link ITokenBroker} service
+ * exactly as a third-party plugin would use it.
  */
 import { Notification } from '@jupyterlab/apputils';
 import { refreshIcon } from '@jupyterlab/ui-components';
+import type { CommandRegistry } from '@lumino/commands';
 import type { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
+import { ActivityList } from './activityList';
 import { writeSystemClipboard } from './clipboard';
+import { ConsentList } from './consentList';
 import { copiedMessage, copyAuthorizationHeader } from './copyHeader';
 import { describeError } from './errors';
 import { keyIcon } from './icon';
 import { ProviderCard } from './providerCard';
-import type { IProviderInfo, ITokenBroker } from './tokens';
+import {
+  CommandIDs,
+  FIRST_PARTY_CLIENT,
+  type IConsent,
+  type IProviderInfo,
+  type ITokenBroker,
+  type ITokenBrokerClient
+} from './tokens';
 
 /** How long the copy notification stays, in ms. */
-const NOTIFICATION_MS = 6000;
+const NOTIFICATION_MS = 10000;
+
+/** How many audit events the panel shows. */
+const EVENT_COUNT = 10;
 
 /**
  * Construction options of {@link TokenBrokerPanel}.
@@ -24,6 +38,8 @@ const NOTIFICATION_MS = 6000;
 export interface ITokenBrokerPanelOptions {
   /** The token broker service. */
   readonly broker: ITokenBroker;
+  /** The application's commands, for the picker and snippet buttons; without them those hide. */
+  readonly commands?: CommandRegistry;
   /** The clock in ms since the epoch, for the countdown; `Date.now` by default. */
   readonly now?: () => number;
 }
@@ -39,6 +55,10 @@ export interface ITokenBrokerPanelOptions {
  */
 export class TokenBrokerPanel extends Widget {
   private readonly _broker: ITokenBroker;
+  private readonly _tokens: ITokenBrokerClient;
+  private readonly _commands: CommandRegistry | undefined;
+  private readonly _consents: ConsentList;
+  private readonly _activity: ActivityList;
   private readonly _now: () => number;
   private readonly _cards = new Map<string, ProviderCard>();
   private readonly _list: HTMLElement;
@@ -54,6 +74,8 @@ export class TokenBrokerPanel extends Widget {
   constructor(options: ITokenBrokerPanelOptions) {
     super();
     this._broker = options.broker;
+    this._tokens = options.broker.forClient(FIRST_PARTY_CLIENT);
+    this._commands = options.commands;
     this._now = options.now ?? Date.now;
     this.id = 'jp-TokenBroker-panel';
     this.addClass('jp-TokenBroker');
@@ -74,7 +96,18 @@ export class TokenBrokerPanel extends Widget {
     reload.title = 'Refresh';
     refreshIcon.element({ container: reload, tag: 'span' });
     reload.addEventListener('click', () => void this.refresh());
-    header.append(heading, reload);
+    const pick = document.createElement('button');
+    pick.type = 'button';
+    pick.className =
+      'jp-Button jp-mod-styled jp-mod-reject jp-TokenBroker-button jp-TokenBroker-pick';
+    pick.textContent = 'Choose a token…';
+    pick.setAttribute('aria-label', 'Open the token picker');
+    pick.hidden = !this._commands;
+    pick.addEventListener('click', () => void this._commands?.execute(CommandIDs.pick));
+    const tools = document.createElement('div');
+    tools.className = 'jp-TokenBroker-tools';
+    tools.append(pick, reload);
+    header.append(heading, tools);
 
     this._status = document.createElement('p');
     this._status.className = 'jp-TokenBroker-status';
@@ -86,7 +119,16 @@ export class TokenBrokerPanel extends Widget {
     this._alert.hidden = true;
     this._list = document.createElement('div');
     this._list.className = 'jp-TokenBroker-list';
-    this.node.append(header, this._status, this._alert, this._list);
+    this._consents = new ConsentList(consent => this._withdraw(consent));
+    this._activity = new ActivityList();
+    this.node.append(
+      header,
+      this._status,
+      this._alert,
+      this._list,
+      this._consents.node,
+      this._activity.node
+    );
 
     this._broker.sessionsChanged.connect(() => void this.refresh(), this);
   }
@@ -162,6 +204,17 @@ export class TokenBrokerPanel extends Widget {
     this._status.textContent = 'No identity providers are configured.';
     this._sync(providers);
     this._tick();
+    const titleOf = (id: string): string => providers.find(p => p.id === id)?.title ?? id;
+    await Promise.all([
+      this._broker.consents().then(
+        consents => this._consents.render(consents, titleOf),
+        error => this._consents.showError(sectionError('Cannot list decisions', error))
+      ),
+      this._broker.events({ limit: EVENT_COUNT }).then(
+        events => this._activity.render(events),
+        error => this._activity.showError(sectionError('Cannot read the audit trail', error))
+      )
+    ]);
   }
 
   /** Adds, updates, reorders and removes cards to match the list. */
@@ -176,7 +229,9 @@ export class TokenBrokerPanel extends Widget {
         card = new ProviderCard(info, {
           signIn: p => this._signIn(p),
           signOut: p => this._signOut(p),
-          copyHeader: p => this._copyHeader(p)
+          copyHeader: p => this._copyHeader(p),
+          insertSnippet: p => this._insertSnippet(p),
+          token: async p => (await this._tokens.getSession(p.id, [], { silent: true }))?.accessToken
         });
         this._cards.set(info.id, card);
       }
@@ -193,16 +248,36 @@ export class TokenBrokerPanel extends Widget {
 
   private _signIn(info: IProviderInfo): void {
     // Called straight from the click: signIn opens the popup before anything is awaited.
-    const done = this._broker.signIn(info.id);
+    const done = this._tokens.signIn(info.id);
     this._run(info, 'Signing in… finish in the login window', done);
   }
 
   private _signOut(info: IProviderInfo): void {
-    this._run(info, 'Signing out…', this._broker.signOut(info.id));
+    this._run(info, 'Signing out…', this._tokens.signOut(info.id));
+  }
+
+  private _insertSnippet(info: IProviderInfo): void {
+    const done = this._commands
+      ? this._commands
+          .execute(CommandIDs.insertSnippet, { provider: info.id })
+          .then(() => undefined)
+      : Promise.resolve();
+    this._run(info, 'Inserting a snippet…', done);
+  }
+
+  private _withdraw(consent: IConsent): void {
+    this._broker.withdrawConsent(consent.client, consent.provider).then(
+      () => void this.refresh(),
+      error => {
+        const { code, description } = describeError(error);
+        Notification.error(`Cannot withdraw: ${description} (${code})`, { autoClose: 8000 });
+        void this.refresh();
+      }
+    );
   }
 
   private _copyHeader(info: IProviderInfo): void {
-    const done = copyAuthorizationHeader(this._broker, info.id, {
+    const done = copyAuthorizationHeader(this._tokens, info.id, {
       clipboard: writeSystemClipboard,
       now: this._now
     }).then(expiresIn => {
@@ -249,4 +324,12 @@ export class TokenBrokerPanel extends Widget {
       this._timer = null;
     }
   }
+}
+
+/** A section's error line; a broker without the route says `not_found`. */
+function sectionError(what: string, error: unknown): string {
+  const { code, description } = describeError(error);
+  return code === 'not_found'
+    ? `${what}: this token broker does not offer it.`
+    : `${what}: ${description} (${code})`;
 }

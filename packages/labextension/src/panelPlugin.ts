@@ -1,6 +1,6 @@
 /**
- * The plugin that adds the Token Broker panel and commands. It uses only the public
- * {@link ITokenBroker} service, as any third-party plugin would.
+ * The plugin that adds the Token Broker panel, commands, palette entries and notebook cell menu.
+ * It uses only the public {@link ITokenBroker} service, as any third-party plugin would.
  */
 import {
   ILayoutRestorer,
@@ -8,9 +8,12 @@ import {
   type JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { registerCommands } from './commands';
 import { TokenBrokerPanel } from './panel';
+import { Preferences } from './preferences';
 import { ITokenBroker } from './tokens';
 
 /**
@@ -18,19 +21,23 @@ import { ITokenBroker } from './tokens';
  */
 export const panelPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-token-broker:panel',
-  description: 'The Token Broker panel: sign in, sign out, expiry countdown, copy a header.',
+  description:
+    'The Token Broker panel and commands: sign in and out, token picker, header and snippet helper.',
   autoStart: true,
   requires: [ITokenBroker],
-  optional: [ICommandPalette, ILayoutRestorer],
-  activate: (
+  optional: [ICommandPalette, ILayoutRestorer, INotebookTracker, ISettingRegistry],
+  activate: async (
     app: JupyterFrontEnd,
     broker: ITokenBroker,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
-  ): void => {
-    const panel = new TokenBrokerPanel({ broker });
+    restorer: ILayoutRestorer | null,
+    notebooks: INotebookTracker | null,
+    registry: ISettingRegistry | null
+  ): Promise<void> => {
+    const panel = new TokenBrokerPanel({ broker, commands: app.commands });
     app.shell.add(panel, 'left', { rank: 900 });
     restorer?.add(panel, panel.id);
-    registerCommands(app, broker, panel.id, palette);
+    const preferences = await Preferences.load(registry);
+    registerCommands({ app, broker, panelId: panel.id, preferences, palette, notebooks });
   }
 };

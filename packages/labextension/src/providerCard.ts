@@ -1,7 +1,9 @@
 /**
- * One provider's card in the Token Broker panel: title, sign-in state, scopes, the expiry countdown,
- * and the sign-in / sign-out / copy buttons. Plain DOM, updated in place so focus survives refreshes.
+ * One provider's card in the Token Broker panel: title, sign-in state, account, scopes, the expiry
+ * countdown, the token's claims, and the sign-in / sign-out / copy / snippet buttons. Plain DOM,
+ * updated in place so focus survives refreshes.
  */
+import { ClaimsView, type TokenSource } from './claimsView';
 import { formatRemaining, secondsLeft } from './expiry';
 import type { IProviderError, IProviderInfo } from './tokens';
 
@@ -16,6 +18,10 @@ export interface IProviderCardActions {
   signOut(provider: IProviderInfo): void;
   /** Copy an Authorization header for the provider. */
   copyHeader(provider: IProviderInfo): void;
+  /** Insert a code snippet for the provider into the active notebook. */
+  insertSnippet(provider: IProviderInfo): void;
+  /** The provider's current access token, to decode its claims (never shown itself). */
+  token(provider: IProviderInfo): Promise<string | undefined>;
 }
 
 /**
@@ -37,6 +43,8 @@ export class ProviderCard {
   private readonly _signIn: HTMLButtonElement;
   private readonly _signOut: HTMLButtonElement;
   private readonly _copy: HTMLButtonElement;
+  private readonly _snippet: HTMLButtonElement;
+  private readonly _claims: ClaimsView;
 
   /**
    * @param info - the provider as the broker reports it.
@@ -58,8 +66,21 @@ export class ProviderCard {
     this._signIn = button('Sign in', 'jp-mod-accept', () => actions.signIn(this._info));
     this._signOut = button('Sign out', 'jp-mod-warn', () => actions.signOut(this._info));
     this._copy = button('Copy header', 'jp-mod-reject', () => actions.copyHeader(this._info));
-    buttons.append(this._signIn, this._copy, this._signOut);
-    this.node.append(this._title, this._state, this._scopes, this._expiry, this._error, buttons);
+    this._snippet = button('Insert snippet', 'jp-mod-reject', () =>
+      actions.insertSnippet(this._info)
+    );
+    buttons.append(this._signIn, this._copy, this._snippet, this._signOut);
+    const token: TokenSource = () => actions.token(this._info);
+    this._claims = new ClaimsView(info.title, token);
+    this.node.append(
+      this._title,
+      this._state,
+      this._scopes,
+      this._expiry,
+      this._error,
+      this._claims.node,
+      buttons
+    );
     this._render();
   }
 
@@ -157,7 +178,14 @@ export class ProviderCard {
     this._signIn.setAttribute('aria-label', `Sign in to ${info.title}`);
     this._signOut.setAttribute('aria-label', `Sign out of ${info.title}`);
     this._copy.setAttribute('aria-label', `Copy Authorization header for ${info.title}`);
-    for (const b of [this._signIn, this._signOut, this._copy]) {
+    this._snippet.setAttribute('aria-label', `Insert a code snippet for ${info.title}`);
+    this._claims.node.hidden = !active;
+    if (active) {
+      this._claims.setExpiry(info.expiresAt);
+    } else {
+      this._claims.reset();
+    }
+    for (const b of [this._signIn, this._signOut, this._copy, this._snippet]) {
       b.disabled = this._busy !== null;
     }
   }

@@ -8,17 +8,22 @@ import { TokenBrokerRequestError } from './errors';
 /** Where the Jupyter server exposes the broker, relative to the server's base URL. */
 const API_PREFIX = 'token-broker/api/v1/';
 
-/** The client label the broker writes to its audit trail for calls from JupyterLab. */
-const CLIENT_LABEL = 'jupyterlab';
+/** The client label the broker writes to its audit trail for calls from JupyterLab itself. */
+const FIRST_PARTY_LABEL = 'jupyterlab';
 
 /**
  * A request to the broker API.
  */
 export interface IBrokerRequest {
   /** HTTP method; `GET` when omitted. */
-  readonly method?: 'GET' | 'POST' | 'DELETE';
+  readonly method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** A JSON body (sent as `application/json`). */
   readonly body?: unknown;
+  /**
+   * The client label (`X-Token-Broker-Client`): a plugin id, or `jupyterlab` (the default) for
+   * JupyterLab's own calls. The server extension turns it into the broker's trusted client label.
+   */
+  readonly client?: string;
 }
 
 /**
@@ -27,7 +32,7 @@ export interface IBrokerRequest {
  * `ServerConnection.makeRequest` adds Jupyter's authentication and XSRF header, so state-changing
  * calls pass Jupyter's XSRF check. The answer is never cached (`cache: 'no-store'`).
  *
- * @param path - path below `api/v1/`, already URL-encoded, e.g. `providers/demo/token`.
+ * @param path - path below `api/v1/` with its query, already URL-encoded, e.g. `providers/demo/token`.
  * @param request - method and JSON body.
  * @param settings - the Jupyter server connection settings (`app.serviceManager.serverSettings`).
  * @returns the parsed JSON answer, or `undefined` for `204 No Content`.
@@ -49,7 +54,7 @@ export async function requestBroker<T>(
     cache: 'no-store',
     headers: {
       Accept: 'application/json',
-      'X-Token-Broker-Client': CLIENT_LABEL,
+      'X-Token-Broker-Client': request.client ?? FIRST_PARTY_LABEL,
       ...(request.body === undefined ? {} : { 'Content-Type': 'application/json' })
     },
     body: request.body === undefined ? undefined : JSON.stringify(request.body)

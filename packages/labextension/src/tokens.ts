@@ -61,7 +61,7 @@ export interface ISession {
 }
 
 /**
- * Options of {@link ITokenBroker.getSession}, as in VS Code's `AuthenticationGetSessionOptions`.
+ * Options of {@link ITokenBrokerClient.getSession}, as in VS Code's `AuthenticationGetSessionOptions`.
  */
 export interface IGetSessionOptions {
   /**
@@ -74,14 +74,17 @@ export interface IGetSessionOptions {
    * Mutually exclusive with `silent`.
    */
   readonly forceNewSession?: boolean;
-  /** Never show any UI; resolve with `undefined` when no one is signed in. */
+  /**
+   * Never show any UI: no sign-in and no consent dialog. Resolve with `undefined` when no one is
+   * signed in or the person has not yet decided whether this plugin may use the provider.
+   */
   readonly silent?: boolean;
   /** Minimum remaining lifetime in seconds of the returned token (the broker's `min_ttl`). */
   readonly minTtl?: number;
 }
 
 /**
- * What changed when {@link ITokenBroker.sessionsChanged} fires.
+ * What changed when a `sessionsChanged` signal fires.
  */
 export interface ISessionsChangeEvent {
   /** The provider whose sign-in state changed. */
@@ -89,41 +92,164 @@ export interface ISessionsChangeEvent {
 }
 
 /**
- * The token broker as JupyterLab plugins see it.
+ * The `init` of {@link ITokenBrokerClient.fetch}: a `RequestInit` plus which token to send.
+ */
+export interface ITokenFetchInit extends RequestInit {
+  /** The provider id whose access token goes into `Authorization: Bearer …`. */
+  readonly provider: string;
+  /** The scopes to ask for; omitted or empty for the provider's default set. */
+  readonly scopes?: ReadonlyArray<string>;
+  /**
+   * Ask the person to sign in when no one is (as `getSession`'s `createIfNone`); `false` by
+   * default, and then a missing sign-in rejects with `login_required`.
+   */
+  readonly createIfNone?: boolean;
+}
+
+/**
+ * Options of the token picker ({@link ITokenBrokerClient.pick}).
+ */
+export interface IPickOptions {
+  /** The dialog title; `Choose a token` by default. */
+  readonly title?: string;
+  /** Offer only these provider ids; every provider by default. */
+  readonly providers?: ReadonlyArray<string>;
+  /** The provider selected first; the person's default provider (a setting) otherwise. */
+  readonly provider?: string;
+  /** The scopes checked first; all the provider's scopes by default. */
+  readonly scopes?: ReadonlyArray<string>;
+}
+
+/**
+ * What the person chose in the token picker.
+ */
+export interface IPickResult {
+  /** The provider id. */
+  readonly provider: string;
+  /**
+   * The scopes chosen; empty when the person kept every scope of the provider (its default set),
+   * so the broker answers its default token.
+   */
+  readonly scopes: ReadonlyArray<string>;
+}
+
+/**
+ * A decision of the person about one plugin using one provider.
+ *
+ * - `allow`: for this browser session of the broker (it expires, and is never written to disk);
+ * - `allow_always`: kept by the broker until withdrawn in the Token Broker panel;
+ * - `deny`: the plugin's token requests for that provider fail with `consent_denied`.
+ */
+export type ConsentDecision = 'allow' | 'allow_always' | 'deny';
+
+/**
+ * A recorded consent decision, as the broker keeps it.
+ */
+export interface IConsent {
+  /** The plugin id the decision is about, e.g. `@acme/archive:plugin`. */
+  readonly client: string;
+  /** The provider id. */
+  readonly provider: string;
+  /** The decision. */
+  readonly decision: ConsentDecision;
+  /** When the decision lapses, in seconds since the epoch; `null` for one kept until withdrawn. */
+  readonly expiresAt: number | null;
+}
+
+/**
+ * One entry of the broker's audit trail. It never carries token material.
+ */
+export interface IAuditEvent {
+  /** When it happened, in milliseconds since the epoch. */
+  readonly time: number;
+  /** What happened: `issue`, `refresh`, `login`, `logout`, `revoke`, `denial`, `consent`. */
+  readonly type: string;
+  /** The provider id, if the event concerns one. */
+  readonly provider: string | null;
+  /** Who asked: `jupyterlab`, `kernel`, a plugin id, or `null`. */
+  readonly client: string | null;
+  /** The scopes involved. */
+  readonly scopes: ReadonlyArray<string>;
+  /** `ok`, `error` or `denied`. */
+  readonly outcome: string;
+  /** The stable error code of a failed or denied event. */
+  readonly code?: string;
+  /** A human readable reason, when the broker gave one. */
+  readonly reason?: string;
+}
+
+/**
+ * The token broker as one plugin uses it: every token request is made in that plugin's name, so
+ * the person decides per plugin (the consent dialog) and the audit trail names the plugin. Get one
+ * with {@link ITokenBroker.forClient}.
  *
  * @example
  * ```ts
  * const plugin: JupyterFrontEndPlugin<void> = {
- *   id: 'my-archive:plugin',
+ *   id: '@acme/archive:plugin',
  *   autoStart: true,
  *   requires: [ITokenBroker],
- *   activate: async (_app: JupyterFrontEnd, broker: ITokenBroker) => {
- *     const session = await broker.getSession('demo', ['demo:read'], { createIfNone: true });
- *     await fetch('https://api.example.org/data', {
- *       headers: { Authorization: `Bearer ${session.accessToken}` }
+ *   activate: (app: JupyterFrontEnd, broker: ITokenBroker) => {
+ *     const tokens = broker.forClient('@acme/archive:plugin');
+ *     app.commands.addCommand('acme:search', {
+ *       label: 'Search the archive',
+ *       execute: async () => {
+ *         const response = await tokens.fetch('https://archive.example.org/search?q=m31', {
+ *           provider: 'demo',
+ *           scopes: ['demo:read'],
+ *           createIfNone: true
+ *         });
+ *         return response.json();
+ *       }
  *     });
  *   }
  * };
  * ```
  */
-export interface ITokenBroker {
+export interface ITokenBrokerClient {
+  /** The plugin id every request of this client is made in the name of. */
+  readonly clientId: string;
+
+  /**
+   * Fires after a sign-in or sign-out completes, or when the broker reports a changed sign-in
+   * state. The same signal as {@link ITokenBroker.sessionsChanged}.
+   */
+  readonly sessionsChanged: ISignal<ITokenBroker, ISessionsChangeEvent>;
+
   /**
    * Lists the providers and their sign-in state.
    *
    * @returns one entry per configured provider.
    * @throws {TokenBrokerRequestError} when the broker cannot be reached or answers an error.
+   *
+   * @example
+   * ```ts
+   * const signedIn = (await tokens.providers()).filter(p => p.signedIn && !p.needsLogin);
+   * ```
    */
   providers(): Promise<ReadonlyArray<IProviderInfo>>;
 
   /**
-   * Gets a fresh access token, signing in first when asked to.
+   * Gets a fresh access token. The first time this plugin asks for a provider the person is asked
+   * to allow it (allow / always allow / deny) unless `silent` is set; with `createIfNone` or
+   * `forceNewSession` they are also asked to sign in when needed.
    *
    * @param providerId - the provider id, e.g. `demo`.
    * @param scopes - the scopes to ask for; empty for the provider's default set.
    * @param options - `createIfNone: true` or `forceNewSession: true` resolve with a session or reject.
-   * @returns the session, or `undefined` when no one is signed in and no sign-in was asked for.
-   * @throws {TokenBrokerRequestError} for broker errors other than `login_required`.
+   * @returns the session, or `undefined` when no one is signed in (or, with `silent`, consent is
+   *   still to be asked) and no sign-in was asked for.
+   * @throws {ConsentError} `consent_denied` when the person denied this plugin the provider,
+   *   `consent_cancelled` when they closed the consent dialog without deciding.
    * @throws {SignInError} when a sign-in was needed and did not complete.
+   * @throws {TokenBrokerRequestError} for other broker errors (e.g. `scope_not_allowed`).
+   *
+   * @example
+   * ```ts
+   * // Typed `ISession`, never `undefined`: no check needed before using the token.
+   * const session = await tokens.getSession('demo', ['demo:read'], { createIfNone: true });
+   * const headers = { Authorization: `Bearer ${session.accessToken}` };
+   * ```
    */
   getSession(
     providerId: string,
@@ -142,9 +268,46 @@ export interface ITokenBroker {
   ): Promise<ISession | undefined>;
 
   /**
-   * Fires after a sign-in or sign-out completes, or when the broker reports a changed sign-in state.
+   * `fetch` with `Authorization: Bearer <access token>` of `init.provider` added. On a `401` answer
+   * it asks the broker once for a newer token than the one sent and retries; when no newer token
+   * can be had it resolves with the `401` answer. The request goes out with the browser's plain
+   * `fetch`, never with Jupyter's credentials. Send tokens only to the API they are meant for.
+   *
+   * @param input - the URL or `Request`.
+   * @param init - a `RequestInit` plus `provider`, optional `scopes` and `createIfNone`.
+   * @returns the answer of the API.
+   * @throws {TokenBrokerError} `login_required` when no one is signed in (and `createIfNone` is not
+   *   set), and every error of {@link ITokenBrokerClient.getSession}.
+   *
+   * @example
+   * ```ts
+   * const response = await tokens.fetch('https://api.example.org/items', {
+   *   method: 'POST',
+   *   headers: { 'Content-Type': 'application/json' },
+   *   body: JSON.stringify({ name: 'm31' }),
+   *   provider: 'demo'
+   * });
+   * ```
    */
-  readonly sessionsChanged: ISignal<ITokenBroker, ISessionsChangeEvent>;
+  fetch(input: RequestInfo | URL, init: ITokenFetchInit): Promise<Response>;
+
+  /**
+   * Opens the token picker: the person chooses a provider and scopes, signs in if needed, and the
+   * plugin gets a session for that choice.
+   *
+   * @param options - title, which providers to offer, what to select first.
+   * @returns the session, or `undefined` when the person cancelled the picker.
+   * @throws every error of {@link ITokenBrokerClient.getSession} with `createIfNone`.
+   *
+   * @example
+   * ```ts
+   * const session = await tokens.pick({ title: 'Which account should the archive use?' });
+   * if (session) {
+   *   console.info(`Using ${session.provider} as ${session.account}`);
+   * }
+   * ```
+   */
+  pick(options?: IPickOptions): Promise<ISession | undefined>;
 
   /**
    * Signs in through a login popup. Call it synchronously from a click or key handler: the popup is
@@ -154,6 +317,11 @@ export interface ITokenBroker {
    * @returns resolves when the sign-in completed.
    * @throws {SignInError} `popup_blocked`, `login_cancelled`, `login_timeout` or `login_failed`.
    * @throws {TokenBrokerRequestError} when the broker refuses to start the login.
+   *
+   * @example
+   * ```ts
+   * button.addEventListener('click', () => void tokens.signIn('demo'));
+   * ```
    */
   signIn(providerId: string): Promise<void>;
 
@@ -162,8 +330,117 @@ export interface ITokenBroker {
    *
    * @param providerId - the provider id.
    * @throws {TokenBrokerRequestError} when the broker answers an error.
+   *
+   * @example
+   * ```ts
+   * await tokens.signOut('demo');
+   * ```
    */
   signOut(providerId: string): Promise<void>;
+}
+
+/**
+ * The token broker service that JupyterLab plugins `require`. Token requests go through a client
+ * named after the plugin ({@link ITokenBroker.forClient}); the service itself lists providers,
+ * the audit trail and the consent decisions.
+ *
+ * Consent is a decision of the person, not a wall between plugins: every JupyterLab plugin runs in
+ * the same page. It shows the person which plugin uses which provider, lets them say no, and puts
+ * the plugin's name in the audit trail.
+ *
+ * @example
+ * ```ts
+ * const plugin: JupyterFrontEndPlugin<void> = {
+ *   id: '@acme/archive:plugin',
+ *   autoStart: true,
+ *   requires: [ITokenBroker],
+ *   activate: async (_app: JupyterFrontEnd, broker: ITokenBroker) => {
+ *     const tokens = broker.forClient('@acme/archive:plugin');
+ *     const session = await tokens.getSession('demo', ['demo:read'], { createIfNone: true });
+ *     await fetch('https://api.example.org/data', {
+ *       headers: { Authorization: `Bearer ${session.accessToken}` }
+ *     });
+ *   }
+ * };
+ * ```
+ */
+export interface ITokenBroker {
+  /**
+   * The API for one plugin, every request made in its name (the `X-Token-Broker-Client` label).
+   *
+   * @param clientId - the plugin id, e.g. `@acme/archive:plugin`; it must match
+   *   `[A-Za-z0-9@/:._-]{1,128}`. JupyterLab's own panel and commands use `jupyterlab`.
+   * @returns the client; the same object for the same id.
+   * @throws {TokenBrokerError} `invalid_request` for an id outside that pattern.
+   *
+   * @example
+   * ```ts
+   * const tokens = broker.forClient('@acme/archive:plugin');
+   * ```
+   */
+  forClient(clientId: string): ITokenBrokerClient;
+
+  /**
+   * Fires after a sign-in or sign-out completes, or when the broker reports a changed sign-in state.
+   */
+  readonly sessionsChanged: ISignal<ITokenBroker, ISessionsChangeEvent>;
+
+  /**
+   * Lists the providers and their sign-in state.
+   *
+   * @returns one entry per configured provider.
+   * @throws {TokenBrokerRequestError} when the broker cannot be reached or answers an error.
+   *
+   * @example
+   * ```ts
+   * const titles = (await broker.providers()).map(p => p.title);
+   * ```
+   */
+  providers(): Promise<ReadonlyArray<IProviderInfo>>;
+
+  /**
+   * Reads the audit trail, newest first.
+   *
+   * @param options - at most `limit` events (default 20), only those of `provider`.
+   * @returns the events; they never carry token material.
+   * @throws {TokenBrokerRequestError} when the broker answers an error.
+   *
+   * @example
+   * ```ts
+   * const [latest] = await broker.events({ limit: 1, provider: 'demo' });
+   * ```
+   */
+  events(options?: {
+    readonly limit?: number;
+    readonly provider?: string;
+  }): Promise<ReadonlyArray<IAuditEvent>>;
+
+  /**
+   * Lists the consent decisions the person made about plugins.
+   *
+   * @returns the decisions the broker keeps.
+   * @throws {TokenBrokerRequestError} when the broker answers an error.
+   *
+   * @example
+   * ```ts
+   * const denied = (await broker.consents()).filter(c => c.decision === 'deny');
+   * ```
+   */
+  consents(): Promise<ReadonlyArray<IConsent>>;
+
+  /**
+   * Withdraws a consent decision: the plugin will be asked again next time. Idempotent.
+   *
+   * @param client - the plugin id.
+   * @param provider - the provider id.
+   * @throws {TokenBrokerRequestError} when the broker answers an error.
+   *
+   * @example
+   * ```ts
+   * await broker.withdrawConsent('@acme/archive:plugin', 'demo');
+   * ```
+   */
+  withdrawConsent(client: string, provider: string): Promise<void>;
 }
 
 /**
@@ -175,8 +452,21 @@ export const ITokenBroker = new Token<ITokenBroker>(
 );
 
 /**
- * Command ids of the token broker extension. `sign-in`, `sign-out` and `copy-header` take an
- * optional `{provider: string}` argument and ask which provider when it is missing.
+ * The client id of JupyterLab's own Token Broker panel and commands. The broker asks no consent
+ * for it; plugins use their own plugin id.
+ */
+export const FIRST_PARTY_CLIENT = 'jupyterlab';
+
+/**
+ * The snippet languages of the header helper (`token-broker:insert-snippet`'s `language`).
+ */
+export type SnippetLanguage =
+  'python-requests' | 'python-httpx' | 'r-httr2' | 'curl' | 'javascript-fetch';
+
+/**
+ * Command ids of the token broker extension. `sign-in`, `sign-out`, `copy-header`, `pick` and
+ * `insert-snippet` take an optional `{provider: string}` argument and ask which provider when it
+ * is missing; `insert-snippet` also takes `{language: SnippetLanguage, scopes: string[]}`.
  */
 export const CommandIDs = {
   /** Sign in to a provider through a login popup. */
@@ -185,6 +475,10 @@ export const CommandIDs = {
   signOut: 'token-broker:sign-out',
   /** Copy an `Authorization: Bearer …` header for a provider to the clipboard. */
   copyHeader: 'token-broker:copy-header',
+  /** Open the token picker: choose a provider and scopes, then copy a header or insert a snippet. */
+  pick: 'token-broker:pick',
+  /** Insert a code cell that calls an API with the broker's token into the active notebook. */
+  insertSnippet: 'token-broker:insert-snippet',
   /** Open the Token Broker panel in the left sidebar. */
   openPanel: 'token-broker:open-panel'
 } as const;

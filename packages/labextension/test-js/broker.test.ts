@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 
 import { TokenBroker } from '../src/broker';
 import { SignInError, TokenBrokerRequestError } from '../src/errors';
-import type { ISessionsChangeEvent } from '../src/tokens';
+import { FIRST_PARTY_CLIENT, type ISessionsChangeEvent } from '../src/tokens';
 import { FakeBrokerApi, FakeHost, ORIGIN, settle, until, wireProvider } from './fakes';
 
 const TIMING = { pollIntervalMs: 10, timeoutMs: 2000 };
@@ -115,7 +115,9 @@ describe('getSession', () => {
   it('returns a frozen session with the token when signed in', async () => {
     const { broker, api } = setup({ signedIn: true });
     await broker.providers();
-    const session = await broker.getSession('demo', ['demo:read'], { minTtl: 30 });
+    const session = await broker
+      .forClient(FIRST_PARTY_CLIENT)
+      .getSession('demo', ['demo:read'], { minTtl: 30 });
     assert.ok(session);
     assert.equal(session.accessToken, 'secret-access-token');
     assert.equal(session.id, 'demo:alice');
@@ -127,15 +129,20 @@ describe('getSession', () => {
 
   it('resolves undefined without UI when not signed in and not asked to create', async () => {
     const { broker, host, confirmed } = setup();
-    assert.equal(await broker.getSession('demo', [], { silent: true }), undefined);
-    assert.equal(await broker.getSession('demo', []), undefined);
+    assert.equal(
+      await broker.forClient(FIRST_PARTY_CLIENT).getSession('demo', [], { silent: true }),
+      undefined
+    );
+    assert.equal(await broker.forClient(FIRST_PARTY_CLIENT).getSession('demo', []), undefined);
     assert.equal(host.opened.length, 0);
     assert.equal(confirmed.length, 0);
   });
 
   it('signs in through confirm + popup for createIfNone, then returns the session', async () => {
     const { broker, host, confirmed, completeLogin } = setup();
-    const pending = broker.getSession('demo', [], { createIfNone: true });
+    const pending = broker
+      .forClient(FIRST_PARTY_CLIENT)
+      .getSession('demo', [], { createIfNone: true });
     await until(() => host.popup?.location.href === AUTH_URL);
     assert.deepEqual(confirmed, ['demo']);
     completeLogin();
@@ -146,17 +153,22 @@ describe('getSession', () => {
 
   it('rejects with login_cancelled when the person declines the sign-in', async () => {
     const { broker, host } = setup({ confirm: false });
-    await assert.rejects(broker.getSession('demo', [], { createIfNone: true }), {
-      name: 'SignInError',
-      code: 'login_cancelled'
-    });
+    await assert.rejects(
+      broker.forClient(FIRST_PARTY_CLIENT).getSession('demo', [], { createIfNone: true }),
+      {
+        name: 'SignInError',
+        code: 'login_cancelled'
+      }
+    );
     assert.equal(host.opened.length, 0);
   });
 
   it('refuses silent together with createIfNone', async () => {
     const { broker } = setup();
     await assert.rejects(
-      broker.getSession('demo', [], { silent: true, createIfNone: true }),
+      broker
+        .forClient(FIRST_PARTY_CLIENT)
+        .getSession('demo', [], { silent: true, createIfNone: true }),
       (error: unknown) => (error as { code?: string }).code === 'invalid_request'
     );
   });
@@ -170,13 +182,16 @@ describe('getSession', () => {
       serverSettings: api.settings(),
       host: new FakeHost() as never
     });
-    await assert.rejects(broker.getSession('demo', ['admin'], { createIfNone: true }), error => {
-      assert.ok(error instanceof TokenBrokerRequestError);
-      assert.equal(error.status, 403);
-      assert.equal(error.code, 'scope_not_allowed');
-      assert.equal(error.description, 'scope admin is not allowed');
-      return true;
-    });
+    await assert.rejects(
+      broker.forClient(FIRST_PARTY_CLIENT).getSession('demo', ['admin'], { createIfNone: true }),
+      error => {
+        assert.ok(error instanceof TokenBrokerRequestError);
+        assert.equal(error.status, 403);
+        assert.equal(error.code, 'scope_not_allowed');
+        assert.equal(error.description, 'scope admin is not allowed');
+        return true;
+      }
+    );
   });
 });
 

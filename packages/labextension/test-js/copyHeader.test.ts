@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 
 import { TokenBroker } from '../src/broker';
 import { copiedMessage, copyAuthorizationHeader } from '../src/copyHeader';
-import { formatRemaining, secondsLeft } from '../src/expiry';
+import { formatDuration, formatRemaining, secondsLeft } from '../src/expiry';
 import { FakeBrokerApi, FakeHost } from './fakes';
 
 describe('copyAuthorizationHeader', () => {
@@ -27,7 +27,7 @@ describe('copyAuthorizationHeader', () => {
       host: new FakeHost() as never
     });
     const copied: string[] = [];
-    const left = await copyAuthorizationHeader(broker, 'demo', {
+    const left = await copyAuthorizationHeader(broker.forClient('jupyterlab'), 'demo', {
       clipboard: async text => {
         copied.push(text);
       },
@@ -36,8 +36,12 @@ describe('copyAuthorizationHeader', () => {
     assert.deepEqual(copied, ['Authorization: Bearer secret-access-token']);
     assert.equal(left, 57);
     const message = copiedMessage('Demo IdP', left);
-    assert.equal(message, 'Copied a secret Authorization header for Demo IdP; it expires in 57 s');
+    assert.match(
+      message,
+      /^Copied a secret Authorization header for Demo IdP; it expires in 57 s\./
+    );
     assert.ok(!message.includes('secret-access-token'));
+    assert.match(copiedMessage('Demo IdP', 3600), /expires in 60 min/);
   });
 
   it('copies nothing and says login_required when no one is signed in', async () => {
@@ -51,7 +55,9 @@ describe('copyAuthorizationHeader', () => {
     });
     const copied: string[] = [];
     await assert.rejects(
-      copyAuthorizationHeader(broker, 'demo', { clipboard: async t => void copied.push(t) }),
+      copyAuthorizationHeader(broker.forClient('jupyterlab'), 'demo', {
+        clipboard: async t => void copied.push(t)
+      }),
       { code: 'login_required' }
     );
     assert.deepEqual(copied, []);
@@ -64,6 +70,14 @@ describe('expiry', () => {
     assert.equal(formatRemaining(725), '12:05');
     assert.equal(formatRemaining(3723), '1:02:03');
     assert.equal(formatRemaining(-3), '0:00');
+  });
+
+  it('says durations in words for notifications', () => {
+    assert.equal(formatDuration(57), '57 s');
+    assert.equal(formatDuration(119), '119 s');
+    assert.equal(formatDuration(300), '5 min');
+    assert.equal(formatDuration(7200), '2 h');
+    assert.equal(formatDuration(7500), '2 h 5 min');
   });
 
   it('never goes below zero', () => {

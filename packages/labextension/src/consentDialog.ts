@@ -53,7 +53,7 @@ export async function askConsentDialog(request: {
 /** The explanation: who asks, for what, and what each choice means. Plain text nodes only. */
 function consentBody(client: string, providerTitle: string): Widget {
   const node = document.createElement('div');
-  node.className = 'jp-TokenBroker-consent';
+  node.className = 'jp-TokenBroker-consentBody';
   const ask = document.createElement('p');
   const name = document.createElement('code');
   name.textContent = client;

@@ -6,39 +6,11 @@ import { Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { describeError } from './errors';
-import type { IProviderInfo, ITokenBroker } from './tokens';
+import { statusText } from './statusText';
+import type { ITokenBroker } from './tokens';
 
 /** How often the item re-reads the provider list, in ms (a sign-in can lapse at any time). */
 const POLL_MS = 60_000;
-
-/**
- * The status bar's text and whether it warns.
- *
- * @param providers - the providers as the broker lists them.
- * @returns e.g. `{text: 'Tokens: 1 signed in', warning: false}`; `warning` when a provider that was
- *   signed in needs a new sign-in, or reports a problem.
- *
- * @example
- * ```ts
- * statusText(await broker.providers()).text; // 'Tokens: 1 signed in, 1 needs login'
- * ```
- */
-export function statusText(providers: ReadonlyArray<IProviderInfo>): {
-  text: string;
-  warning: boolean;
-} {
-  const signedIn = providers.filter(p => p.signedIn && !p.needsLogin).length;
-  const lapsed = providers.filter(p => p.signedIn && p.needsLogin).length;
-  const failing = providers.filter(p => p.error !== undefined).length;
-  const parts = [`Tokens: ${signedIn} signed in`];
-  if (lapsed > 0) {
-    parts.push(`${lapsed} needs login`);
-  }
-  if (failing > 0) {
-    parts.push(`${failing} with problems`);
-  }
-  return { text: parts.join(', '), warning: lapsed > 0 || failing > 0 };
-}
 
 /**
  * The status bar item widget; clicking it runs `open`.

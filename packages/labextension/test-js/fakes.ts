@@ -13,6 +13,7 @@ export const BASE_URL = `${ORIGIN}/user/alice/`;
 export interface ISeenRequest {
   method: string;
   path: string;
+  query: URLSearchParams;
   headers: Headers;
   body: unknown;
 }
@@ -43,6 +44,7 @@ export class FakeBrokerApi {
       const seen: ISeenRequest = {
         method: request.method,
         path: url.pathname.slice(prefix.length),
+        query: url.searchParams,
         headers: request.headers,
         body: text === '' ? undefined : JSON.parse(text)
       };

@@ -1,0 +1,127 @@
+/**
+ * What the panel and the status bar show: JWT claims (never the token), audit events, the status
+ * text, and preferences read from the settings registry.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { eventText } from '../src/activityList';
+import { decodeClaims } from '../src/jwtClaims';
+import { DEFAULT_PREFERENCES, readPreferences } from '../src/preferences';
+import { statusText } from '../src/statusText';
+import { toAuditEvent, toProviderInfo, type IProviderWire } from '../src/wire';
+import { wireProvider } from './fakes';
+
+function jwt(payload: unknown, header: unknown = { alg: 'RS256', typ: 'at+jwt' }): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part(header)}.${part(payload)}.c2lnbmF0dXJl`;
+}
+
+describe('decodeClaims', () => {
+  it('shows the claims of a JWT, times as dates, never the token', () => {
+    const token = jwt({ sub: 'alice', exp: 1_900_000_000, scope: 'openid demo:read', aud: ['a'] });
+    const claims = decodeClaims(token);
+    assert.deepEqual(claims, [
+      { name: 'sub', value: 'alice' },
+      { name: 'exp', value: '2030-03-17T17:46:40.000Z (1900000000)' },
+      { name: 'scope', value: 'openid demo:read' },
+      { name: 'aud', value: '["a"]' }
+    ]);
+    const shown = JSON.stringify(claims);
+    for (const part of token.split('.')) {
+      assert.ok(!shown.includes(part), 'no part of the token is among the claims shown');
+    }
+  });
+
+  it('decodes UTF-8 claims', () => {
+    assert.deepEqual(decodeClaims(jwt({ name: 'Zoë' })), [{ name: 'name', value: 'Zoë' }]);
+  });
+
+  it('treats opaque and malformed tokens as having no claims', () => {
+    for (const token of [
+      'opaque-access-token',
+      'a.b',
+      'a.b.c.d.e',
+      `x.${Buffer.from('not json').toString('base64url')}.y`,
+      `x.${Buffer.from('[1,2]').toString('base64url')}.y`,
+      'x.%%%.y',
+      'x..y'
+    ]) {
+      assert.equal(decodeClaims(token), null, token);
+    }
+  });
+});
+
+describe('audit events', () => {
+  it('reads ISO, second and millisecond times, and shows a line without token material', () => {
+    const iso = toAuditEvent({
+      time: '2030-01-01T00:00:00.000Z',
+      type: 'denial',
+      provider: 'demo',
+      client: '@acme/archive:plugin',
+      scopes: 'demo:read',
+      outcome: 'denied',
+      code: 'consent_denied'
+    });
+    assert.equal(iso.time, Date.UTC(2030, 0, 1));
+    assert.deepEqual(iso.scopes, ['demo:read']);
+    assert.equal(toAuditEvent({ time: 1_893_456_000 }).time, Date.UTC(2030, 0, 1));
+    assert.equal(toAuditEvent({ time: Date.UTC(2030, 0, 1) }).time, Date.UTC(2030, 0, 1));
+    assert.match(
+      eventText(iso),
+      /denial demo · @acme\/archive:plugin · denied \(consent_denied\)$/
+    );
+  });
+});
+
+describe('statusText', () => {
+  const info = (overrides: Record<string, unknown>) =>
+    toProviderInfo(wireProvider(overrides) as unknown as IProviderWire);
+
+  it('counts signed-in providers', () => {
+    assert.deepEqual(
+      statusText([info({ signed_in: true, needs_login: false }), info({ id: 'other' })]),
+      { text: 'Tokens: 1 signed in', warning: false }
+    );
+    assert.deepEqual(statusText([]), { text: 'Tokens: 0 signed in', warning: false });
+  });
+
+  it('warns when a sign-in lapsed or a provider reports a problem', () => {
+    assert.deepEqual(statusText([info({ signed_in: true, needs_login: true })]), {
+      text: 'Tokens: 0 signed in, 1 needs login',
+      warning: true
+    });
+    assert.deepEqual(
+      statusText([info({ signed_in: true, needs_login: false, error: 'fetch failed' })]),
+      { text: 'Tokens: 1 signed in, 1 with problems', warning: true }
+    );
+  });
+});
+
+describe('readPreferences', () => {
+  it('reads the schema fields and falls back to defaults for bad values', () => {
+    assert.deepEqual(readPreferences({}), DEFAULT_PREFERENCES);
+    assert.deepEqual(
+      readPreferences({
+        defaultProvider: 'demo',
+        snippetLanguage: 'r-httr2',
+        snippetUrl: 'https://archive.example.org/',
+        statusBar: false
+      }),
+      {
+        defaultProvider: 'demo',
+        snippetLanguage: 'r-httr2',
+        snippetUrl: 'https://archive.example.org/',
+        statusBar: false
+      }
+    );
+    assert.deepEqual(
+      readPreferences({
+        snippetLanguage: 'cobol',
+        snippetUrl: 'javascript:alert(1)',
+        statusBar: 1
+      }),
+      DEFAULT_PREFERENCES
+    );
+  });
+});

@@ -1,6 +1,8 @@
 /**
- * A lock across processes that share a directory: a lock file created with O_EXCL that names its
- * holder (`{pid, host, time, nonce}`).
+ * A lock across processes that share a directory: a lock file that names its holder
+ * (`{pid, host, time, nonce}`), written complete to a private candidate file and then hard-linked
+ * into place (`link` fails when the lock exists), so no one ever sees a half-written lock. Where the
+ * filesystem has no hard links it is created with O_EXCL instead.
  *
  * - Waiting is bounded: after `waitMs` the caller gets {@link LockTimeout}.
  * - A lock is stale when its holder's pid is gone (same host) or it is older than `staleMs`
@@ -10,7 +12,7 @@
  * - Release removes the file only while it still names this holder.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, unlink } from 'node:fs/promises';
+import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -103,7 +105,7 @@ export class FileLock {
     };
     for (let round = 0; ; round++) {
       me.time = Date.now();
-      if (await createExclusive(this.path, JSON.stringify(me), false)) {
+      if (await this.create(me)) {
         return () => this.release(me.nonce);
       }
       const seen = await this.read();
@@ -118,6 +120,26 @@ export class FileLock {
       }
       // Back off a little more each round, with jitter so waiters do not poll in step.
       await sleep(Math.min(100, 5 + round * 5) + Math.random() * 10);
+    }
+  }
+
+  /** Creates the lock file naming `me`; false when it exists. */
+  private async create(me: Holder): Promise<boolean> {
+    const text = JSON.stringify(me);
+    const candidate = `${this.path}.${me.pid}-${me.nonce}`;
+    await writeFile(candidate, text, { mode: 0o600, flag: 'wx' });
+    try {
+      await link(candidate, this.path);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EXDEV') {
+        return createExclusive(this.path, text, false);
+      }
+      throw err;
+    } finally {
+      await unlink(candidate).catch(() => undefined);
     }
   }
 

@@ -132,7 +132,9 @@ export async function replaceFile(path: string, content: Buffer): Promise<void> 
 }
 
 /**
- * Removes temp files a crashed writer left beside `path` (only those of processes that are gone).
+ * Removes what crashed processes left beside `path`: temp files of interrupted writes
+ * (`<file>.tmp-<pid>-<hex>`) and lock candidates (`<file>[.<key>].lock.<pid>-<hex>`), only those
+ * of processes that are gone.
  *
  * @param path - the file
  * @param alive - whether a pid still runs
@@ -142,12 +144,12 @@ export async function removeStaleTemps(
   path: string,
   alive: (pid: number) => boolean
 ): Promise<number> {
-  const prefix = `${basename(path)}${TEMP_MARK}`;
+  const base = basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const leftover = new RegExp(`^${base}(?:\\.tmp-|(?:\\.[a-z0-9_-]+)?\\.lock\\.)(\\d+)-[0-9a-f]+$`);
   let removed = 0;
   for (const name of await readdir(dirname(path))) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length).split('-')[0]);
-    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) {
+    const pid = Number(leftover.exec(name)?.[1]);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid)) {
       await unlink(join(dirname(path), name)).catch(() => undefined);
       removed++;
     }

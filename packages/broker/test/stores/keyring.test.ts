@@ -1,0 +1,83 @@
+/**
+ * The OS keychain store against a real Secret Service: gnome-keyring on a private D-Bus session bus
+ * that jest's globalSetup starts (`secretService.mjs`). Skipped, saying why, only where dbus or
+ * gnome-keyring is not installed.
+ */
+import { randomBytes } from 'node:crypto';
+
+import { describe, expect, test } from '@jest/globals';
+
+import { KeyringStore, loadKeyringModule } from '../../src/stores/keyring.js';
+import { runTokenStoreContract } from './contract.js';
+
+const status = process.env.TB_TEST_SECRET_SERVICE ?? 'missing: jest globalSetup did not run';
+if (status !== 'ready') console.warn(`SKIPPED keyring store tests: ${status}`);
+const describeKeyring = status === 'ready' ? describe : describe.skip;
+
+const serviceName = (): string => `jtb-test-${randomBytes(6).toString('hex')}`;
+
+async function openKeyring(name = serviceName()): Promise<KeyringStore> {
+  const store = new KeyringStore({ service: name, modulePath: null });
+  await store.open();
+  return store;
+}
+
+describeKeyring('KeyringStore (real Secret Service)', () => {
+  const names = new Map<KeyringStore, string>();
+  runTokenStoreContract('KeyringStore', {
+    make: async () => {
+      const name = serviceName();
+      const store = await openKeyring(name);
+      names.set(store, name);
+      return store;
+    },
+    reopen: async store => openKeyring(names.get(store as KeyringStore)!)
+  });
+
+  test('one Secret Service entry per grant: service, account <user>/<provider>, JSON grant', async () => {
+    const name = serviceName();
+    const store = await openKeyring(name);
+    await store.put({
+      provider: 'demo',
+      refreshToken: 'rt-in-keychain',
+      scopes: ['openid'],
+      account: 'alice',
+      subject: 'alice',
+      createdAt: 1,
+      updatedAt: 1
+    });
+    const { findCredentialsAsync } = loadKeyringModule(null);
+    const entries = await findCredentialsAsync(name);
+    expect(entries.map(e => e.account)).toEqual([store.account('demo')]);
+    expect(store.account('demo')).toMatch(/^[^/]+\/demo$/);
+    expect(JSON.parse(entries[0].password)).toMatchObject({ refreshToken: 'rt-in-keychain' });
+    await store.delete('demo');
+    // The start-up probe entry was removed too: nothing is left behind.
+    expect(await findCredentialsAsync(name)).toEqual([]);
+  });
+
+  test('a keychain entry that is not a grant is store_unavailable, not a sign-out', async () => {
+    const name = serviceName();
+    const store = await openKeyring(name);
+    const { AsyncEntry } = loadKeyringModule(null);
+    await new AsyncEntry(name, store.account('demo'), {
+      linux: { store: 'secret-service' }
+    }).setPassword('{not json');
+    await expect(store.get('demo')).rejects.toMatchObject({ code: 'store_unavailable' });
+  });
+});
+
+describe('KeyringStore binding', () => {
+  test('a binding that cannot be loaded is a clear start-up error naming store.module_path', async () => {
+    const store = new KeyringStore({
+      service: serviceName(),
+      modulePath: '/nonexistent/@napi-rs/keyring'
+    });
+    await expect(store.open()).rejects.toMatchObject({
+      code: 'store_unavailable',
+      message: expect.stringMatching(
+        /store\.type "keyring": cannot load @napi-rs\/keyring.*store\.module_path/
+      )
+    });
+  });
+});

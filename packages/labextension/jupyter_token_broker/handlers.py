@@ -15,7 +15,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from .identity import client_label, is_owner, owner_name, trusted_headers
+from .identity import client_label, is_admin, is_owner, owner_name, trusted_headers
 from .supervisor import BrokerSupervisor
 from .upstream import BrokerClient, BrokerUnavailable, UpstreamResponse
 
@@ -36,6 +36,8 @@ RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "Retry-After")
 
 LOGIN_PATH = re.compile(r"^providers/[^/]+/login$")
 GRANT_PATH = re.compile(r"^providers/[^/]+/grant$")
+ADMIN_PATH = "admin/revoke"
+"""The one route an admin (not the owner) may call: ``POST admin/revoke``."""
 
 
 def is_browser_grant_upload(method: str, path: str) -> bool:
@@ -108,14 +110,31 @@ class BrokerProxyHandler(APIHandler):
             return self.redirect_uri_override
         return f"{self.request.protocol}://{self.request.host}{url_path_join(self.base_url, ROUTE_PREFIX)}callback"
 
+    def caller_role(self, method: str, path: str) -> str | None:
+        """``admin`` for admin revocation by a holder of the hub's admin scope for this server, ``owner`` for the
+        owner's other calls; for anyone else answers 403 and returns None."""
+        if path == ADMIN_PATH:
+            if is_admin(self.current_user):
+                self.log.info("token-broker: admin revocation by %s", self.current_user.username)
+                return "admin"
+            self.log.warning("token-broker: %s %s refused: no admin scope", method, self.request.path)
+            self.send_error_json(
+                403, "forbidden", "Admin revocation needs the JupyterHub scope custom:token-broker:admin."
+            )
+            return None
+        if is_owner(self.current_user.username if self.current_user else None):
+            return "owner"
+        self.log.warning("token-broker: %s %s refused: not the server's owner", method, self.request.path)
+        self.send_error_json(403, "forbidden", "Only the owner of this Jupyter server can use its token broker.")
+        return None
+
     async def forward(self, _decoded_path: str) -> None:
         """Checks the caller and the request, then forwards it and relays the broker's answer."""
         method = self.request.method or "GET"
-        if not is_owner(self.current_user.username if self.current_user else None):
-            self.log.warning("token-broker: %s %s refused: not the server's owner", method, self.request.path)
-            self.send_error_json(403, "forbidden", "Only the owner of this Jupyter server can use its token broker.")
-            return
         path = self.broker_path()
+        caller = self.caller_role(method, path)
+        if caller is None:
+            return
         if has_dot_segment(path):
             self.send_error_json(400, "invalid_request", "Invalid path.")
             return
@@ -139,6 +158,7 @@ class BrokerProxyHandler(APIHandler):
                 user=owner_name(),
                 client=client_label(self.request.headers.get("X-Token-Broker-Client")),
                 redirect_uri=self.callback_url() if method == "POST" and LOGIN_PATH.match(path) else None,
+                caller=caller,
             )
         )
         query = f"?{self.request.query}" if self.request.query else ""

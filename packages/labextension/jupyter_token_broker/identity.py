@@ -21,6 +21,9 @@ DEFAULT_CLIENT = "jupyterlab"
 TRUSTED_PREFIX = "x-broker-"
 """Header prefix that only the server extension may set; incoming ones are dropped."""
 
+ADMIN_SCOPE = "custom:token-broker:admin"
+"""The JupyterHub custom scope that lets its holder revoke this server's grants (admin revocation)."""
+
 
 def hub_user(environ: Mapping[str, str] | None = None) -> str | None:
     """The server owner's JupyterHub name, or None when the server does not run under JupyterHub."""
@@ -53,12 +56,52 @@ def client_label(requested: str | None) -> str:
     return DEFAULT_CLIENT
 
 
-def trusted_headers(*, key: str, user: str, client: str, redirect_uri: str | None = None) -> dict[str, str]:
+def hub_scopes(user: object) -> list[str]:
+    """The JupyterHub scopes of an authenticated user, as jupyterhub-singleuser's identity provider records them.
+
+    ``JupyterHubIdentityProvider`` returns a ``JupyterHubUser`` whose ``hub_user`` is the hub's model of the
+    token or session, including its expanded ``scopes``. Any other identity provider (a standalone server)
+    has none.
+    """
+    model = getattr(user, "hub_user", None)
+    scopes = model.get("scopes") if isinstance(model, Mapping) else None
+    if not isinstance(scopes, (list, tuple, set, frozenset)):
+        return []
+    return [scope for scope in scopes if isinstance(scope, str)]
+
+
+def grants_admin(scopes: list[str], owner: str, server_name: str = "") -> bool:
+    """Whether ``scopes`` hold :data:`ADMIN_SCOPE` for this server: unfiltered, ``!user=owner`` or
+    ``!server=owner/server_name``. Group filters are not resolved here (as in JupyterHub's own ``check_scopes``)."""
+    accepted = {
+        ADMIN_SCOPE,
+        f"{ADMIN_SCOPE}!user={owner}",
+        f"{ADMIN_SCOPE}!server={owner}/{server_name}",
+    }
+    return any(scope in accepted for scope in scopes)
+
+
+def is_admin(user: object, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the authenticated ``user`` may revoke this server's grants.
+
+    Only under JupyterHub, and only with :data:`ADMIN_SCOPE` for this server; outside JupyterHub there is no
+    admin, so admin revocation is always refused.
+    """
+    environ = os.environ if environ is None else environ
+    owner = hub_user(environ)
+    if owner is None or user is None:
+        return False
+    return grants_admin(hub_scopes(user), owner, environ.get("JUPYTERHUB_SERVER_NAME", ""))
+
+
+def trusted_headers(
+    *, key: str, user: str, client: str, redirect_uri: str | None = None, caller: str = "owner"
+) -> dict[str, str]:
     """The headers that tell the broker who is calling; the only ``X-Broker-*`` headers it ever receives."""
     headers = {
         "X-Broker-Key": key,
         "X-Broker-User": user,
-        "X-Broker-Caller": "owner",
+        "X-Broker-Caller": caller,
         "X-Broker-Client": client,
     }
     if redirect_uri is not None:

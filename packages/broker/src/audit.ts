@@ -126,9 +126,7 @@ export function sanitizeEvent(
     return REFUSED;
   };
   const scopes =
-    input.scopes == null
-      ? null
-      : input.scopes.map(s => label('scopes', s) as string).slice(0, 64);
+    input.scopes == null ? null : input.scopes.map(s => label('scopes', s) as string).slice(0, 64);
   const event: AuditEvent = {
     time,
     type: input.type,
@@ -193,10 +191,7 @@ export class AuditTrail {
    * @throws {@link AuditUnavailable} when the file cannot be written (the event stays in the ring)
    */
   async record(input: AuditInput): Promise<AuditEvent> {
-    const { event, refused } = sanitizeEvent(
-      input,
-      new Date(this.options.clock()).toISOString()
-    );
+    const { event, refused } = sanitizeEvent(input, new Date(this.options.clock()).toISOString());
     if (refused.length > 0) {
       this.options.log.error('audit_field_refused', { type: input.type, fields: refused });
     }

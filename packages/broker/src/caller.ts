@@ -26,7 +26,8 @@ export const UNLABELLED = 'unknown';
 export function clientOf(req: Request): string {
   const value = req.get('x-broker-client');
   if (value === undefined) return UNLABELLED;
-  if (!CLIENT_LABEL.test(value)) throw new InvalidRequest('X-Broker-Client is not a valid client label.');
+  if (!CLIENT_LABEL.test(value))
+    throw new InvalidRequest('X-Broker-Client is not a valid client label.');
   return value;
 }
 

@@ -17,7 +17,11 @@ export type ConsentDecision = 'allow' | 'allow_always' | 'deny';
 export const CONSENT_DECISIONS: readonly ConsentDecision[] = ['allow', 'allow_always', 'deny'];
 
 /** Client labels that never need a consent: the owner's own JupyterLab and kernels. */
-export const FIRST_PARTY_CLIENTS: ReadonlySet<string> = new Set(['jupyterlab', 'kernel', 'unknown']);
+export const FIRST_PARTY_CLIENTS: ReadonlySet<string> = new Set([
+  'jupyterlab',
+  'kernel',
+  'unknown'
+]);
 
 /** One recorded decision, as `GET /api/v1/consents` lists it. */
 export interface Consent {

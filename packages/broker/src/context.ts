@@ -74,7 +74,8 @@ export function createContext(config: BrokerConfig, seams: ContextSeams = {}): B
     timeoutMs: config.upstream_timeout_ms,
     fetch: seams.fetch,
     now: clock,
-    log
+    log,
+    clockToleranceSeconds: config.clock_tolerance_seconds
   });
   const cache = new TokenCache();
   const tokens = new Tokens({

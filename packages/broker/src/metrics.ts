@@ -146,10 +146,7 @@ export class Metrics {
     'Duration of calls to identity providers, by provider and operation.'
   );
   /** Error answers by code. */
-  readonly failures = new Counter(
-    'token_broker_failures_total',
-    'Error answers, by error code.'
-  );
+  readonly failures = new Counter('token_broker_failures_total', 'Error answers, by error code.');
 
   /**
    * Times an upstream call.

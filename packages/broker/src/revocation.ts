@@ -140,9 +140,13 @@ export class Revocations {
     let upstream: UpstreamOutcome;
     let error: BrokerError | undefined;
     try {
-      upstream = grant.refreshToken === null ? 'not_supported' : await this.revokeUpstream(target, grant.refreshToken);
+      upstream =
+        grant.refreshToken === null
+          ? 'not_supported'
+          : await this.revokeUpstream(target, grant.refreshToken);
     } catch (err) {
-      error = err instanceof BrokerError ? err : new UpstreamError('Revocation failed.', { cause: err });
+      error =
+        err instanceof BrokerError ? err : new UpstreamError('Revocation failed.', { cause: err });
       upstream = 'retrying';
     }
     const event = {
@@ -304,12 +308,15 @@ export class Revocations {
   private schedule(at: number): void {
     const delay = Math.max(1, at - this.now()) * 1000;
     this.close();
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.retryDue().catch(err =>
-        this.options.log.warn('revocation_retry_failed', { reason: (err as Error).message })
-      );
-    }, Math.min(delay, 2 ** 31 - 1));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.retryDue().catch(err =>
+          this.options.log.warn('revocation_retry_failed', { reason: (err as Error).message })
+        );
+      },
+      Math.min(delay, 2 ** 31 - 1)
+    );
     this.timer.unref();
   }
 

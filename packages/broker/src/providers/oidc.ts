@@ -167,6 +167,11 @@ export class OidcProvider {
     return method === 'client_secret_post' ? oc.ClientSecretPost(secret) : oc.ClientSecretBasic(secret);
   }
 
+  /** Client metadata the broker sets itself: the clock tolerance of JWT time checks. */
+  private clientMetadata(oc: typeof Oidc): Partial<Oidc.ClientMetadata> {
+    return { [oc.clockTolerance]: this.options.clockToleranceSeconds ?? 30 };
+  }
+
   private async runDiscovery(): Promise<Oidc.Configuration> {
     const oc = await openidClient();
     const auth = await this.clientAuth(oc);
@@ -182,7 +187,7 @@ export class OidcProvider {
           ...Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== null))
         },
         this.config.client_id,
-        undefined,
+        this.clientMetadata(oc),
         auth
       );
       configuration[oc.customFetch] = deadlineFetch(
@@ -196,7 +201,8 @@ export class OidcProvider {
     }
     const url = new URL(issuer as string);
     try {
-      const configuration = await oc.discovery(url, this.config.client_id, undefined, auth, {
+      const metadata = this.clientMetadata(oc);
+      const configuration = await oc.discovery(url, this.config.client_id, metadata, auth, {
         [oc.customFetch]: deadlineFetch(this.options, null),
         timeout: Math.ceil(this.options.timeoutMs / 1000),
         execute: url.protocol === 'http:' ? [oc.allowInsecureRequests] : []

@@ -17,6 +17,8 @@ export interface UpstreamOptions {
   /** Clock in milliseconds. */
   readonly now: () => number;
   readonly log: Logger;
+  /** Seconds of clock difference tolerated when checking JWT times (openid-client's `clockTolerance`). */
+  readonly clockToleranceSeconds?: number;
 }
 
 /** Most seconds a `Retry-After` from the IdP is honoured. */

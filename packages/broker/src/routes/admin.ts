@@ -14,7 +14,12 @@ import { bodyFields } from '../scopes.js';
 const MAX_REASON = 500;
 
 function parseReason(raw: unknown): string {
-  if (typeof raw !== 'string' || raw.trim() === '' || raw.length > MAX_REASON || /\p{Cc}/u.test(raw)) {
+  if (
+    typeof raw !== 'string' ||
+    raw.trim() === '' ||
+    raw.length > MAX_REASON ||
+    /\p{Cc}/u.test(raw)
+  ) {
     throw new InvalidRequest(`reason is required: one line of up to ${MAX_REASON} characters.`);
   }
   return raw.trim();

@@ -14,7 +14,12 @@ const MAX_LIMIT = 1000;
 
 function parseLimit(raw: unknown): number {
   if (raw === undefined) return DEFAULT_LIMIT;
-  if (typeof raw !== 'string' || !/^[0-9]{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_LIMIT) {
+  if (
+    typeof raw !== 'string' ||
+    !/^[0-9]{1,4}$/.test(raw) ||
+    Number(raw) < 1 ||
+    Number(raw) > MAX_LIMIT
+  ) {
     throw new InvalidRequest(`limit must be an integer from 1 to ${MAX_LIMIT}.`);
   }
   return Number(raw);
@@ -41,7 +46,9 @@ export function eventRoutes(context: BrokerContext): Router {
     const provider = parseProvider(req.query.provider);
     res
       .set('Cache-Control', 'no-store')
-      .json({ events: context.audit.recent({ limit, ...(provider === undefined ? {} : { provider }) }) });
+      .json({
+        events: context.audit.recent({ limit, ...(provider === undefined ? {} : { provider }) })
+      });
   });
   return router;
 }

@@ -85,7 +85,9 @@ describe('audit trail', () => {
       scopes: ['admin:everything'],
       code: 'scope_not_allowed'
     });
-    const issue = events.find((e: { type: string; client: string }) => e.type === 'issue' && e.client === 'kernel');
+    const issue = events.find(
+      (e: { type: string; client: string }) => e.type === 'issue' && e.client === 'kernel'
+    );
     expect(issue.scopes).toContain('demo:read');
     expect(Date.parse(issue.time)).not.toBeNaN();
 
@@ -176,7 +178,10 @@ describe('rotation', () => {
       expect((await stat(file)).size).toBeLessThanOrEqual(1024);
     }
     expect(existsSync(`${path}.3`)).toBe(false);
-    const newest = (await readFile(path, 'utf8')).trim().split('\n').map(l => JSON.parse(l));
+    const newest = (await readFile(path, 'utf8'))
+      .trim()
+      .split('\n')
+      .map(l => JSON.parse(l));
     expect(newest.at(-1).client).toBe('client-59');
     expect(trail.recent({ limit: 1 })[0].client).toBe('client-59');
     await rm(dir, { recursive: true, force: true });
@@ -197,7 +202,9 @@ describe('when the audit trail cannot be written', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tb-audit-'));
     const sub = join(dir, 'trail');
     await mkdir(sub);
-    const broker = await startBroker(idp, { config: { audit: { path: join(sub, 'audit.jsonl') } } });
+    const broker = await startBroker(idp, {
+      config: { audit: { path: join(sub, 'audit.jsonl') } }
+    });
     try {
       expect((await broker.login()).status).toBe(200);
       // The directory goes away and a file takes its place: every write now fails (even as root).

@@ -35,21 +35,30 @@ describe('metrics', () => {
     expect(before.json.error).toBe('login_required');
     expect((await broker.login()).status).toBe(200);
     for (let i = 0; i < 2; i++) {
-      expect((await broker.request('POST', '/api/v1/providers/demo/token', { body: {} })).status).toBe(200);
+      expect(
+        (await broker.request('POST', '/api/v1/providers/demo/token', { body: {} })).status
+      ).toBe(200);
     }
     broker.advance(200);
-    expect((await broker.request('POST', '/api/v1/providers/demo/token', { body: {} })).status).toBe(200);
+    expect(
+      (await broker.request('POST', '/api/v1/providers/demo/token', { body: {} })).status
+    ).toBe(200);
 
     const answer = await broker.request('GET', '/metrics');
     expect(answer.status).toBe(200);
     expect(answer.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = answer.text;
     expect(sample(text, 'token_broker_tokens_issued_total{outcome="ok",provider="demo"}')).toBe(3);
-    expect(sample(text, 'token_broker_tokens_issued_total{outcome="denied",provider="demo"}')).toBe(1);
+    expect(sample(text, 'token_broker_tokens_issued_total{outcome="denied",provider="demo"}')).toBe(
+      1
+    );
     expect(sample(text, 'token_broker_token_cache_hits_total{provider="demo"}')).toBe(2);
     expect(sample(text, 'token_broker_refreshes_total{outcome="ok",provider="demo"}')).toBe(1);
     expect(
-      sample(text, 'token_broker_upstream_duration_seconds_count{operation="refresh",provider="demo"}')
+      sample(
+        text,
+        'token_broker_upstream_duration_seconds_count{operation="refresh",provider="demo"}'
+      )
     ).toBe(1);
     expect(
       sample(text, 'token_broker_upstream_duration_seconds_count{operation="code",provider="demo"}')

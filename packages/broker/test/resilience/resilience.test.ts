@@ -96,7 +96,9 @@ describe('IdP outage of 60 s', () => {
     expect(refused.status).toBe(503);
     expect(refused.json.error).toBe('upstream_unavailable');
     expect(refused.headers['retry-after']).toBeDefined();
-    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(true);
+    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(
+      true
+    );
     idp = await startIdP(); // afterEach closes this one
   });
 });
@@ -140,7 +142,9 @@ describe('a slow or junk IdP next to a healthy one', () => {
     expect(stuck.json.error_description).toMatch(/did not answer within 500 ms/);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(fine.status).toBe(200);
-    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(true);
+    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(
+      true
+    );
   });
 
   test.each(['html', 'badjson'] as const)(
@@ -168,25 +172,28 @@ describe('clock skew of ±5 minutes between broker and IdP', () => {
     await idp.close();
   });
 
-  test.each([300, -300])('broker clock %i s off: tokens keep min_ttl by the broker\'s own clock', async skew => {
-    const broker = await startBroker(idp);
-    try {
-      broker.advance(skew);
-      expect((await broker.login()).status).toBe(200);
-      const brokerNow = (): number => Math.floor(broker.context.clock() / 1000);
-      const first = await token(broker, 'demo', 60);
-      expect(first.status).toBe(200);
-      expect(first.json.expires_at - brokerNow()).toBeGreaterThanOrEqual(60);
-      expect(first.json.expires_in).toBeGreaterThanOrEqual(60);
-      broker.advance(100); // 20 s left by the broker's clock: min_ttl 60 forces a refresh
-      const second = await token(broker, 'demo', 60);
-      expect(second.status).toBe(200);
-      expect(second.json.access_token).not.toBe(first.json.access_token);
-      expect(second.json.expires_at - brokerNow()).toBeGreaterThanOrEqual(60);
-    } finally {
-      await broker.close();
+  test.each([300, -300])(
+    "broker clock %i s off: tokens keep min_ttl by the broker's own clock",
+    async skew => {
+      const broker = await startBroker(idp);
+      try {
+        broker.advance(skew);
+        expect((await broker.login()).status).toBe(200);
+        const brokerNow = (): number => Math.floor(broker.context.clock() / 1000);
+        const first = await token(broker, 'demo', 60);
+        expect(first.status).toBe(200);
+        expect(first.json.expires_at - brokerNow()).toBeGreaterThanOrEqual(60);
+        expect(first.json.expires_in).toBeGreaterThanOrEqual(60);
+        broker.advance(100); // 20 s left by the broker's clock: min_ttl 60 forces a refresh
+        const second = await token(broker, 'demo', 60);
+        expect(second.status).toBe(200);
+        expect(second.json.access_token).not.toBe(first.json.access_token);
+        expect(second.json.expires_at - brokerNow()).toBeGreaterThanOrEqual(60);
+      } finally {
+        await broker.close();
+      }
     }
-  });
+  );
 });
 
 describe('header injection', () => {
@@ -241,11 +248,12 @@ describe('header injection', () => {
     });
     expect(injected.status).toBe(400);
     // No effect: still signed in, nothing issued or revoked, nothing queued.
-    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(true);
+    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(
+      true
+    );
     const events = (await broker.request('GET', '/api/v1/events')).json.events;
     expect(events.length).toBe(before);
     expect(await broker.context.revocations.pending()).toBe(0);
     expect(broker.logs.join('\n')).not.toContain('X-Evil');
   });
 });
-

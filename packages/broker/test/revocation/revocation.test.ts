@@ -69,7 +69,11 @@ describe('revocation', () => {
     expect(listed.json.providers[0].signed_in).toBe(false);
     const events = (await broker.request('GET', '/api/v1/events')).json.events;
     expect(events[0]).toMatchObject({ type: 'logout', outcome: 'ok' });
-    expect(events[1]).toMatchObject({ type: 'revoke', outcome: 'error', code: 'upstream_unavailable' });
+    expect(events[1]).toMatchObject({
+      type: 'revoke',
+      outcome: 'error',
+      code: 'upstream_unavailable'
+    });
     expect(await broker.context.revocations.pending()).toBe(1);
 
     // Not due yet: nothing is tried.
@@ -106,7 +110,9 @@ describe('revocation', () => {
     expect(refused.json.error).toBe('forbidden');
     const events = (await broker.request('GET', '/api/v1/events')).json.events;
     expect(events[0]).toMatchObject({ type: 'denial', outcome: 'denied', code: 'forbidden' });
-    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(true);
+    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(
+      true
+    );
   });
 
   test('admin revocation needs a reason and a known provider', async () => {
@@ -128,11 +134,18 @@ describe('revocation', () => {
       headers: admin
     });
     expect(answer.status).toBe(200);
-    expect(answer.json).toEqual({ revoked: [{ provider: 'demo', upstream: 'revoked' }], failed: [] });
+    expect(answer.json).toEqual({
+      revoked: [{ provider: 'demo', upstream: 'revoked' }],
+      failed: []
+    });
     expect(await redeem(idp, refreshToken)).toEqual({ status: 400, error: 'invalid_grant' });
-    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(false);
+    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(
+      false
+    );
     const events = (await broker.request('GET', '/api/v1/events')).json.events;
-    expect(events.find((e: { type: string }) => e.type === 'revoke').reason).toMatch(/account compromised/);
+    expect(events.find((e: { type: string }) => e.type === 'revoke').reason).toMatch(
+      /account compromised/
+    );
   });
 
   test('admin revocation keeps the grant when the IdP fails, unless forced', async () => {
@@ -141,16 +154,26 @@ describe('revocation', () => {
       body: { provider: 'demo', reason: 'offboarding' },
       headers: admin
     });
-    expect(kept.json).toEqual({ revoked: [], failed: [{ provider: 'demo', error: 'upstream_unavailable' }] });
-    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(true);
+    expect(kept.json).toEqual({
+      revoked: [],
+      failed: [{ provider: 'demo', error: 'upstream_unavailable' }]
+    });
+    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(
+      true
+    );
 
     broker.advance(10); // past the discovery backoff
     const forced = await broker.request('POST', '/api/v1/admin/revoke', {
       body: { provider: 'demo', reason: 'offboarding', force: true },
       headers: admin
     });
-    expect(forced.json).toEqual({ revoked: [{ provider: 'demo', upstream: 'retrying' }], failed: [] });
-    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(false);
+    expect(forced.json).toEqual({
+      revoked: [{ provider: 'demo', upstream: 'retrying' }],
+      failed: []
+    });
+    expect((await broker.request('GET', '/api/v1/providers')).json.providers[0].signed_in).toBe(
+      false
+    );
     expect(await broker.context.revocations.pending()).toBe(1);
   });
 });

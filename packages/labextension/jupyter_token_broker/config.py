@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from jupyter_core.paths import jupyter_data_dir
 from traitlets import Dict, Float, List, Unicode, default
 from traitlets.config import Configurable
 
@@ -62,11 +63,20 @@ class TokenBroker(Configurable):
         "{protocol}://{host}{base_url}token-broker/api/v1/callback, taken from each login request.",
     ).tag(config=True)
 
+    audit = Dict(
+        help="The broker's audit trail: {'path': FILE, 'max_bytes': N, 'keep': N}; "
+        "default: a JSON-lines file in the Jupyter data dir (token-broker/audit.jsonl), rotated at 1 MiB.",
+    ).tag(config=True)
+
     startup_timeout = Float(15.0, help="Seconds to wait for the broker's ready line before giving up.").tag(config=True)
 
     @default("node_executable")
     def _default_node(self) -> str:
         return shutil.which("node") or "node"
+
+    @default("audit")
+    def _default_audit(self) -> dict[str, Any]:
+        return {"path": str(Path(jupyter_data_dir()) / "token-broker" / "audit.jsonl")}
 
     @default("broker_script")
     def _default_script(self) -> str:
@@ -93,6 +103,9 @@ class TokenBroker(Configurable):
                 )
         if not isinstance(self.store.get("type"), str):
             raise ConfigError("store.type", "must be a string, e.g. 'memory'")
+        audit_path = self.audit.get("path")
+        if audit_path is not None and not (isinstance(audit_path, str) and Path(audit_path).is_absolute()):
+            raise ConfigError("audit.path", "must be an absolute file path (or None for no audit file)")
         if self.startup_timeout <= 0:
             raise ConfigError("startup_timeout", "must be positive")
         if self.redirect_uri is not None and not self.redirect_uri.startswith(("https://", "http://")):
@@ -105,4 +118,9 @@ class TokenBroker(Configurable):
 
     def broker_config(self) -> dict[str, Any]:
         """The broker's config file contents (``docs/architecture.md``, "Config file"); paths only, no secrets."""
-        return {"providers": [dict(p) for p in self.providers], "store": dict(self.store)}
+        config: dict[str, Any] = {"providers": [dict(p) for p in self.providers], "store": dict(self.store)}
+        if self.audit.get("path"):
+            # The broker writes the file 0600; its directory is private to the user, like the store's.
+            Path(self.audit["path"]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            config["audit"] = dict(self.audit)
+        return config

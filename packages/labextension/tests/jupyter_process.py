@@ -130,6 +130,7 @@ c.TokenBroker.startup_timeout = 30
     env.update(
         JUPYTER_RUNTIME_DIR=str(runtime_dir),
         JUPYTER_CONFIG_DIR=str(tmp / "config"),
+        JUPYTER_DATA_DIR=str(tmp / "data"),
         XDG_RUNTIME_DIR=str(xdg),
         PYTHONPATH=os.pathsep.join([str(PACKAGE_DIR), str(FIXTURES_DIR)]),
     )

@@ -4,6 +4,7 @@
 import express, { type Express } from 'express';
 
 import type { BrokerContext } from './context.js';
+import { readJsonBody } from './jsonBody.js';
 import { requireKey } from './keyAuth.js';
 import { countFailures } from './metrics.js';
 import { handleErrors, notFound, requireJsonBody } from './middleware.js';
@@ -15,8 +16,8 @@ import { loginRoutes } from './routes/login.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { providerRoutes } from './routes/providers.js';
 
-/** The largest request body accepted. */
-export const BODY_LIMIT = '16kb';
+/** The largest request body accepted, in bytes. */
+export const BODY_LIMIT = 16 * 1024;
 
 /**
  * Builds the express application of HTTP API v1.
@@ -36,7 +37,7 @@ export function createApp(context: BrokerContext, key: string): Express {
   app.set('etag', false);
   app.use(requireKey(key));
   app.use(requireJsonBody());
-  app.use(express.json({ limit: BODY_LIMIT, type: 'application/json' }));
+  app.use(readJsonBody(BODY_LIMIT));
   app.use(healthRoutes());
   app.use(providerRoutes(context));
   app.use(loginRoutes(context));

@@ -14,7 +14,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig, loadKey } from './config.js';
 import { createContext } from './context.js';
 import { BrokerError } from './errors.js';
-import { createLogger } from './log.js';
+import { createLogger, type LogSink } from './log.js';
 import { listen, type ListenTarget } from './server.js';
 import { SocketError } from './socket.js';
 import { openStore } from './stores/index.js';
@@ -28,6 +28,27 @@ const USAGE = `usage:
 
 /** A wrong command line; exits 2. */
 class UsageError extends Error {}
+
+/**
+ * A log sink that writes the lines logged in one turn of the event loop to stderr in one write.
+ * Writes to a pipe or file are synchronous in Node, so one write per line would cost a system call
+ * on every request; pending lines are also written when the process exits.
+ *
+ * @returns the sink
+ */
+function batchedStderr(): LogSink {
+  let pending: string[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const text = pending.join('\n') + '\n';
+    pending = [];
+    process.stderr.write(text);
+  };
+  process.on('exit', flush);
+  return line => {
+    if (pending.push(line) === 1) setImmediate(flush);
+  };
+}
 
 function target(values: { socket?: string; host?: string; port?: string }): ListenTarget {
   if (values.socket !== undefined) {
@@ -67,7 +88,7 @@ async function serve(args: string[]): Promise<void> {
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
     throw new UsageError('--log-level must be debug, info, warn or error');
   }
-  const log = createLogger({ level: level as 'info' });
+  const log = createLogger({ level: level as 'info', sink: batchedStderr() });
   const config = await loadConfig(values.config);
   const key = await loadKey(values['key-file']);
   const store = await openStore(config.store, { upstreamTimeoutMs: config.upstream_timeout_ms });

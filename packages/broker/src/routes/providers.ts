@@ -104,7 +104,9 @@ export function providerRoutes(context: BrokerContext): Router {
     });
     metrics.tokensIssued.inc({ provider: provider.id, outcome: 'ok' });
     const now = Math.floor(context.clock() / 1000);
-    log.info('token_issued', {
+    // Debug, not info: the audit trail already records every issue, and a log line per cache hit
+    // was the largest cost of the token route (and of the Jupyter log the lines are forwarded to).
+    log.debug('token_issued', {
       provider: provider.id,
       client,
       scopes: token.scopes,

@@ -1,0 +1,103 @@
+import { request as httpRequest } from 'node:http';
+
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+
+import { startBroker, type TestBroker } from '../fixtures/broker.js';
+import { startIdP, type IdP } from '../fixtures/idp.js';
+
+let idp: IdP;
+let broker: TestBroker;
+
+beforeAll(async () => {
+  idp = await startIdP();
+  broker = await startBroker(idp);
+  expect((await broker.login()).status).toBe(200);
+});
+afterAll(async () => {
+  await broker.close();
+  await idp.close();
+});
+
+const TOKEN = '/api/v1/providers/demo/token';
+
+/** Sends the body in pieces with `Transfer-Encoding: chunked` (no Content-Length). */
+function chunked(pieces: string[]): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        socketPath: broker.socket,
+        method: 'POST',
+        path: TOKEN,
+        headers: {
+          'x-broker-key': broker.key,
+          'x-broker-user': 'alice',
+          'x-broker-caller': 'owner',
+          'content-type': 'application/json',
+          'transfer-encoding': 'chunked'
+        }
+      },
+      res => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+      }
+    );
+    req.on('error', reject);
+    for (const piece of pieces) req.write(piece);
+    req.end();
+  });
+}
+
+describe('JSON request bodies', () => {
+  test('a body sent in chunks is read whole', async () => {
+    const answer = await chunked(['{"min_', 'ttl": 45', '}']);
+    expect(answer.status).toBe(200);
+    expect(answer.json.expires_in).toBeGreaterThanOrEqual(45);
+  });
+
+  test('a chunked body over 16 KiB is 413 payload_too_large', async () => {
+    const answer = await chunked(['{"scopes": ["', 'x'.repeat(9000), 'y'.repeat(9000), '"]}']);
+    expect(answer.status).toBe(413);
+    expect(answer.json.error).toBe('payload_too_large');
+  });
+
+  test('a charset other than UTF-8 is 415 unsupported_media_type', async () => {
+    const answer = await broker.request('POST', TOKEN, {
+      raw: '{}',
+      contentType: 'application/json; charset=iso-8859-1'
+    });
+    expect(answer.status).toBe(415);
+    expect(answer.json.error).toBe('unsupported_media_type');
+  });
+
+  test('an explicit UTF-8 charset is accepted', async () => {
+    const answer = await broker.request('POST', TOKEN, {
+      raw: '{}',
+      contentType: 'application/json; charset=UTF-8'
+    });
+    expect(answer.status).toBe(200);
+  });
+
+  test('a compressed body is 415 unsupported_media_type', async () => {
+    const answer = await broker.request('POST', TOKEN, {
+      raw: '{}',
+      headers: { 'content-encoding': 'gzip' }
+    });
+    expect(answer.status).toBe(415);
+    expect(answer.json.error).toBe('unsupported_media_type');
+  });
+
+  test.each(['"demo"', '60', 'null'])(
+    'a JSON body %s that is not an object is 400 invalid_request',
+    async raw => {
+      const answer = await broker.request('POST', TOKEN, { raw });
+      expect(answer.status).toBe(400);
+      expect(answer.json.error).toBe('invalid_request');
+    }
+  );
+
+  test('a blank body uses the defaults', async () => {
+    const answer = await broker.request('POST', TOKEN, { raw: '  \n' });
+    expect(answer.status).toBe(200);
+  });
+});

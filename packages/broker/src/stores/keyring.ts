@@ -80,9 +80,10 @@ export class KeyringStore implements TokenStore {
         err
       );
     }
-    const probe = this.entry(`.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
     const value = randomBytes(16).toString('hex');
     try {
+      // The binding may already throw when it makes the entry (no session bus to connect to).
+      const probe = this.entry(`.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
       await probe.setPassword(value);
       const back = await probe.getPassword();
       await probe.deletePassword();

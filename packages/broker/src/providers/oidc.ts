@@ -470,7 +470,7 @@ export class OidcProvider {
     asked: readonly string[]
   ): TokenSet {
     const granted = typeof tokens.scope === 'string' ? tokens.scope.split(' ').filter(Boolean) : [...asked];
-    requireNotWider(this.id, asked, granted);
+    requireNotWider(this.id, [...asked, ...this.config.implied_scopes], granted);
     const expiresIn = tokens.expiresIn() ?? DEFAULT_EXPIRES_IN;
     return {
       accessToken: tokens.access_token,

@@ -77,6 +77,11 @@ export interface ProviderConfig {
   /** Audiences a caller may ask for (client credentials and token exchange). */
   readonly audiences: readonly string[];
   readonly token_exchange: TokenExchangeConfig | null;
+  /**
+   * Scopes the IdP always adds to what is asked, accepted beyond the request (JupyterHub adds the
+   * scopes that identify the user to the service). Any other extra scope refuses the token.
+   */
+  readonly implied_scopes: readonly string[];
   /** The claim that names the account (userinfo or ID token); null: preferred_username, email, name, sub. */
   readonly account_claim: string | null;
 }
@@ -94,7 +99,8 @@ const COMMON_KEYS = [
   'grant',
   'audiences',
   'token_exchange',
-  'account_claim'
+  'account_claim',
+  'implied_scopes'
 ];
 const ENDPOINT_KEYS = [
   'authorization_endpoint',
@@ -303,7 +309,7 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
   }
   const known = new Set([...COMMON_KEYS, ...KIND_KEYS[kind]]);
   for (const k of Object.keys(raw)) {
-    if (!known.has(k)) throw new ConfigError(`${key}.${k}`, `is not an option of kind "${kind}"`);
+    if (!known.has(k) && raw[k] !== undefined) throw new ConfigError(`${key}.${k}`, `is not an option of kind "${kind}"`);
   }
   const { id, title, client_id, client_secret_file, authorization_params } = raw;
   if (typeof id !== 'string' || !PROVIDER_ID.test(id)) {
@@ -374,11 +380,18 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
   if (outside.length > 0) {
     throw new ConfigError(`${key}.token_exchange.scopes`, `${outside.join(', ')} not in scopes`);
   }
+  const implied =
+    raw.implied_scopes != null
+      ? scopeList(raw.implied_scopes, `${key}.implied_scopes`)
+      : kind === 'jupyterhub'
+        ? jupyterhubImpliedScopes(client_id)
+        : [];
   return {
     id,
     title: title ?? id,
     kind,
     ...resolved,
+    implied_scopes: implied,
     client_id,
     client_secret_file: secretFile,
     token_endpoint_auth_method: auth,
@@ -390,6 +403,19 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
     token_exchange: exchange,
     account_claim: accountClaim
   };
+}
+
+/**
+ * What JupyterHub adds to every OAuth token it issues to a service: the scopes that identify the user
+ * (`read:users:name!user`, `read:users:groups!user`) and access to the service itself, whose
+ * default client id is `service-<name>`.
+ */
+function jupyterhubImpliedScopes(clientId: string): string[] {
+  const implied = ['read:users:name!user', 'read:users:groups!user'];
+  if (clientId.startsWith('service-')) {
+    implied.push(`access:services!service=${clientId.slice('service-'.length)}`);
+  }
+  return implied;
 }
 
 /**

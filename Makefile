@@ -27,10 +27,13 @@ $(BIN)/.requirements: requirements-dev.txt
 build: node_modules/.package-lock.json $(BIN)/.requirements
 	npm run build -w @jupyter-token-broker/broker
 	npm run build -w jupyter-token-broker
+	npm run build -w @jupyter-token-broker/archive-browser
 
 setup: build
 	$(BIN)/pip install -q --no-build-isolation -e packages/labextension
 	$(BIN)/jupyter labextension develop --overwrite packages/labextension >/dev/null
+	$(BIN)/pip install -q --no-build-isolation -e binder/archive-browser
+	$(BIN)/jupyter labextension develop --overwrite binder/archive-browser >/dev/null
 	$(BIN)/jupyter server extension enable --sys-prefix jupyter_token_broker >/dev/null
 
 # --- the demo -----------------------------------------------------------------------------------------

@@ -6,7 +6,10 @@ state-changing routes rely on XSRF checks, and the kernel helper authenticates w
 generates that token itself and writes it to its 0600 runtime file, where ``tests/jupyterAuth.ts`` reads it.
 """
 
+import json
 import os
+from pathlib import Path
+from tempfile import mkdtemp
 
 from jupyterlab.galata import configure_jupyter_server
 
@@ -19,14 +22,40 @@ c.ServerApp.disable_check_xsrf = False
 c.IdentityProvider.pop("token", None)  # back to Jupyter's own random token
 c.ServerApp.jpserver_extensions = {"jupyter_token_broker": True}
 
+DEMO_ISSUER = f"http://127.0.0.1:{int(os.environ.get('DEMO_IDP_PORT', '9410'))}"
+DEMO_API_URL = f"http://127.0.0.1:{int(os.environ.get('DEMO_API_PORT', '9411'))}"
+
 c.TokenBroker.providers = [
     {
         "id": "demo",
         "title": "Demo IdP",
         "kind": "oidc",
-        "issuer": f"http://127.0.0.1:{int(os.environ.get('DEMO_IDP_PORT', '9410'))}",
+        "issuer": DEMO_ISSUER,
         "client_id": "jupyter-demo",
         "scopes": ["openid", "profile", "email", "offline_access", "demo:read"],
-    }
+    },
+    # The same IdP, through a client that gets no refresh tokens (as JupyterHub as an OAuth provider): its
+    # sign-in needs renewing once its one-minute access token expires (the broker's `needs_login`).
+    {
+        "id": "session",
+        "title": "Session-only IdP",
+        "kind": "oidc",
+        "issuer": DEMO_ISSUER,
+        "client_id": "jupyter-demo-no-refresh",
+        "scopes": ["openid", "profile", "demo:read"],
+    },
 ]
 c.TokenBroker.store = {"type": "memory"}
+
+# Settings an admin would set in overrides.json: the token broker's snippets and the example Archive Browser
+# plugin call this stack's demo API.
+# A fresh app settings directory, so the demo's own environment is left alone.
+c.LabApp.app_settings_dir = mkdtemp(prefix="token-broker-ui-tests-settings-")
+(Path(c.LabApp.app_settings_dir) / "overrides.json").write_text(
+    json.dumps(
+        {
+            "jupyter-token-broker:panel": {"snippetUrl": f"{DEMO_API_URL}/whoami"},
+            "@jupyter-token-broker/archive-browser:plugin": {"apiUrl": DEMO_API_URL},
+        }
+    )
+)

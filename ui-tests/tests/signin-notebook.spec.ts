@@ -2,12 +2,10 @@
  * The demo story: alice signs in from the Token Broker panel, a notebook calls the protected demo API with
  * `get_token("demo")`, and after she signs out the same cell says a login is required.
  */
-import * as path from 'node:path';
 import { runWhoamiCell } from './demoNotebook';
-import { signInFromPanel, signOutFromPanel } from './tokenBrokerPanel';
+import { saveScreenshot } from './evidence';
+import { signInFromPanel, signOutEverywhere, signOutFromPanel } from './tokenBrokerPanel';
 import { expect, test } from './jupyterAuth';
-
-const PANEL_SCREENSHOT = path.join(__dirname, '..', 'test-results', 'panel-signed-in.png');
 
 /** Reads `Expires in m:ss` as seconds. */
 function secondsOf(text: string | null): number {
@@ -17,13 +15,15 @@ function secondsOf(text: string | null): number {
 }
 
 test('alice signs in from the panel, a notebook calls the demo API as her, and stops after sign-out', async ({
-  page
+  page,
+  request
 }, testInfo) => {
-  const panel = await test.step('sign in through the IdP popup', () =>
+  await signOutEverywhere(request);
+  const card = await test.step('sign in through the IdP popup', () =>
     signInFromPanel(page, 'alice'));
 
   await test.step('the expiry counts down', async () => {
-    const countdown = panel.getByText(/^Expires in \d+:\d\d$/);
+    const countdown = card.getByText(/^Expires in \d+:\d\d$/);
     await expect(countdown).toBeVisible();
     const before = secondsOf(await countdown.textContent());
     // The behaviour under test is the passing of time itself.
@@ -33,10 +33,12 @@ test('alice signs in from the panel, a notebook calls the demo API as her, and s
     expect(after).toBeLessThanOrEqual(60);
   });
 
-  await test.step('a screenshot of the signed-in panel', async () => {
-    const png = await panel.screenshot({ path: PANEL_SCREENSHOT });
-    await testInfo.attach('panel-signed-in', { body: png, contentType: 'image/png' });
-  });
+  await test.step('a screenshot of the signed-in panel', () =>
+    saveScreenshot(
+      page.getByRole('region', { name: 'Token Broker', exact: true }),
+      testInfo,
+      'panel-signed-in'
+    ));
 
   await test.step('get_token("demo") in a notebook calls the demo API as alice', async () => {
     await page.notebook.createNew('whoami.ipynb');
@@ -52,5 +54,6 @@ test('alice signs in from the panel, a notebook calls the demo API as her, and s
     expect(output).toContain("'demo'");
     expect(output).toMatch(/needs a login/i);
     expect(output).not.toContain("'sub': 'alice'");
+    await saveScreenshot(page, testInfo, 'signed-out-login-required');
   });
 });

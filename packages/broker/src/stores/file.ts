@@ -13,10 +13,13 @@
  * - A file that fails authentication is an error on every read and write, never an empty store:
  *   nothing overwrites it until someone removes it.
  * - {@link FileStore.withLock} holds `<path>.<provider>.lock` across processes.
+ * - It keeps the broker's small records (plugin consents, pending revocations) in the same
+ *   document, as durably and as encrypted as the grants ({@link FileStore.records}).
  */
 import { readFile } from 'node:fs/promises';
 
 import { StoreUnavailable } from '../errors.js';
+import type { RecordStore } from '../records.js';
 import { LockTimeout, FileLock, type FileLockOptions, pidAlive } from './fileLock.js';
 import { MalformedGrant, parseSecretJson, readGrant } from './grantCodec.js';
 import { KeyedMutex } from './keyedMutex.js';
@@ -50,6 +53,8 @@ const LOCK_KEY = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 interface Document {
   version: 1;
   grants: Record<string, unknown>;
+  /** Records kept beside the grants (`records.ts`): namespace → key → value. */
+  records: Record<string, Record<string, string>>;
 }
 
 /**
@@ -69,6 +74,30 @@ export class FileStore implements TokenStore {
   private key: Buffer | undefined;
   private readonly mutex = new KeyedMutex();
   private readonly writeLock: FileLock;
+
+  /** Records beside the grants, in the same encrypted file (see `records.ts`). */
+  readonly records: RecordStore = {
+    getRecords: async namespace => {
+      try {
+        return { ...(await this.read()).records[namespace] };
+      } catch (err) {
+        throw unavailable(err);
+      }
+    },
+    putRecord: (namespace, key, value) =>
+      this.change(document => {
+        document.records[namespace] = { ...document.records[namespace], [key]: value };
+        return true;
+      }),
+    deleteRecord: (namespace, key) =>
+      this.change(document => {
+        const space = document.records[namespace];
+        if (space === undefined || !Object.hasOwn(space, key)) return false;
+        delete space[key];
+        if (Object.keys(space).length === 0) delete document.records[namespace];
+        return true;
+      })
+  };
 
   constructor(private readonly options: FileStoreOptions) {
     this.writeLock = new FileLock(`${options.path}.lock`, options.lock);
@@ -121,7 +150,7 @@ export class FileStore implements TokenStore {
 
   /** {@inheritDoc TokenStore.put} */
   put(grant: Grant): Promise<void> {
-    return this.change(grants => {
+    return this.change(({ grants }) => {
       grants[grant.provider] = readGrant(grant, `grants.${grant.provider}`);
       return true;
     });
@@ -129,7 +158,7 @@ export class FileStore implements TokenStore {
 
   /** {@inheritDoc TokenStore.delete} */
   delete(provider: string): Promise<void> {
-    return this.change(grants => {
+    return this.change(({ grants }) => {
       if (!Object.hasOwn(grants, provider)) return false;
       delete grants[provider];
       return true;
@@ -168,12 +197,12 @@ export class FileStore implements TokenStore {
   }
 
   /** Reads, changes and writes back the document under the write lock; `edit` says whether it changed. */
-  private change(edit: (grants: Record<string, unknown>) => boolean): Promise<void> {
+  private change(edit: (document: Document) => boolean): Promise<void> {
     return this.mutex.run('write', async () => {
       const release = await this.lock(this.writeLock);
       try {
         const document = await this.read();
-        if (!edit(document.grants)) return;
+        if (!edit(document)) return;
         await replaceFile(
           this.options.path,
           seal(this.requireKey(), Buffer.from(JSON.stringify(document), 'utf8'))
@@ -197,7 +226,9 @@ export class FileStore implements TokenStore {
     try {
       sealed = await readFile(this.options.path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, grants: {} };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        return { version: 1, grants: {}, records: {} };
+      }
       throw err;
     }
     const text = unseal(this.requireKey(), sealed).toString('utf8');
@@ -207,12 +238,26 @@ export class FileStore implements TokenStore {
       document === null ||
       document.version !== 1 ||
       typeof document.grants !== 'object' ||
-      document.grants === null
+      document.grants === null ||
+      (document.records !== undefined && !isRecordSpaces(document.records))
     ) {
       throw new MalformedGrant('the store document');
     }
-    return { version: 1, grants: { ...document.grants } };
+    return { version: 1, grants: { ...document.grants }, records: { ...document.records } };
   }
+}
+
+function isRecordSpaces(value: unknown): value is Document['records'] {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.values(value).every(
+      space =>
+        typeof space === 'object' &&
+        space !== null &&
+        Object.values(space).every(v => typeof v === 'string')
+    )
+  );
 }
 
 /** Turns a store failure into `store_unavailable` with a description that says what is wrong. */

@@ -14,12 +14,15 @@
  *   `require` from `store.module_path` when set, else from a `node_modules` next to or above the
  *   broker script (see the README, "Secret stores").
  * - Its lock is in-process only: the keychain offers none across processes.
+ * - The broker's small records (consents, pending revocations; `records.ts`) are one entry per
+ *   namespace, account `<OS user>/records/<namespace>` (provider ids never contain `/`).
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 
 import { StoreUnavailable } from '../errors.js';
+import type { RecordStore } from '../records.js';
 import { MalformedGrant, parseSecretJson, readGrant } from './grantCodec.js';
 import { KeyedMutex } from './keyedMutex.js';
 import type { Grant, TokenStore } from './tokenStore.js';
@@ -67,6 +70,52 @@ export class KeyringStore implements TokenStore {
   private readonly mutex = new KeyedMutex();
 
   constructor(private readonly options: KeyringStoreOptions) {}
+
+  /** Records beside the grants, one keychain entry per namespace (see `records.ts`). */
+  readonly records: RecordStore = {
+    getRecords: namespace => this.readRecords(namespace),
+    putRecord: (namespace, key, value) =>
+      this.mutex.run(`records ${namespace}`, async () => {
+        const space = { ...(await this.readRecords(namespace)), [key]: value };
+        await this.call(() =>
+          this.entry(`records/${namespace}`).setPassword(JSON.stringify(space))
+        );
+      }),
+    deleteRecord: (namespace, key) =>
+      this.mutex.run(`records ${namespace}`, async () => {
+        const space = { ...(await this.readRecords(namespace)) };
+        if (!Object.hasOwn(space, key)) return;
+        delete space[key];
+        await this.call(async () => {
+          const entry = this.entry(`records/${namespace}`);
+          if (Object.keys(space).length === 0) await entry.deletePassword();
+          else await entry.setPassword(JSON.stringify(space));
+        });
+      })
+  };
+
+  private async readRecords(namespace: string): Promise<Record<string, string>> {
+    const text = await this.call(() => this.entry(`records/${namespace}`).getPassword());
+    if (text === null) return {};
+    let value: unknown;
+    try {
+      value = parseSecretJson(text, `keychain records ${namespace}`);
+    } catch (err) {
+      value = err;
+    }
+    if (
+      typeof value !== 'object' ||
+      value === null ||
+      value instanceof Error ||
+      !Object.values(value).every(v => typeof v === 'string')
+    ) {
+      throw new StoreUnavailable(
+        { cause: value instanceof Error ? value : undefined },
+        `The keychain entry of the '${namespace}' records is not a record map.`
+      );
+    }
+    return value as Record<string, string>;
+  }
 
   /** {@inheritDoc TokenStore.open} */
   async open(): Promise<void> {

@@ -3,6 +3,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 
+import type { StoreWithRecords } from '../../src/records.js';
 import type { Grant, TokenStore } from '../../src/stores/tokenStore.js';
 
 const grant = (provider: string, refreshToken: string | null = 'rt-1'): Grant => ({
@@ -133,6 +134,33 @@ export function runTokenStoreContract(
         })
       ).rejects.toThrow('boom');
       expect(await store.withLock('demo', async () => 'next')).toBe('next');
+      await store.close();
+    });
+
+    test('records (when the store keeps them) are separate from grants, per namespace, durable', async () => {
+      const store = await makeStore();
+      const records = (store as Partial<StoreWithRecords>).records;
+      if (records === undefined) {
+        await store.close();
+        return;
+      }
+      expect(await records.getRecords('consents')).toEqual({});
+      await records.putRecord('consents', 'plugin demo', '{"decision":"deny"}');
+      await records.putRecord('consents', 'other demo', 'x');
+      await records.putRecord('revocations', 'r1', 'secret-rt');
+      await records.deleteRecord('consents', 'other demo');
+      await records.deleteRecord('consents', 'missing');
+      expect(await records.getRecords('consents')).toEqual({
+        'plugin demo': '{"decision":"deny"}'
+      });
+      expect(await records.getRecords('revocations')).toEqual({ r1: 'secret-rt' });
+      expect(await store.get('consents')).toBeUndefined();
+      if (reopen !== undefined) {
+        const second = (await reopen(store)) as Partial<StoreWithRecords>;
+        expect(await second.records?.getRecords('revocations')).toEqual({ r1: 'secret-rt' });
+      }
+      await records.deleteRecord('revocations', 'r1');
+      expect(await records.getRecords('revocations')).toEqual({});
       await store.close();
     });
 

@@ -6,7 +6,6 @@ import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { type ICommandPalette, Notification } from '@jupyterlab/apputils';
 import type { INotebookTracker } from '@jupyterlab/notebook';
 import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
-import { Menu } from '@lumino/widgets';
 
 import { writeSystemClipboard } from './clipboard';
 import { copiedMessage, copyAuthorizationHeader } from './copyHeader';
@@ -28,9 +27,6 @@ import {
 /** The palette category of every Token Broker command. */
 const CATEGORY = 'Token Broker';
 
-/** The notebook cells' context menu selector. */
-const CELL_SELECTOR = '.jp-Notebook .jp-Cell';
-
 /**
  * What the commands need from the application.
  */
@@ -50,8 +46,8 @@ export interface ICommandsContext {
 }
 
 /**
- * Registers the `token-broker:*` commands, their palette entries and, with notebooks, the
- * "Token Broker" submenu of the notebook cell context menu.
+ * Registers the `token-broker:*` commands and their palette entries. The "Token Broker" submenu
+ * of the notebook cell context menu is declared in `schema/panel.json` (`jupyter.lab.menus`).
  *
  * @param context - the application parts the commands use.
  *
@@ -239,18 +235,6 @@ export function registerCommands(context: ICommandsContext): void {
     ]) {
       palette.addItem({ command, category: CATEGORY });
     }
-  }
-
-  if (notebooks) {
-    const menu = new Menu({ commands: app.commands });
-    menu.title.label = 'Token Broker';
-    menu.title.icon = keyIcon;
-    menu.addItem({ command: CommandIDs.copyHeader, args: { inMenu: true } });
-    for (const { id } of SNIPPET_LANGUAGES) {
-      menu.addItem({ command: CommandIDs.insertSnippet, args: { language: id, inMenu: true } });
-    }
-    app.contextMenu.addItem({ type: 'separator', selector: CELL_SELECTOR, rank: 90 });
-    app.contextMenu.addItem({ type: 'submenu', submenu: menu, selector: CELL_SELECTOR, rank: 91 });
   }
 }
 

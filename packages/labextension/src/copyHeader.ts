@@ -69,6 +69,6 @@ export async function copyAuthorizationHeader(
 export function copiedMessage(title: string, expiresIn: number): string {
   return (
     `Copied a secret Authorization header for ${title}; it expires in ${formatDuration(expiresIn)}. ` +
-    'Anyone who has it can call APIs as you: paste it only where no one else can read it.'
+    'Treat it like a password.'
   );
 }

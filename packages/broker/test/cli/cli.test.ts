@@ -142,7 +142,11 @@ describe('token-broker check-config', () => {
     const { dir } = await setup('check-ok');
     const result = run(['check-config', join(dir, 'config.json')]);
     expect(result.status).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ ok: true, providers: ['demo'] });
+    expect(JSON.parse(result.stdout)).toEqual({
+      ok: true,
+      providers: ['demo'],
+      store: { type: 'memory' }
+    });
   });
 
   test('a bad config names the key', async () => {

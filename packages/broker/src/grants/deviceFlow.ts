@@ -89,7 +89,10 @@ export class DeviceLogins {
     const authorization = await provider.startDevice(scopes);
     this.running.get(provider.id)?.abort.abort();
     const expiresAt = epochSeconds(this.options.clock) + authorization.expiresIn;
-    const entry: Running = { abort: new AbortController(), status: { status: 'pending', expires_at: expiresAt } };
+    const entry: Running = {
+      abort: new AbortController(),
+      status: { status: 'pending', expires_at: expiresAt }
+    };
     this.running.set(provider.id, entry);
     void this.poll(provider, scopes, authorization.deviceCode, authorization.interval, entry);
     this.options.log.info('login_started', { provider: provider.id, method: 'device', scopes });
@@ -131,14 +134,25 @@ export class DeviceLogins {
     const { signal } = entry.abort;
     const { log, tokens, clock } = this.options;
     const fail = (code: string, description: string): void => {
-      entry.status = { ...entry.status, status: 'failed', error: code, error_description: description };
-      log.info('login_failed', { provider: provider.id, method: 'device', error: code, reason: description });
+      entry.status = {
+        ...entry.status,
+        status: 'failed',
+        error: code,
+        error_description: description
+      };
+      log.info('login_failed', {
+        provider: provider.id,
+        method: 'device',
+        error: code,
+        reason: description
+      });
     };
     let interval = firstInterval;
     for (;;) {
       await this.sleep(interval * 1000, signal);
       if (signal.aborted) {
-        if (entry.status.status === 'pending') fail('invalid_request', 'The device login was cancelled.');
+        if (entry.status.status === 'pending')
+          fail('invalid_request', 'The device login was cancelled.');
         return;
       }
       if (epochSeconds(clock) >= entry.status.expires_at) {

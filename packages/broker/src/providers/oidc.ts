@@ -164,7 +164,9 @@ export class OidcProvider {
     const { client_secret_file: file, token_endpoint_auth_method: method } = this.config;
     if (file === null) return oc.None();
     const secret = (await readPrivateFile(file, 'client_secret_file')).trim();
-    return method === 'client_secret_post' ? oc.ClientSecretPost(secret) : oc.ClientSecretBasic(secret);
+    return method === 'client_secret_post'
+      ? oc.ClientSecretPost(secret)
+      : oc.ClientSecretBasic(secret);
   }
 
   /** Client metadata the broker sets itself: the clock tolerance of JWT time checks. */
@@ -230,7 +232,9 @@ export class OidcProvider {
     const configuration = await this.discover();
     const oc = await openidClient();
     if (configuration.serverMetadata().authorization_endpoint === undefined) {
-      throw new InvalidRequest(`Provider '${this.id}' has no browser sign-in; use the device flow.`);
+      throw new InvalidRequest(
+        `Provider '${this.id}' has no browser sign-in; use the device flow.`
+      );
     }
     const challenge = await oc.calculatePKCECodeChallenge(request.checks.verifier);
     const params: Record<string, string> = {
@@ -321,7 +325,10 @@ export class OidcProvider {
    * @param audience - the resource the token is for, or undefined
    * @returns the tokens (no refresh token is kept)
    */
-  async clientCredentials(scopes: readonly string[], audience: string | undefined): Promise<TokenSet> {
+  async clientCredentials(
+    scopes: readonly string[],
+    audience: string | undefined
+  ): Promise<TokenSet> {
     const configuration = await this.discover();
     const oc = await openidClient();
     const params: Record<string, string> = {};
@@ -366,7 +373,9 @@ export class OidcProvider {
     }
     const issued = (tokens as { issued_token_type?: unknown }).issued_token_type;
     if (issued !== undefined && issued !== ACCESS_TOKEN_TYPE) {
-      throw new UpstreamError(`Provider '${this.id}' exchanged for a token that is not an access token.`);
+      throw new UpstreamError(
+        `Provider '${this.id}' exchanged for a token that is not an access token.`
+      );
     }
     return { ...this.toTokenSet(tokens, scopes), refreshToken: null };
   }
@@ -423,10 +432,14 @@ export class OidcProvider {
       if (err instanceof oc.ResponseBodyError) {
         if (err.error === 'authorization_pending' || err.error === 'slow_down') return err.error;
         if (err.error === 'access_denied') {
-          throw new InvalidRequest('The sign-in was refused at the identity provider.', { cause: err });
+          throw new InvalidRequest('The sign-in was refused at the identity provider.', {
+            cause: err
+          });
         }
         if (err.error === 'expired_token') {
-          throw new InvalidRequest('The device code expired before the sign-in finished.', { cause: err });
+          throw new InvalidRequest('The device code expired before the sign-in finished.', {
+            cause: err
+          });
         }
       }
       throw translate(oc, err, 'device', this.id);
@@ -445,7 +458,10 @@ export class OidcProvider {
     const claim = this.config.account_claim;
     if (tokens.claims !== undefined) {
       const sub = tokens.claims.sub;
-      return { account: accountLabel(tokens.claims, claim), subject: typeof sub === 'string' ? sub : null };
+      return {
+        account: accountLabel(tokens.claims, claim),
+        subject: typeof sub === 'string' ? sub : null
+      };
     }
     const configuration = await this.discover();
     const oc = await openidClient();
@@ -458,9 +474,15 @@ export class OidcProvider {
         tokens.accessToken
       );
       const sub = info.claims.sub;
-      return { account: accountLabel(info.claims, claim), subject: typeof sub === 'string' ? sub : null };
+      return {
+        account: accountLabel(info.claims, claim),
+        subject: typeof sub === 'string' ? sub : null
+      };
     } catch (err) {
-      this.options.log.warn('userinfo_failed', { provider: this.id, reason: (err as Error).message });
+      this.options.log.warn('userinfo_failed', {
+        provider: this.id,
+        reason: (err as Error).message
+      });
       return { account: null, subject: null };
     }
   }
@@ -469,7 +491,8 @@ export class OidcProvider {
     tokens: Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers,
     asked: readonly string[]
   ): TokenSet {
-    const granted = typeof tokens.scope === 'string' ? tokens.scope.split(' ').filter(Boolean) : [...asked];
+    const granted =
+      typeof tokens.scope === 'string' ? tokens.scope.split(' ').filter(Boolean) : [...asked];
     requireNotWider(this.id, [...asked, ...this.config.implied_scopes], granted);
     const expiresIn = tokens.expiresIn() ?? DEFAULT_EXPIRES_IN;
     return {

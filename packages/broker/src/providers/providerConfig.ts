@@ -172,7 +172,10 @@ function scopeList(value: unknown, key: string): string[] {
 
 function stringList(value: unknown, key: string): string[] {
   if (value == null) return [];
-  if (!Array.isArray(value) || value.some(s => typeof s !== 'string' || s === '' || s.length > 512)) {
+  if (
+    !Array.isArray(value) ||
+    value.some(s => typeof s !== 'string' || s === '' || s.length > 512)
+  ) {
     throw new ConfigError(key, 'must be a list of non-empty strings');
   }
   return [...new Set(value as string[])];
@@ -309,7 +312,8 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
   }
   const known = new Set([...COMMON_KEYS, ...KIND_KEYS[kind]]);
   for (const k of Object.keys(raw)) {
-    if (!known.has(k) && raw[k] !== undefined) throw new ConfigError(`${key}.${k}`, `is not an option of kind "${kind}"`);
+    if (!known.has(k) && raw[k] !== undefined)
+      throw new ConfigError(`${key}.${k}`, `is not an option of kind "${kind}"`);
   }
   const { id, title, client_id, client_secret_file, authorization_params } = raw;
   if (typeof id !== 'string' || !PROVIDER_ID.test(id)) {
@@ -321,7 +325,10 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
   if (typeof client_id !== 'string' || client_id === '') {
     throw new ConfigError(`${key}.client_id`, 'must be a non-empty string');
   }
-  if (client_secret_file != null && (typeof client_secret_file !== 'string' || client_secret_file === '')) {
+  if (
+    client_secret_file != null &&
+    (typeof client_secret_file !== 'string' || client_secret_file === '')
+  ) {
     throw new ConfigError(`${key}.client_secret_file`, 'must be a path or null');
   }
   const secretFile = (client_secret_file as string | null | undefined) ?? null;
@@ -334,7 +341,9 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
   if ((grant === 'token_exchange') !== (exchange !== null)) {
     throw new ConfigError(
       `${key}.token_exchange`,
-      grant === 'token_exchange' ? 'is required for grant "token_exchange"' : 'needs grant "token_exchange"'
+      grant === 'token_exchange'
+        ? 'is required for grant "token_exchange"'
+        : 'needs grant "token_exchange"'
     );
   }
   if (grant !== 'authorization_code' && secretFile === null) {
@@ -348,7 +357,11 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
   }
 
   const defaultAuth: ClientAuthMethod =
-    secretFile === null ? 'none' : kind === 'jupyterhub' ? 'client_secret_post' : 'client_secret_basic';
+    secretFile === null
+      ? 'none'
+      : kind === 'jupyterhub'
+        ? 'client_secret_post'
+        : 'client_secret_basic';
   const auth = (raw.token_endpoint_auth_method ?? defaultAuth) as ClientAuthMethod;
   if (!AUTH_METHODS.includes(auth) || (auth === 'none') !== (secretFile === null)) {
     throw new ConfigError(
@@ -368,10 +381,14 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
   if (!isObject(params) || Object.values(params).some(v => typeof v !== 'string')) {
     throw new ConfigError(`${key}.authorization_params`, 'must map names to strings');
   }
-  if (raw.account_claim != null && (typeof raw.account_claim !== 'string' || !CLAIM.test(raw.account_claim))) {
+  if (
+    raw.account_claim != null &&
+    (typeof raw.account_claim !== 'string' || !CLAIM.test(raw.account_claim))
+  ) {
     throw new ConfigError(`${key}.account_claim`, 'must be a claim name');
   }
-  const accountClaim = (raw.account_claim as string | undefined) ?? (kind === 'jupyterhub' ? 'name' : null);
+  const accountClaim =
+    (raw.account_claim as string | undefined) ?? (kind === 'jupyterhub' ? 'name' : null);
   const audiences = stringList(raw.audiences, `${key}.audiences`);
   if (exchange?.audience != null && !audiences.includes(exchange.audience)) {
     audiences.push(exchange.audience);
@@ -430,7 +447,8 @@ export function checkProviderReferences(providers: readonly ProviderConfig[]): v
     if (p.token_exchange === null) return;
     const key = `providers[${i}].token_exchange.subject_provider`;
     const subject = providers.find(q => q.id === p.token_exchange?.subject_provider);
-    if (subject === undefined) throw new ConfigError(key, `no provider '${p.token_exchange.subject_provider}'`);
+    if (subject === undefined)
+      throw new ConfigError(key, `no provider '${p.token_exchange.subject_provider}'`);
     if (subject === p) throw new ConfigError(key, 'must be another provider');
     if (subject.grant === 'token_exchange') {
       throw new ConfigError(key, 'must not itself use token exchange');

@@ -16,10 +16,7 @@ afterAll(async () => {
   await idp.close();
 });
 
-async function until(
-  check: () => Promise<boolean>,
-  timeoutMs: number
-): Promise<void> {
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('timed out');
@@ -38,7 +35,13 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(started.status).toBe(200);
     expect(started.headers['cache-control']).toBe('no-store');
     expect(Object.keys(started.json).sort()).toEqual(
-      ['expires_at', 'interval', 'user_code', 'verification_uri', 'verification_uri_complete'].sort()
+      [
+        'expires_at',
+        'interval',
+        'user_code',
+        'verification_uri',
+        'verification_uri_complete'
+      ].sort()
     );
     expect(started.json.interval).toBe(1);
     expect(started.json.verification_uri).toBe(`${idp.issuer}/device`);

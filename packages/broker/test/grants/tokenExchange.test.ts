@@ -45,7 +45,11 @@ describe('token exchange (RFC 8693)', () => {
     expect(answer.json.error).toBe('login_required');
     expect(answer.json.error_description).toMatch(/'demo'/);
     const list = await broker.request('GET', '/api/v1/providers');
-    expect(list.json.providers[1]).toMatchObject({ id: 'api', grant: 'token_exchange', signed_in: false });
+    expect(list.json.providers[1]).toMatchObject({
+      id: 'api',
+      grant: 'token_exchange',
+      signed_in: false
+    });
   });
 
   test("the subject's token is exchanged for a narrowed one with the configured audience", async () => {
@@ -91,6 +95,9 @@ describe('token exchange (RFC 8693)', () => {
     }
     const answer = await exchanged();
     expect(answer.status).toBe(200);
-    expect(idp.exchanges.at(-1)).toMatchObject({ subjectAccount: 'bob', accessToken: answer.json.access_token });
+    expect(idp.exchanges.at(-1)).toMatchObject({
+      subjectAccount: 'bob',
+      accessToken: answer.json.access_token
+    });
   });
 });

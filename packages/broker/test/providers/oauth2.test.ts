@@ -47,7 +47,10 @@ async function callbackQuery(b: TestBroker): Promise<URLSearchParams> {
 
 describe('kind oauth2: explicit endpoints, no discovery', () => {
   test('signs in and hands out tokens without ever asking for a discovery document', async () => {
-    const b = await broker({ issuer: idp.issuer, authorization_response_iss_parameter_supported: true });
+    const b = await broker({
+      issuer: idp.issuer,
+      authorization_response_iss_parameter_supported: true
+    });
     const query = await callbackQuery(b);
     expect(query.get('iss')).toBe(idp.issuer);
     const done = await b.request('GET', `/api/v1/callback?${query}`, {
@@ -66,7 +69,9 @@ describe('kind oauth2: explicit endpoints, no discovery', () => {
     expect(b.upstreamCalls.some(u => u.includes('/.well-known/'))).toBe(false);
     // The refresh token works at the configured token endpoint.
     b.advance(200);
-    expect((await b.request('POST', '/api/v1/providers/demo/token', { body: {} })).status).toBe(200);
+    expect((await b.request('POST', '/api/v1/providers/demo/token', { body: {} })).status).toBe(
+      200
+    );
   });
 
   test('mix-up: a callback whose iss names another issuer is refused and nothing is stored', async () => {
@@ -85,7 +90,10 @@ describe('kind oauth2: explicit endpoints, no discovery', () => {
   });
 
   test('an advertised iss parameter that is missing from the callback is refused', async () => {
-    const b = await broker({ issuer: idp.issuer, authorization_response_iss_parameter_supported: true });
+    const b = await broker({
+      issuer: idp.issuer,
+      authorization_response_iss_parameter_supported: true
+    });
     const query = await callbackQuery(b);
     query.delete('iss');
     const done = await b.request('GET', `/api/v1/callback?${query}`, {

@@ -1,5 +1,5 @@
 /**
- * The panel's "Consents" section: the consent decisions the broker keeps, each with a
+ * The panel's "Extension access" section: the consent decisions the broker keeps, each with a
  * Withdraw button.
  */
 import type { ConsentDecision, IConsent } from './tokens';
@@ -31,7 +31,7 @@ export class ConsentList {
     const heading = document.createElement('h3');
     heading.className = 'jp-TokenBroker-sectionTitle';
     heading.id = 'jp-TokenBroker-consents-title';
-    heading.textContent = 'Consents';
+    heading.textContent = 'Extension access';
     this.node.setAttribute('aria-labelledby', heading.id);
     this._status = document.createElement('p');
     this._status.className = 'jp-TokenBroker-status';

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup demo test lint test-js test-python test-ui bench build clean
+.PHONY: help setup system-deps demo test lint test-js test-python test-ui bench build clean
 
 help:
 	@echo "make demo   - set up everything and run JupyterLab + broker + demo IdP + demo API"
@@ -29,6 +29,10 @@ build: node_modules/.package-lock.json $(BIN)/.requirements
 	npm run build -w jupyter-token-broker
 	npm run build -w @jupyter-token-broker/archive-browser
 
+# Debian's Chromium (browser tests), dbus + gnome-keyring (a real Secret Service for the keyring store tests)
+system-deps:
+	./scripts/system-deps.sh
+
 setup: build
 	$(BIN)/pip install -q --no-build-isolation -e packages/labextension
 	$(BIN)/jupyter labextension develop --overwrite packages/labextension >/dev/null
@@ -48,7 +52,7 @@ lint: node_modules/.package-lock.json $(BIN)/.requirements
 	$(BIN)/ruff format --check packages/labextension binder ui-tests
 
 # jest for the broker (real oidc-provider), node:test for the demo IdP/API, type + unit tests of the lab extension
-test-js: build
+test-js: build system-deps
 	npm test -w @jupyter-token-broker/broker
 	npm test -w @jupyter-token-broker/demo
 	npm test -w jupyter-token-broker
@@ -56,8 +60,7 @@ test-js: build
 test-python: setup
 	$(BIN)/pytest -q packages/labextension/tests
 
-test-ui: setup
-	./scripts/system-deps.sh
+test-ui: setup system-deps
 	npm test -w @jupyter-token-broker/ui-tests
 
 test: lint test-js test-python test-ui

@@ -45,7 +45,8 @@ class TokenBroker(Configurable):
 
     store = Dict(
         default_value={"type": "memory"},
-        help="Where the broker keeps grants, e.g. {'type': 'memory'}.",
+        help="Where the broker keeps grants: {'type': 'memory'} (lost on restart), {'type': 'file'} (encrypted, "
+        "in the Jupyter data dir unless 'path' and 'key_file' are given) or {'type': 'keyring'} (OS keychain).",
     ).tag(config=True)
 
     node_executable = Unicode(help="The Node.js executable that runs the broker (default: `node` on PATH).").tag(
@@ -76,7 +77,7 @@ class TokenBroker(Configurable):
 
     @default("audit")
     def _default_audit(self) -> dict[str, Any]:
-        return {"path": str(Path(jupyter_data_dir()) / "token-broker" / "audit.jsonl")}
+        return {"path": str(state_dir() / "audit.jsonl")}
 
     @default("broker_script")
     def _default_script(self) -> str:
@@ -117,10 +118,31 @@ class TokenBroker(Configurable):
             )
 
     def broker_config(self) -> dict[str, Any]:
-        """The broker's config file contents (``docs/architecture.md``, "Config file"); paths only, no secrets."""
-        config: dict[str, Any] = {"providers": [dict(p) for p in self.providers], "store": dict(self.store)}
+        """The broker's config file contents (``docs/architecture.md``, "Config file"); paths only, no secrets.
+
+        A file store with no paths gets them in the user's private state dir; the broker creates the 0600 key
+        file there on first use (never in the config, never in the environment).
+        """
+        store = dict(self.store)
+        if store.get("type") == "file":
+            store.setdefault("path", str(state_dir() / "grants.store"))
+            store.setdefault("key_file", str(state_dir() / "store.key"))
+            for key in ("path", "key_file"):
+                private_parent(Path(store[key]))
+        config: dict[str, Any] = {"providers": [dict(p) for p in self.providers], "store": store}
         if self.audit.get("path"):
-            # The broker writes the file 0600; its directory is private to the user, like the store's.
-            Path(self.audit["path"]).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_parent(Path(self.audit["path"]))
             config["audit"] = dict(self.audit)
         return config
+
+
+def state_dir() -> Path:
+    """Where the broker keeps what outlives the server: ``{jupyter_data_dir}/token-broker``."""
+    return Path(jupyter_data_dir()) / "token-broker"
+
+
+def private_parent(path: Path) -> None:
+    """Creates ``path``'s directory as 0700 (the broker refuses a store in a group- or world-writable dir)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.parent == state_dir():
+        path.parent.chmod(0o700)

@@ -147,7 +147,7 @@ class BrokerProxyHandler(APIHandler):
             return
         if not self.supervisor.ready:
             self.send_error_json(
-                503, "upstream_unavailable", "The token broker is starting.", retry_after=RETRY_AFTER_SECONDS
+                503, "upstream_unavailable", self.not_ready_description(), retry_after=RETRY_AFTER_SECONDS
             )
             return
 
@@ -173,6 +173,13 @@ class BrokerProxyHandler(APIHandler):
             )
             return
         self.relay(response)
+
+    def not_ready_description(self) -> str:
+        """Says why there is no broker to forward to: starting, or refused to start and why."""
+        failure = self.supervisor.start_failure
+        if failure:
+            return f"The token broker could not start ({failure}); see the Jupyter server log."
+        return "The token broker is starting."
 
     def relay(self, response: UpstreamResponse) -> None:
         """Sends the broker's status, body and allow-listed headers to the caller."""

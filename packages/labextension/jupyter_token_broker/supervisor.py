@@ -107,6 +107,9 @@ class BrokerSupervisor:
         self._process: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._last_error_line: str | None = None
+        self.start_failure: str | None = None
+        """Why the last broker exited before it was ready (its own one-line message), for 503 answers."""
         self._stopping = False
         self.pid: int | None = None
         self.restarts = 0
@@ -205,6 +208,7 @@ class BrokerSupervisor:
         """One broker process from launch to exit; returns its exit code."""
         rundir = self._require_rundir()
         rundir.remove_stale_socket()
+        self._last_error_line = None
         process = await asyncio.create_subprocess_exec(
             *self.argv(),
             stdin=asyncio.subprocess.DEVNULL,
@@ -223,9 +227,16 @@ class BrokerSupervisor:
         stderr_task = asyncio.create_task(self._drain_stderr(process))
         try:
             if await self._await_ready(process):
+                self.start_failure = None
                 self._ready.set()
                 await self._drain_stdout(process)
-            return await process.wait()
+                return await process.wait()
+            exit_code = await process.wait()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stderr_task
+            # A refused start (a store others can read, a missing keychain) names its cause on its last line.
+            self.start_failure = self._last_error_line or f"exited with code {exit_code} before it was ready"
+            return exit_code
         finally:
             self._ready.clear()
             await self._terminate()
@@ -289,6 +300,7 @@ class BrokerSupervisor:
                 return
             text = line.decode(errors="replace").rstrip()
             if text:
+                self._last_error_line = text
                 self.log.log(log_level_of(text), "token-broker: %s", text)
 
     async def _terminate(self) -> None:

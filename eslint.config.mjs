@@ -11,6 +11,7 @@ export default tseslint.config(
       '**/dist/**',
       '.venv/**',
       'packages/labextension/jupyter_token_broker/**',
+      'binder/archive-browser/archive_browser/labextension/**',
       'ui-tests/test-results/**',
       'ui-tests/playwright-report/**'
     ]

@@ -133,7 +133,7 @@ export class ArchivePanel extends Widget {
       case 'consent_denied':
         return (
           `Access to ${title} was denied for the Archive Browser. To be asked again, withdraw ` +
-          'the decision under Consents in the Token Broker panel.'
+          'the decision under Extension access in the Token Broker panel.'
         );
       case 'consent_cancelled':
         return `The Archive Browser needs access to ${title}: choose Allow to list the items.`;

@@ -1,0 +1,92 @@
+/**
+ * Cold start-to-ready and idle resident memory of the broker as it ships (the bundle the Python
+ * package launches, started the way the server extension starts it), against a bare node:http
+ * process on a unix socket that prints a ready line, measured alternately in the same run.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { brokerRunDir, socketRequest, trustedHeaders } from '../lib/broker.mjs';
+import { median, privateDir, rssKiB, sleep, startReady } from '../lib/processes.mjs';
+
+const BARE_HTTP = fileURLToPath(new URL('../servers/bare-http.mjs', import.meta.url));
+
+/** What a supervisor and a first page load ask before anyone is signed in. */
+async function touch(server) {
+  for (let i = 0; i < 3; i++) {
+    await socketRequest(server.socket, 'GET', '/api/v1/health', {});
+  }
+  await socketRequest(
+    server.socket,
+    'POST',
+    '/api/v1/providers/demo/token',
+    { ...trustedHeaders(server.key), 'Content-Type': 'application/json' },
+    '{"min_ttl":60}'
+  );
+}
+
+/**
+ * Measures both, alternating.
+ *
+ * @param {object} options - `issuer`, `starts` (repetitions of cold start), `rssSamples`,
+ *   `settleMs`.
+ * @returns {Promise<object>} medians and ratios.
+ */
+export async function measureFootprint({ issuer, starts, rssSamples, settleMs }) {
+  const startMs = { broker: [], bare: [] };
+  const rss = { broker: [], bare: [], brokerAfterProviders: [] };
+  for (let i = 0; i < starts; i++) {
+    for (const kind of i % 2 ? ['bare', 'broker'] : ['broker', 'bare']) {
+      let server;
+      if (kind === 'broker') {
+        const run = brokerRunDir({ issuer, name: 'cold' });
+        server = { ...run, ...(await startReady(process.execPath, run.args)) };
+      } else {
+        const dir = privateDir('bare');
+        const socket = join(dir, 'bare.sock');
+        server = {
+          socket,
+          key: 'none',
+          ...(await startReady(process.execPath, [BARE_HTTP, socket]))
+        };
+      }
+      startMs[kind].push(server.startMs);
+      if (i < rssSamples) {
+        await touch(server);
+        await sleep(settleMs);
+        rss[kind].push(rssKiB(server.child.pid));
+        if (kind === 'broker') {
+          // The provider list discovers the IdP, which loads openid-client.
+          await socketRequest(
+            server.socket,
+            'GET',
+            '/api/v1/providers',
+            trustedHeaders(server.key)
+          );
+          await sleep(300);
+          await socketRequest(
+            server.socket,
+            'GET',
+            '/api/v1/providers',
+            trustedHeaders(server.key)
+          );
+          await sleep(settleMs);
+          rss.brokerAfterProviders.push(rssKiB(server.child.pid));
+        }
+      }
+      await server.stop();
+    }
+  }
+  const result = {
+    start_ms: { broker: median(startMs.broker), bare: median(startMs.bare) },
+    rss_kib: {
+      broker: median(rss.broker),
+      bare: median(rss.bare),
+      broker_after_provider_use: median(rss.brokerAfterProviders)
+    },
+    samples: { start_ms: startMs, rss_kib: rss }
+  };
+  result.cold_start_ratio = result.start_ms.broker / result.start_ms.bare;
+  result.idle_rss_ratio = result.rss_kib.broker / result.rss_kib.bare;
+  return result;
+}

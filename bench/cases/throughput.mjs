@@ -1,0 +1,87 @@
+/**
+ * Cache-hit token issue over the unix socket, against a minimal express 5 app answering a JSON body
+ * of the same size on the same kind of socket, with the same client, in the same run.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { startBroker, signIn, tokenRequest, trustedHeaders } from '../lib/broker.mjs';
+import { cpuMs, privateDir, runJson, startReady } from '../lib/processes.mjs';
+
+const LOAD_CLIENT = fileURLToPath(new URL('../lib/loadClient.mjs', import.meta.url));
+const EXPRESS_BASELINE = fileURLToPath(new URL('../servers/express-baseline.mjs', import.meta.url));
+
+/**
+ * Runs one load point against a server process.
+ *
+ * @returns {Promise<object>} the load client's figures plus the server's CPU time per request.
+ */
+async function load(server, target, request, concurrency, { warmupMs, durationMs }) {
+  const cpuBefore = cpuMs(server.child.pid);
+  const figures = await runJson(process.execPath, [
+    LOAD_CLIENT,
+    JSON.stringify({ mode: 'duration', target, request, concurrency, warmupMs, durationMs })
+  ]);
+  const cpu = cpuMs(server.child.pid) - cpuBefore;
+  return { ...figures, server_cpu_us_per_request: (cpu * 1000) / Math.max(1, figures.total) };
+}
+
+/**
+ * Measures both servers at each concurrency, alternating them round by round so that background load
+ * on a shared machine hits both alike; each server's best round counts.
+ *
+ * @param {object} options - `idp`, `concurrencies`, `rounds`, `warmupMs`, `durationMs`.
+ * @returns {Promise<object>} `{body_bytes, points: [{concurrency, broker, express, ratio}]}`.
+ */
+export async function measureThroughput({ idp, concurrencies, rounds, warmupMs, durationMs }) {
+  idp.accessTokenTtl = 3600;
+  const broker = await startBroker({ issuer: idp.issuer, name: 'throughput' });
+  const baselineDir = privateDir('express');
+  let baseline;
+  try {
+    await signIn(broker, idp);
+    const first = await tokenRequest(broker);
+    if (first.status !== 200) throw new Error(`token request failed: ${first.text}`);
+    const bodyBytes = Buffer.byteLength(first.text);
+    const socket = join(baselineDir, 'express.sock');
+    baseline = await startReady(process.execPath, [EXPRESS_BASELINE, socket, first.text]);
+
+    const request = {
+      method: 'POST',
+      path: '/api/v1/providers/demo/token',
+      headers: { ...trustedHeaders(broker.key), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ min_ttl: 60 })
+    };
+    const points = [];
+    for (const concurrency of concurrencies) {
+      const runs = { broker: [], express: [] };
+      for (let round = 0; round < rounds; round++) {
+        runs.express.push(
+          await load(baseline, { socket }, request, concurrency, { warmupMs, durationMs })
+        );
+        runs.broker.push(
+          await load(broker, { socket: broker.socket }, request, concurrency, {
+            warmupMs,
+            durationMs
+          })
+        );
+      }
+      const best = list => list.reduce((a, b) => (b.rps > a.rps ? b : a));
+      const point = { concurrency, broker: best(runs.broker), express: best(runs.express) };
+      for (const [name, figures] of Object.entries(runs)) {
+        for (const run of figures) {
+          const ok = run.statuses['200'] ?? 0;
+          if (ok !== run.requests || run.errors > 0) {
+            throw new Error(`${name} answered other than 200: ${JSON.stringify(run)}`);
+          }
+        }
+      }
+      point.ratio = point.broker.rps / point.express.rps;
+      points.push(point);
+    }
+    return { body_bytes: bodyBytes, points };
+  } finally {
+    await broker.stop();
+    await baseline?.stop();
+  }
+}

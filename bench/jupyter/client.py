@@ -1,0 +1,65 @@
+"""Sequential token requests made as the kernel helper makes them (``urllib``, one connection per call,
+``Authorization: token …``, ``X-Token-Broker-Client: kernel``), alternating between the broker's route and the
+no-op route, so that both see the same machine. Prints one JSON line of latencies in milliseconds.
+
+    python client.py BROKER_URL NOOP_URL TOKEN REQUESTS WARMUP
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+import urllib.request
+
+
+def call(url: str, token: str) -> float:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"min_ttl": 60}).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"token {token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "X-Token-Broker-Client": "kernel",
+        },
+    )
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read()
+        status = response.status
+    elapsed = (time.perf_counter() - started) * 1000
+    if status != 200 or b"access_token" not in body:
+        raise SystemExit(f"{url} answered {status}")
+    return elapsed
+
+
+def main() -> None:
+    broker_url, noop_url, token, requests, warmup = sys.argv[1:6]
+    times: dict[str, list[float]] = {"broker": [], "noop": []}
+    for i in range(int(warmup) + int(requests)):
+        pair = [("broker", broker_url), ("noop", noop_url)]
+        if i % 2:
+            pair.reverse()
+        for name, url in pair:
+            elapsed = call(url, token)
+            if i >= int(warmup):
+                times[name].append(elapsed)
+    print(
+        json.dumps(
+            {
+                name: {
+                    "p50_ms": statistics.median(values),
+                    "p90_ms": statistics.quantiles(values, n=10)[-1],
+                    "requests": len(values),
+                }
+                for name, values in times.items()
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

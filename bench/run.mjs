@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+/**
+ * `make bench`: what the broker adds on top of express, its rotation race, its memory and start-up,
+ * what it adds to a Jupyter API call, and the lab extension's download size. Every comparison is
+ * measured in the same run against a baseline on the same machine. Prints the figures, writes them
+ * to bench/results/latest.json, and ends with one JSON line: the keys of the "Broker in depth" issue
+ * plus `goals_met`.
+ *
+ * Ports: the IdP on 127.0.0.1:9860, the Jupyter server on 9869. Env: BENCH_DURATION_MS (per load
+ * point, default 3000), BENCH_ROUNDS (default 2).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+
+import { measureFootprint } from './cases/footprint.mjs';
+import { measureJupyter } from './cases/jupyter.mjs';
+import { measureRotation } from './cases/rotation.mjs';
+import { measureThroughput } from './cases/throughput.mjs';
+import { BUNDLE, REDIRECT_URI, REPO } from './lib/broker.mjs';
+import { startIdp } from './lib/idp.mjs';
+
+const IDP_PORT = 9860;
+const JUPYTER_PORT = 9869;
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const LAB_STATIC = join(REPO, 'packages/labextension/jupyter_token_broker/labextension/static');
+const FILE_STORE = join(REPO, 'packages/broker/src/stores/file.ts');
+
+const say = line => process.stdout.write(line + '\n');
+const fixed = (value, digits = 2) => (value === null ? 'n/a' : value.toFixed(digits));
+
+/** Runs one case; a failure is printed and leaves its figures null. */
+async function attempt(name, task, failures) {
+  const started = Date.now();
+  try {
+    const result = await task();
+    say(`  (${name}: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    return result;
+  } catch (err) {
+    failures.push(name);
+    say(`  ${name} FAILED: ${err.stack ?? err}`);
+    return null;
+  }
+}
+
+function labextensionGzipKb() {
+  const files = readdirSync(LAB_STATIC).filter(name => name.endsWith('.js'));
+  const bytes = files.reduce(
+    (sum, name) => sum + gzipSync(readFileSync(join(LAB_STATIC, name))).length,
+    0
+  );
+  return { files: files.length, kb: bytes / 1024 };
+}
+
+const failures = [];
+const started = Date.now();
+say(`jupyter-token-broker benchmark — node ${process.version}, broker ${BUNDLE}`);
+const idp = await startIdp({
+  port: IDP_PORT,
+  redirectUris: [REDIRECT_URI, `http://127.0.0.1:${JUPYTER_PORT}/token-broker/api/v1/callback`]
+});
+
+say(
+  '\n1. Cache-hit token issue over the unix socket vs a minimal express 5 app (same client, same run)'
+);
+const throughput = await attempt(
+  'throughput',
+  () =>
+    measureThroughput({
+      idp,
+      concurrencies: [16, 64],
+      rounds: ROUNDS,
+      warmupMs: 1000,
+      durationMs: DURATION_MS
+    }),
+  failures
+);
+if (throughput) {
+  say(
+    `  JSON answer: ${throughput.body_bytes} bytes; best of ${ROUNDS} rounds of ${DURATION_MS} ms`
+  );
+  for (const p of throughput.points) {
+    say(
+      `  ${String(p.concurrency).padStart(2)} connections: broker ${p.broker.rps.toFixed(0)} req/s ` +
+        `(p50 ${fixed(p.broker.p50_ms)} ms, p99 ${fixed(p.broker.p99_ms)} ms, ` +
+        `${p.broker.server_cpu_us_per_request.toFixed(0)} µs CPU/req) | express ` +
+        `${p.express.rps.toFixed(0)} req/s (p99 ${fixed(p.express.p99_ms)} ms, ` +
+        `${p.express.server_cpu_us_per_request.toFixed(0)} µs CPU/req) | ratio ${fixed(p.ratio)}`
+    );
+  }
+}
+
+say(
+  '\n2. Rotation race: 1000 concurrent token requests on an expired token (rotating refresh tokens)'
+);
+const rotation = await attempt(
+  'rotation',
+  () =>
+    measureRotation({
+      idp,
+      total: 1000,
+      tokenDelayMs: 150,
+      fileStore: existsSync(FILE_STORE)
+    }),
+  failures
+);
+if (rotation) {
+  for (const [label, race] of [
+    ['one broker', rotation.one],
+    ['two brokers, one file store', rotation.two]
+  ]) {
+    if (race === null) {
+      say(`  ${label}: not measured (no file store in this checkout)`);
+      continue;
+    }
+    say(
+      `  ${label}: ${race.upstream_calls} token endpoint call(s) (${race.upstream_failures} failed), ` +
+        `${race.logouts} forced logout(s), answers ${JSON.stringify(race.statuses)}, ` +
+        `${race.sent_before_refresh_answered} sent before the IdP answered (150 ms IdP latency), ` +
+        `${race.elapsed_ms.toFixed(0)} ms`
+    );
+  }
+}
+
+say('\n3. Idle RSS and cold start-to-ready, broker bundle vs bare node:http (medians, alternated)');
+const footprint = await attempt(
+  'footprint',
+  () => measureFootprint({ issuer: idp.issuer, starts: 9, rssSamples: 3, settleMs: 1000 }),
+  failures
+);
+if (footprint) {
+  const mb = kib => (kib / 1024).toFixed(1);
+  say(
+    `  start-to-ready: broker ${footprint.start_ms.broker.toFixed(0)} ms, bare ` +
+      `${footprint.start_ms.bare.toFixed(0)} ms, ratio ${fixed(footprint.cold_start_ratio)}`
+  );
+  say(
+    `  idle RSS (after start, health checks, a token request before sign-in): broker ` +
+      `${mb(footprint.rss_kib.broker)} MB, bare ${mb(footprint.rss_kib.bare)} MB, ratio ` +
+      `${fixed(footprint.idle_rss_ratio)}`
+  );
+  say(
+    `  RSS once a provider is used (openid-client and Node's fetch loaded): ` +
+      `${mb(footprint.rss_kib.broker_after_provider_use)} MB, ratio ` +
+      `${fixed(footprint.rss_kib.broker_after_provider_use / footprint.rss_kib.bare)}`
+  );
+}
+
+say('\n4. A kernel token request through the Jupyter server vs a no-op server-extension handler');
+const jupyter = await attempt(
+  'jupyter',
+  () => measureJupyter({ idp, port: JUPYTER_PORT, requests: 300, warmup: 30 }),
+  failures
+);
+if (jupyter) {
+  say(
+    `  p50 broker route ${fixed(jupyter.broker.p50_ms)} ms (p90 ${fixed(jupyter.broker.p90_ms)}), ` +
+      `no-op route ${fixed(jupyter.noop.p50_ms)} ms (p90 ${fixed(jupyter.noop.p90_ms)}), ` +
+      `ratio ${fixed(jupyter.jupyter_overhead_ratio)} (${jupyter.broker.requests} each, alternated)`
+  );
+}
+
+say('\n5. The lab extension as built');
+const lab = await attempt('labextension', async () => labextensionGzipKb(), failures);
+if (lab) say(`  ${lab.files} JavaScript files in static/, ${lab.kb.toFixed(1)} KB gzipped`);
+
+await idp.close();
+
+const at16 = throughput?.points.find(p => p.concurrency === 16) ?? null;
+const at64 = throughput?.points.find(p => p.concurrency === 64) ?? null;
+const races = rotation ? [rotation.one, rotation.two].filter(Boolean) : [];
+const figures = {
+  cache_hit_rps_ratio: throughput ? Math.min(...throughput.points.map(p => p.ratio)) : null,
+  cache_hit_rps_ratio_16: at16?.ratio ?? null,
+  cache_hit_rps_ratio_64: at64?.ratio ?? null,
+  p99_ms: at16?.broker.p99_ms ?? null,
+  p99_ms_64: at64?.broker.p99_ms ?? null,
+  upstream_calls_per_expiry: rotation?.one.upstream_calls ?? null,
+  upstream_calls_per_expiry_two_processes: rotation?.two?.upstream_calls ?? null,
+  logouts: rotation ? races.reduce((sum, race) => sum + race.logouts, 0) : null,
+  idle_rss_ratio: footprint?.idle_rss_ratio ?? null,
+  idle_rss_after_provider_use_ratio: footprint
+    ? footprint.rss_kib.broker_after_provider_use / footprint.rss_kib.bare
+    : null,
+  cold_start_ratio: footprint?.cold_start_ratio ?? null,
+  jupyter_overhead_ratio: jupyter?.jupyter_overhead_ratio ?? null,
+  labextension_js_gzip_kb: lab?.kb ?? null
+};
+const holds = (value, test) => (value === null ? false : test(value));
+const goals = {
+  cache_hit_rps_ratio: holds(figures.cache_hit_rps_ratio, v => v >= 0.8),
+  p99_ms: holds(figures.p99_ms, v => v < 5),
+  upstream_calls_per_expiry:
+    holds(figures.upstream_calls_per_expiry, v => v === 1) &&
+    holds(figures.upstream_calls_per_expiry_two_processes, v => v === 1),
+  logouts: holds(figures.logouts, v => v === 0),
+  idle_rss_ratio: holds(figures.idle_rss_ratio, v => v <= 1.3),
+  cold_start_ratio: holds(figures.cold_start_ratio, v => v <= 2.0),
+  jupyter_overhead_ratio: holds(figures.jupyter_overhead_ratio, v => v <= 1.25),
+  labextension_js_gzip_kb: holds(figures.labextension_js_gzip_kb, v => v <= 100)
+};
+if (rotation && rotation.two === null) {
+  say('\nnote: upstream_calls_per_expiry_two_processes is null: no file store in this checkout');
+}
+say(
+  `\ngoals: ${Object.entries(goals)
+    .map(([k, ok]) => `${k} ${ok ? 'met' : 'NOT met'}`)
+    .join(', ')}`
+);
+say(
+  `total ${((Date.now() - started) / 1000).toFixed(0)} s${failures.length ? `; failed: ${failures.join(', ')}` : ''}`
+);
+
+const round = value => (typeof value === 'number' ? Number(value.toFixed(3)) : value);
+const line = {
+  ...Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, round(v)])),
+  goals_met: goals
+};
+const resultsDir = join(REPO, 'bench/results');
+mkdirSync(resultsDir, { recursive: true });
+writeFileSync(
+  join(resultsDir, 'latest.json'),
+  JSON.stringify(
+    { summary: line, throughput, rotation, footprint, jupyter, labextension: lab },
+    null,
+    2
+  ) + '\n'
+);
+say(JSON.stringify(line));
+process.exit(failures.length > 0 ? 1 : 0);

@@ -3,9 +3,9 @@
 // The broker starts with every user's Jupyter server and its memory is multiplied by every user of
 // a hub, so the bundle is made to load little: it is minified, a package that npm installed several
 // times at the same version (mime-db and mime-types sit under express, accepts, type-is and send)
-// is bundled once, the parts of express the broker never uses (its body parsers and static file
-// server, which would load zlib and iconv-lite tables at start) are left out, and the MIME database
-// keeps only the media types a JSON API and its callback page answer with.
+// is bundled once, the parts of express the broker never uses (its body parsers, static file server
+// and extended query parser, which would load zlib, iconv-lite tables and qs at start) are left out,
+// and the MIME database keeps only the media types a JSON API and its callback page answer with.
 import { build } from 'esbuild';
 import { chmod, readFile } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
@@ -14,8 +14,12 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'dist', 'token-broker.mjs');
 
-/** express exports the broker does not use; `express.json()` and friends throw if called. */
-const UNUSED = ['body-parser', 'serve-static'];
+/**
+ * Parts of express the broker does not use: its body parsers and static file server
+ * (`express.json()` and friends throw if called), and qs, which only the `extended` query parser
+ * calls (the broker keeps express 5's default, `simple`).
+ */
+const UNUSED = ['body-parser', 'serve-static', 'qs'];
 
 /** Leaves out the modules in {@link UNUSED}. */
 const leaveOutUnused = {

@@ -44,11 +44,9 @@ export function eventRoutes(context: BrokerContext): Router {
   router.get('/api/v1/events', (req, res) => {
     const limit = parseLimit(req.query.limit);
     const provider = parseProvider(req.query.provider);
-    res
-      .set('Cache-Control', 'no-store')
-      .json({
-        events: context.audit.recent({ limit, ...(provider === undefined ? {} : { provider }) })
-      });
+    res.set('Cache-Control', 'no-store').json({
+      events: context.audit.recent({ limit, ...(provider === undefined ? {} : { provider }) })
+    });
   });
   return router;
 }

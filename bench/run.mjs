@@ -80,13 +80,16 @@ if (throughput) {
   say(
     `  JSON answer: ${throughput.body_bytes} bytes; best of ${ROUNDS} rounds of ${DURATION_MS} ms`
   );
+  const figures = f =>
+    `${f.rps.toFixed(0)} req/s (p50 ${fixed(f.p50_ms)} ms, p99 ${fixed(f.p99_ms)} ms, ` +
+    `${f.server_cpu_us_per_request.toFixed(0)} µs CPU/req)`;
   for (const p of throughput.points) {
+    say(`  ${p.concurrency} connections:`);
+    say(`    express 5 minimal app            ${figures(p.express)}`);
+    say(`    broker, audit file (as shipped)  ${figures(p.broker)}  ratio ${fixed(p.ratio)}`);
     say(
-      `  ${String(p.concurrency).padStart(2)} connections: broker ${p.broker.rps.toFixed(0)} req/s ` +
-        `(p50 ${fixed(p.broker.p50_ms)} ms, p99 ${fixed(p.broker.p99_ms)} ms, ` +
-        `${p.broker.server_cpu_us_per_request.toFixed(0)} µs CPU/req) | express ` +
-        `${p.express.rps.toFixed(0)} req/s (p99 ${fixed(p.express.p99_ms)} ms, ` +
-        `${p.express.server_cpu_us_per_request.toFixed(0)} µs CPU/req) | ratio ${fixed(p.ratio)}`
+      `    broker, audit in memory only     ${figures(p.broker_memory_audit)}  ratio ` +
+        `${fixed(p.ratio_memory_audit)}`
     );
   }
 }
@@ -174,8 +177,12 @@ const figures = {
   cache_hit_rps_ratio: throughput ? Math.min(...throughput.points.map(p => p.ratio)) : null,
   cache_hit_rps_ratio_16: at16?.ratio ?? null,
   cache_hit_rps_ratio_64: at64?.ratio ?? null,
+  cache_hit_rps_ratio_memory_audit: throughput
+    ? Math.min(...throughput.points.map(p => p.ratio_memory_audit))
+    : null,
   p99_ms: at16?.broker.p99_ms ?? null,
   p99_ms_64: at64?.broker.p99_ms ?? null,
+  p99_ms_memory_audit: at16?.broker_memory_audit.p99_ms ?? null,
   upstream_calls_per_expiry: rotation?.one.upstream_calls ?? null,
   upstream_calls_per_expiry_two_processes: rotation?.two?.upstream_calls ?? null,
   logouts: rotation ? races.reduce((sum, race) => sum + race.logouts, 0) : null,

@@ -27,47 +27,61 @@ async function load(server, target, request, concurrency, { warmupMs, durationMs
 }
 
 /**
- * Measures both servers at each concurrency, alternating them round by round so that background load
- * on a shared machine hits both alike; each server's best round counts.
+ * Measures the servers at each concurrency, alternating them round by round so that background load
+ * on a shared machine hits all alike; each server's best round counts. The broker runs twice: as the
+ * Jupyter server extension configures it (audit trail in a JSON-lines file, its default) and with
+ * the audit trail in memory only (the broker's own default), which shows what the file costs.
  *
  * @param {object} options - `idp`, `concurrencies`, `rounds`, `warmupMs`, `durationMs`.
- * @returns {Promise<object>} `{body_bytes, points: [{concurrency, broker, express, ratio}]}`.
+ * @returns {Promise<object>} `{body_bytes, points: [{concurrency, broker, broker_memory_audit,
+ *   express, ratio, ratio_memory_audit}]}`.
  */
 export async function measureThroughput({ idp, concurrencies, rounds, warmupMs, durationMs }) {
   idp.accessTokenTtl = 3600;
-  const broker = await startBroker({ issuer: idp.issuer, name: 'throughput' });
+  const servers = {};
   const baselineDir = privateDir('express');
-  let baseline;
   try {
-    await signIn(broker, idp);
-    const first = await tokenRequest(broker);
+    servers.broker = await startBroker({
+      issuer: idp.issuer,
+      name: 'throughput',
+      auditFile: true
+    });
+    const key = servers.broker.key;
+    servers.broker_memory_audit = await startBroker({
+      issuer: idp.issuer,
+      name: 'throughput-memory-audit',
+      key
+    });
+    await signIn(servers.broker, idp);
+    await signIn(servers.broker_memory_audit, idp);
+    const first = await tokenRequest(servers.broker);
     if (first.status !== 200) throw new Error(`token request failed: ${first.text}`);
     const bodyBytes = Buffer.byteLength(first.text);
     const socket = join(baselineDir, 'express.sock');
-    baseline = await startReady(process.execPath, [EXPRESS_BASELINE, socket, first.text]);
+    servers.express = {
+      socket,
+      ...(await startReady(process.execPath, [EXPRESS_BASELINE, socket, first.text]))
+    };
 
     const request = {
       method: 'POST',
       path: '/api/v1/providers/demo/token',
-      headers: { ...trustedHeaders(broker.key), 'Content-Type': 'application/json' },
+      headers: { ...trustedHeaders(key), 'Content-Type': 'application/json' },
       body: JSON.stringify({ min_ttl: 60 })
     };
     const points = [];
     for (const concurrency of concurrencies) {
-      const runs = { broker: [], express: [] };
+      const runs = Object.fromEntries(Object.keys(servers).map(name => [name, []]));
       for (let round = 0; round < rounds; round++) {
-        runs.express.push(
-          await load(baseline, { socket }, request, concurrency, { warmupMs, durationMs })
-        );
-        runs.broker.push(
-          await load(broker, { socket: broker.socket }, request, concurrency, {
-            warmupMs,
-            durationMs
-          })
-        );
+        for (const [name, server] of Object.entries(servers)) {
+          runs[name].push(
+            await load(server, { socket: server.socket }, request, concurrency, {
+              warmupMs,
+              durationMs
+            })
+          );
+        }
       }
-      const best = list => list.reduce((a, b) => (b.rps > a.rps ? b : a));
-      const point = { concurrency, broker: best(runs.broker), express: best(runs.express) };
       for (const [name, figures] of Object.entries(runs)) {
         for (const run of figures) {
           const ok = run.statuses['200'] ?? 0;
@@ -76,12 +90,15 @@ export async function measureThroughput({ idp, concurrencies, rounds, warmupMs, 
           }
         }
       }
+      const best = list => list.reduce((a, b) => (b.rps > a.rps ? b : a));
+      const point = { concurrency };
+      for (const name of Object.keys(runs)) point[name] = best(runs[name]);
       point.ratio = point.broker.rps / point.express.rps;
+      point.ratio_memory_audit = point.broker_memory_audit.rps / point.express.rps;
       points.push(point);
     }
     return { body_bytes: bodyBytes, points };
   } finally {
-    await broker.stop();
-    await baseline?.stop();
+    for (const server of Object.values(servers)) await server.stop();
   }
 }

@@ -20,14 +20,15 @@ export const REDIRECT_URI = 'http://127.0.0.1:9869/token-broker/api/v1/callback'
  * Writes a broker's run directory.
  *
  * @param {object} options - `issuer`, `store` (config section, default memory), `name`, `key`
- *   (default: a new random one).
+ *   (default: a new random one), `auditFile` (default false: the audit trail in memory only).
  * @returns {{dir: string, socket: string, key: string, args: string[]}} the paths and command line.
  */
 export function brokerRunDir({
   issuer,
   store = { type: 'memory' },
   name = 'broker',
-  key = randomBytes(32).toString('base64url')
+  key = randomBytes(32).toString('base64url'),
+  auditFile = false
 }) {
   const dir = privateDir(name);
   const config = {
@@ -42,7 +43,9 @@ export function brokerRunDir({
         redirect_uri: null
       }
     ],
-    store
+    store,
+    // As the server extension configures it by default: a JSON-lines file (else memory only).
+    audit: { path: auditFile ? join(dir, 'audit.jsonl') : null }
   };
   writePrivate(join(dir, 'config.json'), JSON.stringify(config));
   writePrivate(join(dir, 'key'), key + '\n');

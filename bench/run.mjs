@@ -17,8 +17,8 @@ import { measureFootprint } from './cases/footprint.mjs';
 import { measureJupyter } from './cases/jupyter.mjs';
 import { measureRotation } from './cases/rotation.mjs';
 import { measureThroughput } from './cases/throughput.mjs';
-import { BUNDLE, REDIRECT_URI, REPO } from './lib/broker.mjs';
-import { startIdp } from './lib/idp.mjs';
+import { BUNDLE, REDIRECT_URI, REPO } from './harness/broker.mjs';
+import { startIdp } from './harness/idp.mjs';
 
 const IDP_PORT = 9860;
 const JUPYTER_PORT = 9869;

@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { brokerRunDir, socketRequest, trustedHeaders } from '../lib/broker.mjs';
-import { median, privateDir, rssKiB, sleep, startReady } from '../lib/processes.mjs';
+import { brokerRunDir, socketRequest, trustedHeaders } from '../harness/broker.mjs';
+import { median, privateDir, rssKiB, sleep, startReady } from '../harness/processes.mjs';
 
 const BARE_HTTP = fileURLToPath(new URL('../servers/bare-http.mjs', import.meta.url));
 

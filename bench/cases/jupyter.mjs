@@ -8,9 +8,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { REPO } from '../lib/broker.mjs';
-import { CLIENT_ID, SCOPES } from '../lib/idp.mjs';
-import { privateDir, runJson, sleep, startLogged } from '../lib/processes.mjs';
+import { REPO } from '../harness/broker.mjs';
+import { CLIENT_ID, SCOPES } from '../harness/idp.mjs';
+import { privateDir, runJson, sleep, startLogged } from '../harness/processes.mjs';
 
 const PYTHON = join(REPO, '.venv/bin/python');
 const JUPYTER_DIR = fileURLToPath(new URL('../jupyter/', import.meta.url));

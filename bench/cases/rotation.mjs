@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 
-import { signIn, socketRequest, startBroker, trustedHeaders } from '../lib/broker.mjs';
-import { privateDir, runJson, sleep, writePrivate } from '../lib/processes.mjs';
+import { signIn, socketRequest, startBroker, trustedHeaders } from '../harness/broker.mjs';
+import { privateDir, runJson, sleep, writePrivate } from '../harness/processes.mjs';
 
-const LOAD_CLIENT = fileURLToPath(new URL('../lib/loadClient.mjs', import.meta.url));
+const LOAD_CLIENT = fileURLToPath(new URL('../harness/loadClient.mjs', import.meta.url));
 
 /** Seconds the access token of the sign-in lives: the race starts once it has expired. */
 const SHORT_TTL_S = 2;

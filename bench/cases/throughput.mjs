@@ -5,10 +5,10 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { startBroker, signIn, tokenRequest, trustedHeaders } from '../lib/broker.mjs';
-import { cpuMs, privateDir, runJson, startReady } from '../lib/processes.mjs';
+import { startBroker, signIn, tokenRequest, trustedHeaders } from '../harness/broker.mjs';
+import { cpuMs, privateDir, runJson, startReady } from '../harness/processes.mjs';
 
-const LOAD_CLIENT = fileURLToPath(new URL('../lib/loadClient.mjs', import.meta.url));
+const LOAD_CLIENT = fileURLToPath(new URL('../harness/loadClient.mjs', import.meta.url));
 const EXPRESS_BASELINE = fileURLToPath(new URL('../servers/express-baseline.mjs', import.meta.url));
 
 /**

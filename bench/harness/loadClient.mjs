@@ -19,14 +19,17 @@
  * A target is `{socket}` or `{host, port}`; a request is `{method, path, headers, body}`.
  */
 import { connect } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 const spec = JSON.parse(process.argv[2]);
 
 function requestBytes(request, host) {
   const body = request.body === undefined ? '' : request.body;
   const lines = [`${request.method} ${request.path} HTTP/1.1`, `Host: ${host}`];
-  for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`${name}: ${value}`);
-  if (body !== '' || request.method !== 'GET') lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+  for (const [name, value] of Object.entries(request.headers ?? {}))
+    lines.push(`${name}: ${value}`);
+  if (body !== '' || request.method !== 'GET')
+    lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
   return Buffer.from(lines.join('\r\n') + '\r\n\r\n' + body);
 }
 

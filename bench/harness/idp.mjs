@@ -10,7 +10,18 @@
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 
-import Provider from 'oidc-provider';
+/** Runs `task` without oidc-provider's warnings about its development defaults (wanted here). */
+async function quietly(task) {
+  const warn = console.warn;
+  console.warn = () => undefined;
+  try {
+    return await task();
+  } finally {
+    console.warn = warn;
+  }
+}
+
+const { default: Provider } = await quietly(() => import('oidc-provider'));
 
 export const CLIENT_ID = 'bench-client';
 export const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
@@ -34,39 +45,42 @@ export async function startIdp({ port, redirectUris }) {
     lastTokenAnswerAt: 0
   };
 
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: CLIENT_ID,
-        token_endpoint_auth_method: 'none',
-        redirect_uris: redirectUris,
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code']
-      }
-    ],
-    pkce: { required: () => true },
-    scopes: SCOPES,
-    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'] },
-    conformIdTokenClaims: false,
-    findAccount: async (_ctx, id) => ({
-      accountId: id,
-      claims: async () => ({ sub: id, preferred_username: id, email: `${id}@example.org` })
-    }),
-    features: { devInteractions: { enabled: false }, revocation: { enabled: true } },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-    issueRefreshToken: async () => true,
-    rotateRefreshToken: true,
-    ttl: {
-      AccessToken: () => state.accessTokenTtl,
-      IdToken: 3600,
-      RefreshToken: 86400,
-      Grant: 86400,
-      Session: 86400,
-      Interaction: 600,
-      AuthorizationCode: 60
-    },
-    cookies: { keys: [randomBytes(16).toString('hex')] }
-  });
+  const provider = await quietly(
+    () =>
+      new Provider(issuer, {
+        clients: [
+          {
+            client_id: CLIENT_ID,
+            token_endpoint_auth_method: 'none',
+            redirect_uris: redirectUris,
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code']
+          }
+        ],
+        pkce: { required: () => true },
+        scopes: SCOPES,
+        claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'] },
+        conformIdTokenClaims: false,
+        findAccount: async (_ctx, id) => ({
+          accountId: id,
+          claims: async () => ({ sub: id, preferred_username: id, email: `${id}@example.org` })
+        }),
+        features: { devInteractions: { enabled: false }, revocation: { enabled: true } },
+        interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+        issueRefreshToken: async () => true,
+        rotateRefreshToken: true,
+        ttl: {
+          AccessToken: () => state.accessTokenTtl,
+          IdToken: 3600,
+          RefreshToken: 86400,
+          Grant: 86400,
+          Session: 86400,
+          Interaction: 600,
+          AuthorizationCode: 60
+        },
+        cookies: { keys: [randomBytes(16).toString('hex')] }
+      })
+  );
   provider.on('server_error', () => undefined);
   provider.on('grant.success', ctx => {
     if (ctx.oidc.params?.grant_type === 'refresh_token') state.refreshes++;

@@ -38,8 +38,9 @@ export function createApp(context: BrokerContext, key: string): Express {
   app.use(requireKey(key));
   app.use(requireJsonBody());
   app.use(readJsonBody(BODY_LIMIT));
-  app.use(healthRoutes());
+  // The token route first: it is the one called for every token a kernel or plugin asks for.
   app.use(providerRoutes(context));
+  app.use(healthRoutes());
   app.use(loginRoutes(context));
   app.use(eventRoutes(context));
   app.use(consentRoutes(context));

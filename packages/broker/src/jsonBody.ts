@@ -15,15 +15,17 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const NOT_UTF8 = /;\s*charset\s*=\s*(?!"?utf-8"?\s*(;|$))/i;
 
 /**
- * Whether a JSON text is an object or an array, as the API's bodies must be (a bare `"x"` or `1`
- * is malformed for us).
+ * The first character of a JSON text that is not JSON whitespace.
  *
  * @param text - the body
- * @returns true when its first non-blank character opens an object or an array
+ * @returns that character, or '' for a blank body
  */
-function opensObjectOrArray(text: string): boolean {
-  const first = /\S/.exec(text)?.[0];
-  return first === '{' || first === '[';
+function firstNonBlank(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c !== ' ' && c !== '\n' && c !== '\r' && c !== '\t') return c;
+  }
+  return '';
 }
 
 /**
@@ -48,9 +50,10 @@ export function readJsonBody(limitBytes: number): RequestHandler {
       return next();
     }
     const encoding = req.headers['content-encoding'];
+    const type = req.headers['content-type'] ?? '';
     if (
       (encoding !== undefined && encoding.toLowerCase() !== 'identity') ||
-      NOT_UTF8.test(req.headers['content-type'] ?? '')
+      (type.includes(';') && NOT_UTF8.test(type))
     ) {
       req.resume();
       return next(new BrokerError(415, 'unsupported_media_type', 'Send JSON in UTF-8.'));
@@ -83,12 +86,14 @@ export function readJsonBody(limitBytes: number): RequestHandler {
     const onEnd = (): void => {
       const text =
         chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') {
+      // The API's bodies are objects (or arrays, refused later): a bare `"x"` or `1` is malformed.
+      const first = firstNonBlank(text);
+      if (first === '') {
         req.body = {};
         return settle();
       }
       try {
-        if (!opensObjectOrArray(text)) throw new SyntaxError('not an object or array');
+        if (first !== '{' && first !== '[') throw new SyntaxError('not an object or array');
         req.body = JSON.parse(text);
       } catch (err) {
         return settle(new InvalidRequest('The request body is not valid JSON.', { cause: err }));

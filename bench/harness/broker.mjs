@@ -12,7 +12,9 @@ import { CLIENT_ID, SCOPES } from './idp.mjs';
 import { privateDir, startReady, writePrivate } from './processes.mjs';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
-export const BUNDLE = join(REPO, 'packages/broker/dist/token-broker.mjs');
+/** The broker under test; `BENCH_BROKER_BUNDLE` names another build (to compare before/after). */
+export const BUNDLE =
+  process.env.BENCH_BROKER_BUNDLE ?? join(REPO, 'packages/broker/dist/token-broker.mjs');
 /** The redirect URI the broker is told to use for logins started over its socket. */
 export const REDIRECT_URI = 'http://127.0.0.1:9869/token-broker/api/v1/callback';
 

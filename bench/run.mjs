@@ -7,7 +7,7 @@
  * plus `goals_met`.
  *
  * Ports: the IdP on 127.0.0.1:9860, the Jupyter server on 9869. Env: BENCH_DURATION_MS (per load
- * point, default 3000), BENCH_ROUNDS (default 2).
+ * point, default 2500), BENCH_ROUNDS (default 3).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,8 +22,8 @@ import { startIdp } from './harness/idp.mjs';
 
 const IDP_PORT = 9860;
 const JUPYTER_PORT = 9869;
-const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 3000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2500);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LAB_STATIC = join(REPO, 'packages/labextension/jupyter_token_broker/labextension/static');
 const FILE_STORE = join(REPO, 'packages/broker/src/stores/file.ts');
 

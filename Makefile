@@ -48,8 +48,8 @@ demo: setup
 lint: node_modules/.package-lock.json $(BIN)/.requirements
 	npx eslint .
 	npx prettier --check .
-	$(BIN)/ruff check packages/labextension binder ui-tests
-	$(BIN)/ruff format --check packages/labextension binder ui-tests
+	$(BIN)/ruff check packages/labextension binder ui-tests bench
+	$(BIN)/ruff format --check packages/labextension binder ui-tests bench
 
 # jest for the broker (real oidc-provider), node:test for the demo IdP/API, type + unit tests of the lab extension
 test-js: build system-deps

@@ -9,10 +9,12 @@
  *   `[refused]`, so a bug elsewhere cannot leak a token into the trail;
  * - a state-changing call that cannot be recorded does not happen: routes call
  *   {@link AuditTrail.assertWritable} before acting and {@link AuditTrail.record} before answering,
- *   and both throw {@link AuditUnavailable} (503 `store_unavailable`) when the file cannot be written.
+ *   and both throw {@link AuditUnavailable} (503 `store_unavailable`) when the file cannot be written;
+ *   `record` resolves only once the event's line is written to the file (see {@link AuditFile}: one
+ *   open descriptor, group commit, rotation between writes), and `assertWritable` reads the sink's
+ *   state — no system call while the file is open and writing.
  */
-import { appendFile, open, rename, stat } from 'node:fs/promises';
-
+import { AuditFile } from './auditFile.js';
 import { type Clock } from './clock.js';
 import { BrokerError } from './errors.js';
 import type { Logger } from './log.js';
@@ -153,11 +155,20 @@ export function sanitizeEvent(
 export class AuditTrail {
   private readonly ring: AuditEvent[] = [];
   private readonly ringSize: number;
-  /** File writes run one after another so rotation never interleaves with an append. */
-  private queue: Promise<unknown> = Promise.resolve();
+  /** The file sink, or null when the trail is memory-only. */
+  private readonly file: AuditFile | null;
 
   constructor(private readonly options: AuditOptions) {
     this.ringSize = options.ringSize ?? 1000;
+    this.file =
+      options.path === null
+        ? null
+        : new AuditFile({
+            path: options.path,
+            maxBytes: options.maxBytes,
+            keep: options.keep,
+            log: options.log
+          });
   }
 
   /** The file, or null when the trail is memory-only. */
@@ -168,19 +179,15 @@ export class AuditTrail {
   /**
    * Checks, before a state-changing call acts, that its event can be written.
    *
-   * @throws {@link AuditUnavailable} when the file cannot be opened for appending
+   * @throws {@link AuditUnavailable} when the sink has failed and the file still cannot be opened
    */
   async assertWritable(): Promise<void> {
-    const { path } = this.options;
-    if (path === null) return;
-    await this.serialize(async () => {
-      try {
-        const handle = await open(path, 'a', 0o600);
-        await handle.close();
-      } catch (err) {
-        throw new AuditUnavailable({ cause: err });
-      }
-    });
+    if (this.file === null || this.file.healthy) return;
+    try {
+      await this.file.ready();
+    } catch (err) {
+      throw new AuditUnavailable({ cause: err });
+    }
   }
 
   /**
@@ -197,23 +204,20 @@ export class AuditTrail {
     }
     this.ring.push(event);
     if (this.ring.length > this.ringSize) this.ring.shift();
-    const { path } = this.options;
-    if (path !== null) {
-      const line = JSON.stringify(event) + '\n';
-      await this.serialize(async () => {
-        try {
-          await this.rotateIfNeeded(path, Buffer.byteLength(line));
-          await appendFile(path, line, { mode: 0o600 });
-        } catch (err) {
-          this.options.log.error('audit_write_failed', {
-            path,
-            reason: (err as NodeJS.ErrnoException).code ?? (err as Error).message
-          });
-          throw new AuditUnavailable({ cause: err });
-        }
-      });
+    if (this.file !== null) {
+      try {
+        await this.file.append(JSON.stringify(event) + '\n');
+      } catch (err) {
+        // Logged by the sink, once per failure.
+        throw new AuditUnavailable({ cause: err });
+      }
     }
     return event;
+  }
+
+  /** Waits for pending writes, then closes the file (the trail reopens it if recorded to again). */
+  async close(): Promise<void> {
+    await this.file?.close();
   }
 
   /**
@@ -240,35 +244,6 @@ export class AuditTrail {
     }
     return out;
   }
-
-  private serialize<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(task, task);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Shifts `path` → `path.1` → … when the next line would take it over `maxBytes`. */
-  private async rotateIfNeeded(path: string, adding: number): Promise<void> {
-    let size: number;
-    try {
-      const info = await stat(path);
-      if (!info.isFile()) return;
-      size = info.size;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
-    if (size === 0 || size + adding <= this.options.maxBytes) return;
-    const { keep } = this.options;
-    for (let i = keep - 1; i >= 1; i--) {
-      await rename(`${path}.${i}`, `${path}.${i + 1}`).catch(ignoreMissing);
-    }
-    await rename(path, `${path}.1`);
-  }
-}
-
-function ignoreMissing(err: NodeJS.ErrnoException): void {
-  if (err.code !== 'ENOENT') throw err;
 }
 
 /** The `audit` section of the config file. */

@@ -117,7 +117,8 @@ export class AuditFile {
       batch = this.next = { lines: [], done, resolve, reject };
     }
     batch.lines.push(line);
-    this.flushing ??= this.flush();
+    // Lines from the same turn of the event loop share the first write too.
+    this.flushing ??= new Promise<void>(resolve => setImmediate(resolve)).then(() => this.flush());
     return batch.done;
   }
 

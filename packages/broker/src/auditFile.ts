@@ -182,7 +182,14 @@ export class AuditFile {
   private async write(file: OpenFile, text: string): Promise<OpenFile> {
     const data = Buffer.from(text);
     const out = this.torn ? Buffer.concat([NEWLINE, data]) : data;
-    const [, info] = await Promise.all([this.writeAll(file.fd, out), fstatFd(file.fd)]);
+    // Both settle before going on: the descriptor must not be closed under a write in flight.
+    const [wrote, stated] = await Promise.allSettled([
+      this.writeAll(file.fd, out),
+      fstatFd(file.fd)
+    ]);
+    if (wrote.status === 'rejected') throw wrote.reason;
+    if (stated.status === 'rejected') throw stated.reason;
+    const info = stated.value;
     this.torn = false;
     file.size += out.length;
     if (info.nlink > 0) return file;

@@ -9,8 +9,8 @@ In a kernel::
     token = get_token("demo")                           # the bare access token
 
 Importing this package is cheap: the kernel helper uses only the standard library, ``BrokerAuth`` imports
-``requests``/``httpx`` when it is first used, and the Jupyter server extension (which needs jupyter_server,
-tornado and httpx) is imported only when the server loads it.
+``requests``/``httpx`` when it is first used, and the Jupyter server extension (which needs jupyter_server and
+tornado) is imported only when the server loads it.
 """
 
 from __future__ import annotations

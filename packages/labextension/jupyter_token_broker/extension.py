@@ -6,6 +6,7 @@ from jupyter_server.extension.application import ExtensionApp
 
 from .config import TokenBroker
 from .handlers import ROUTE_PREFIX, BrokerCallbackHandler, BrokerProxyHandler
+from .identity import owner_name
 from .supervisor import BrokerSupervisor
 from .upstream import BrokerClient
 
@@ -33,6 +34,8 @@ class TokenBrokerApp(ExtensionApp):
         options = {
             "supervisor": self.supervisor,
             "client": self.client,
+            # Looked up once: getpass.getuser() reads the password database when $USER is unset.
+            "owner": owner_name(),
             "redirect_uri": self.broker_config.redirect_uri,
         }
         self.handlers.extend(

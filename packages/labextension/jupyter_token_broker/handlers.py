@@ -15,7 +15,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from .identity import client_label, is_admin, is_owner, owner_name, trusted_headers
+from .identity import client_label, is_admin, is_owner, trusted_headers
 from .supervisor import BrokerSupervisor
 from .upstream import BrokerClient, BrokerUnavailable, UpstreamResponse
 
@@ -56,9 +56,12 @@ class BrokerProxyHandler(APIHandler):
 
     relayed_headers: tuple[str, ...] = RESPONSE_HEADERS
 
-    def initialize(self, supervisor: BrokerSupervisor, client: BrokerClient, redirect_uri: str | None) -> None:
+    def initialize(
+        self, supervisor: BrokerSupervisor, client: BrokerClient, owner: str, redirect_uri: str | None
+    ) -> None:
         self.supervisor = supervisor
         self.client = client
+        self.owner = owner
         self.redirect_uri_override = redirect_uri
 
     def check_xsrf_cookie(self) -> None:
@@ -155,7 +158,7 @@ class BrokerProxyHandler(APIHandler):
         headers.update(
             trusted_headers(
                 key=self.supervisor.key,
-                user=owner_name(),
+                user=self.owner,
                 client=client_label(self.request.headers.get("X-Token-Broker-Client")),
                 redirect_uri=self.callback_url() if method == "POST" and LOGIN_PATH.match(path) else None,
                 caller=caller,
@@ -171,8 +174,11 @@ class BrokerProxyHandler(APIHandler):
             self.send_error_json(
                 503, "upstream_unavailable", "The token broker is not running.", retry_after=RETRY_AFTER_SECONDS
             )
-            return
-        self.relay(response)
+        except ValueError:
+            # A path or forwarded header the client refuses to put on the wire (control or non-ASCII characters).
+            self.send_error_json(400, "invalid_request", "Invalid path or header.")
+        else:
+            self.relay(response)
 
     def not_ready_description(self) -> str:
         """Says why there is no broker to forward to: starting, or refused to start and why."""

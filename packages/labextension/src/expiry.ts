@@ -19,6 +19,23 @@ export function secondsLeft(expiresAt: number, nowMs: number): number {
 }
 
 /**
+ * Whether a token has run out by the broker's own reckoning: only once its expiry instant has passed, so the
+ * last displayed second (`0:00`) still counts as valid.
+ *
+ * @param expiresAt - expiry in seconds since the epoch.
+ * @param nowMs - the current time in milliseconds since the epoch.
+ * @returns `true` from the instant `expiresAt` on.
+ *
+ * @example
+ * ```ts
+ * isExpired(1_700_000_060, 1_700_000_059_500); // false, although secondsLeft() is 0
+ * ```
+ */
+export function isExpired(expiresAt: number, nowMs: number): boolean {
+  return nowMs >= expiresAt * 1000;
+}
+
+/**
  * Formats a duration as `m:ss`, or `h:mm:ss` from one hour on.
  *
  * @param seconds - a non-negative number of seconds.

@@ -4,7 +4,7 @@
  * updated in place so focus survives refreshes.
  */
 import { ClaimsView, type TokenSource } from './claimsView';
-import { formatRemaining, secondsLeft } from './expiry';
+import { formatRemaining, isExpired, secondsLeft } from './expiry';
 import type { IProviderError, IProviderInfo } from './tokens';
 
 /**
@@ -145,13 +145,13 @@ export class ProviderCard {
       this._expiry.textContent = '';
       return false;
     }
-    const left = secondsLeft(expiresAt, nowMs);
+    // A re-fetch before the broker's own instant would see the same state and never ask again.
+    const expired = isExpired(expiresAt, nowMs);
     this._expiry.hidden = false;
-    this._expiry.textContent =
-      left > 0
-        ? `Expires in ${formatRemaining(left)}`
-        : 'Access token expired; renewed on next use';
-    if (left > 0 || this._expiredReported === expiresAt) {
+    this._expiry.textContent = expired
+      ? 'Access token expired; renewed on next use'
+      : `Expires in ${formatRemaining(secondsLeft(expiresAt, nowMs))}`;
+    if (!expired || this._expiredReported === expiresAt) {
       return false;
     }
     this._expiredReported = expiresAt;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { eventText } from '../src/activityList';
+import { isExpired, secondsLeft } from '../src/expiry';
 import { decodeClaims } from '../src/jwtClaims';
 import { DEFAULT_PREFERENCES, readPreferences } from '../src/preferences';
 import { statusText } from '../src/statusText';
@@ -123,5 +124,14 @@ describe('readPreferences', () => {
       }),
       DEFAULT_PREFERENCES
     );
+  });
+});
+
+describe('isExpired', () => {
+  it('panel re-fetched a second early and missed a lapsed sign-in: not expired while 0:00 shows', () => {
+    const expiresAt = 1_700_000_060;
+    assert.equal(secondsLeft(expiresAt, 1_700_000_059_500), 0);
+    assert.equal(isExpired(expiresAt, 1_700_000_059_500), false);
+    assert.equal(isExpired(expiresAt, 1_700_000_060_000), true);
   });
 });

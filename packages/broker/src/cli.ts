@@ -104,6 +104,7 @@ async function serve(args: string[]): Promise<void> {
     force.unref();
     void running
       .close()
+      .then(() => context.audit.close())
       .then(() => context.store.close())
       .finally(() => process.exit(0));
   };

@@ -14,7 +14,7 @@ help:
 	@echo "make bench  - run the benchmarks"
 
 # --- set-up -----------------------------------------------------------------------------------------
-node_modules/.package-lock.json: package.json package-lock.json packages/*/package.json ui-tests/package.json
+node_modules/.package-lock.json: package.json package-lock.json packages/*/package.json ui-tests/package.json binder/archive-browser/package.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
@@ -69,4 +69,5 @@ bench: setup
 	node bench/run.mjs
 
 clean:
-	rm -rf $(VENV) node_modules packages/*/lib packages/*/dist packages/labextension/jupyter_token_broker/labextension packages/labextension/jupyter_token_broker/broker
+	rm -rf $(VENV) node_modules packages/*/lib packages/*/dist packages/labextension/jupyter_token_broker/labextension packages/labextension/jupyter_token_broker/broker \
+		binder/archive-browser/lib binder/archive-browser/archive_browser/labextension

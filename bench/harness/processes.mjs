@@ -73,21 +73,7 @@ export function startReady(command, args, options = {}) {
   child.stderr.on('data', chunk => {
     if (errText.length < 20000) errText += chunk;
   });
-  const stop = () =>
-    new Promise(resolve => {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        running.delete(child);
-        resolve();
-        return;
-      }
-      const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.once('exit', () => {
-        clearTimeout(force);
-        running.delete(child);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+  const stop = () => stopChild(child, 5000);
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => {
@@ -201,6 +187,30 @@ export function cpuMs(pid) {
 }
 
 /**
+ * Stops a child started here: SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited.
+ *
+ * @param {import('node:child_process').ChildProcess} child - the process
+ * @param {number} graceMs - how long it may take to exit by itself
+ * @returns {Promise<void>}
+ */
+function stopChild(child, graceMs) {
+  return new Promise(resolve => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      running.delete(child);
+      resolve();
+      return;
+    }
+    const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(force);
+      running.delete(child);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/**
  * Starts a long-running process whose output goes to a file; it is killed at exit if still running.
  *
  * @param {string} command - executable.
@@ -213,20 +223,6 @@ export function startLogged(command, args, { env, cwd, logFile }) {
   const child = spawn(command, args, { env, cwd, stdio: ['ignore', out, out] });
   closeSync(out);
   running.add(child);
-  const stop = () =>
-    new Promise(resolve => {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        running.delete(child);
-        resolve();
-        return;
-      }
-      const force = setTimeout(() => child.kill('SIGKILL'), 15000);
-      child.once('exit', () => {
-        clearTimeout(force);
-        running.delete(child);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+  const stop = () => stopChild(child, 15000);
   return { child, stop };
 }

@@ -13,11 +13,11 @@ from tornado.websocket import websocket_connect
 from jupyter_process import JupyterServer
 
 
-def _message(session: str, code: str) -> dict:
+def _message(session: str, code: str, msg_type: str = "execute_request") -> dict:
     return {
         "header": {
             "msg_id": uuid.uuid4().hex,
-            "msg_type": "execute_request",
+            "msg_type": msg_type,
             "session": session,
             "username": "test",
             "version": "5.3",
@@ -25,7 +25,9 @@ def _message(session: str, code: str) -> dict:
         },
         "parent_header": {},
         "metadata": {},
-        "content": {
+        "content": {}
+        if msg_type != "execute_request"
+        else {
             "code": code,
             "silent": False,
             "store_history": False,
@@ -38,12 +40,45 @@ def _message(session: str, code: str) -> dict:
     }
 
 
+async def _wait_until_ready(connection, session: str, timeout: float) -> None:
+    """Asks ``kernel_info`` until both its shell reply and an iopub message for it arrive.
+
+    A kernel that is still starting, or whose iopub subscription is not yet joined (ZeroMQ's slow joiner), drops
+    what it is sent or publishes output nobody receives: a test that executes at once then waits for output that
+    never comes (seen in CI). Output on iopub for our own request proves the whole path is up.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        probe = _message(session, "", "kernel_info_request")
+        await connection.write_message(json.dumps(probe))
+        shell = iopub = False
+        resend = loop.time() + 2
+        while not (shell and iopub) and loop.time() < resend:
+            try:
+                raw = await asyncio.wait_for(connection.read_message(), resend - loop.time())
+            except asyncio.TimeoutError:
+                break
+            if raw is None:
+                raise RuntimeError("kernel websocket closed")
+            reply = json.loads(raw)
+            if reply.get("parent_header", {}).get("msg_id") != probe["header"]["msg_id"]:
+                continue
+            shell = shell or reply.get("channel") == "shell"
+            iopub = iopub or reply.get("channel") == "iopub"
+        if shell and iopub:
+            return
+    raise TimeoutError(f"kernel not ready after {timeout} s")
+
+
 async def _execute(server: JupyterServer, kernel_id: str, code: str, timeout: float) -> str:
     url = server.url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels"
     request = HTTPRequest(url, headers={"Authorization": f"token {server.token}"})
     connection = await websocket_connect(request)
     try:
-        message = _message(uuid.uuid4().hex, code)
+        session = uuid.uuid4().hex
+        await _wait_until_ready(connection, session, timeout)
+        message = _message(session, code)
         msg_id = message["header"]["msg_id"]
         await connection.write_message(json.dumps(message))
         output: list[str] = []

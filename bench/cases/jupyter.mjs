@@ -1,7 +1,10 @@
 /**
  * A token request through the Jupyter server, as a kernel makes it, against a no-op handler of a
  * Jupyter server extension answering a body of the same size, in the same server and the same run:
- * the ratio of p50 latencies is what the extension and the broker add to a Jupyter API call.
+ * the ratio of p50 latencies is what the extension and the broker add to a Jupyter API call. A third
+ * route, the floor, runs the extension's own forwarding code against a process that answers the
+ * same bytes as a constant (jupyter/floor-server.mjs): what the architecture costs whatever the
+ * broker does, so that broker − floor is the broker's own share.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,10 +13,11 @@ import { fileURLToPath } from 'node:url';
 
 import { REPO } from '../harness/broker.mjs';
 import { CLIENT_ID, SCOPES } from '../harness/idp.mjs';
-import { privateDir, runJson, sleep, startLogged } from '../harness/processes.mjs';
+import { privateDir, runJson, sleep, startLogged, startReady } from '../harness/processes.mjs';
 
 const PYTHON = join(REPO, '.venv/bin/python');
 const JUPYTER_DIR = fileURLToPath(new URL('../jupyter/', import.meta.url));
+const FLOOR_SERVER = join(JUPYTER_DIR, 'floor-server.mjs');
 
 async function waitFor(what, predicate, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
@@ -43,16 +47,20 @@ async function call(url, token, { method = 'GET', body, accept = 'application/js
 
 /**
  * Starts a Jupyter server with the token broker extension (launching the broker the Python package
- * ships) and the benchmark's no-op extension, signs in, and times both routes.
+ * ships) and the benchmark's extension, signs in, starts the floor process, and times the three
+ * routes.
  *
  * @param {object} options - `idp`, `port`, `requests`, `warmup`.
- * @returns {Promise<object>} p50/p90 of both routes and their ratio.
+ * @returns {Promise<object>} p50/p90 of the broker, no-op and floor routes, the broker/no-op ratio
+ *   (`jupyter_overhead_ratio`), `floor_ratio` (floor/no-op) and `broker_over_floor_ms`.
  */
 export async function measureJupyter({ idp, port, requests, warmup }) {
   const dir = privateDir('jupyter');
   const token = randomBytes(24).toString('hex');
   const logFile = join(dir, 'server.log');
   const bodyFile = join(dir, 'noop-body.json');
+  // In the 0700 run directory; the floor makes it 0600, as the broker makes its own.
+  const floorSocket = join(dir, 'floor.sock');
   for (const sub of ['runtime', 'config', 'data', 'root', 'xdg']) {
     mkdirSync(join(dir, sub), { mode: 0o700 });
   }
@@ -95,7 +103,8 @@ export async function measureJupyter({ idp, port, requests, warmup }) {
     JUPYTER_DATA_DIR: join(dir, 'data'),
     XDG_RUNTIME_DIR: join(dir, 'xdg'),
     PYTHONPATH: JUPYTER_DIR,
-    TB_BENCH_NOOP_BODY_FILE: bodyFile
+    TB_BENCH_NOOP_BODY_FILE: bodyFile,
+    TB_BENCH_FLOOR_SOCKET: floorSocket
   });
   const server = startLogged(PYTHON, ['-m', 'jupyter_server', '--config', config], {
     env,
@@ -104,6 +113,8 @@ export async function measureJupyter({ idp, port, requests, warmup }) {
   });
   const base = `http://127.0.0.1:${port}/`;
   const api = `${base}token-broker/api/v1/`;
+  const floorUrl = `${base}tb-bench/floor/api/v1/providers/demo/token`;
+  let floor = null;
   try {
     await waitFor(
       'the Jupyter server and its broker',
@@ -126,6 +137,14 @@ export async function measureJupyter({ idp, port, requests, warmup }) {
       body: { min_ttl: 60 }
     });
     writeFileSync(bodyFile, answer);
+    // Its own process, not this one: the bench's event loop would otherwise serve the floor in
+    // between its own work. Started once the answer it repeats is known; the extension's client
+    // connects on the first request.
+    floor = await startReady(process.execPath, [FLOOR_SERVER, floorSocket, bodyFile]);
+    const floorAnswer = await call(floorUrl, token, { method: 'POST', body: { min_ttl: 60 } });
+    if (floorAnswer !== answer) {
+      throw new Error('the floor route did not answer the bytes of the broker route');
+    }
 
     const timings = await runJson(
       PYTHON,
@@ -133,6 +152,7 @@ export async function measureJupyter({ idp, port, requests, warmup }) {
         join(JUPYTER_DIR, 'client.py'),
         `${api}providers/demo/token`,
         `${base}tb-bench/api/v1/providers/demo/token`,
+        floorUrl,
         token,
         String(requests),
         String(warmup)
@@ -143,9 +163,12 @@ export async function measureJupyter({ idp, port, requests, warmup }) {
       body_bytes: Buffer.byteLength(answer),
       broker: timings.broker,
       noop: timings.noop,
-      jupyter_overhead_ratio: timings.broker.p50_ms / timings.noop.p50_ms
+      floor: timings.floor,
+      jupyter_overhead_ratio: timings.broker.p50_ms / timings.noop.p50_ms,
+      floor_ratio: timings.floor.p50_ms / timings.noop.p50_ms,
+      broker_over_floor_ms: timings.broker.p50_ms - timings.floor.p50_ms
     };
   } finally {
-    await server.stop();
+    await Promise.all([server.stop(), floor?.stop()]);
   }
 }

@@ -1,12 +1,14 @@
 """Sequential token requests made as the kernel helper makes them (``urllib``, one connection per call,
-``Authorization: token …``, ``X-Token-Broker-Client: kernel``), alternating between the broker's route and the
-no-op route, so that both see the same machine. Prints one JSON line of latencies in milliseconds.
+``Authorization: token …``, ``X-Token-Broker-Client: kernel``), rotating among the broker's route, the no-op route
+and the floor route (the extension's forwarding to a process answering a constant), so that all see the same
+machine. Prints one JSON line of latencies in milliseconds.
 
-    python client.py BROKER_URL NOOP_URL TOKEN REQUESTS WARMUP
+    python client.py BROKER_URL NOOP_URL FLOOR_URL TOKEN REQUESTS WARMUP
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import sys
@@ -37,13 +39,14 @@ def call(url: str, token: str) -> float:
 
 
 def main() -> None:
-    broker_url, noop_url, token, requests, warmup = sys.argv[1:6]
-    times: dict[str, list[float]] = {"broker": [], "noop": []}
+    broker_url, noop_url, floor_url, token, requests, warmup = sys.argv[1:7]
+    routes = [("broker", broker_url), ("noop", noop_url), ("floor", floor_url)]
+    # Every order in turn: each route is as often first, second and third, and as often right after each of the
+    # others, so no route always runs on a machine left in the same state by the same neighbour.
+    orders = list(itertools.permutations(routes))
+    times: dict[str, list[float]] = {name: [] for name, _ in routes}
     for i in range(int(warmup) + int(requests)):
-        pair = [("broker", broker_url), ("noop", noop_url)]
-        if i % 2:
-            pair.reverse()
-        for name, url in pair:
+        for name, url in orders[i % len(orders)]:
             elapsed = call(url, token)
             if i >= int(warmup):
                 times[name].append(elapsed)

@@ -1,8 +1,13 @@
-"""A no-op Jupyter server extension for the benchmark: the yardstick of the broker's token route.
+"""The benchmark's Jupyter server extension: the yardsticks of the broker's token route.
 
 ``POST {base_url}tb-bench/api/v1/providers/{id}/token`` is authenticated and XSRF-checked like the broker's own
 route (``APIHandler``), reads the JSON body, and answers a fixed JSON body of the same size as the broker's token
 answer (read once from the file named by ``TB_BENCH_NOOP_BODY_FILE``), with the same ``Cache-Control``.
+
+``POST {base_url}tb-bench/floor/api/v1/(.*)`` (registered when ``TB_BENCH_FLOOR_SOCKET`` is set) is the floor of
+the architecture: the extension's real forwarding code (``BrokerProxyHandler`` and ``BrokerClient``) talking over
+a unix socket to ``floor-server.mjs``, a bare ``node:http`` server answering that same body. What the broker's
+route costs above it is the broker's own work; no broker behind a socket can go below it.
 """
 
 from __future__ import annotations
@@ -10,11 +15,21 @@ from __future__ import annotations
 import functools
 import json
 import os
+import secrets
 from pathlib import Path
+from types import SimpleNamespace
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
+
+from jupyter_token_broker.handlers import BrokerProxyHandler
+from jupyter_token_broker.identity import owner_name
+from jupyter_token_broker.rundir import KEY_BYTES
+from jupyter_token_broker.upstream import BrokerClient
+
+FLOOR_PREFIX = "tb-bench/floor/api/v1/"
+"""The floor route under the server's base URL; what follows it is forwarded as the broker's path."""
 
 
 @functools.cache
@@ -30,10 +45,35 @@ class NoopTokenHandler(APIHandler):
         self.finish(_answer(), set_content_type="application/json")
 
 
+class FloorProxyHandler(BrokerProxyHandler):
+    """The broker's proxy handler as it ships, reached under :data:`FLOOR_PREFIX` instead of its own prefix."""
+
+    def broker_path(self) -> str:
+        prefix = url_path_join(self.base_url, FLOOR_PREFIX)
+        raw = self.request.path
+        return raw[len(prefix) :] if raw.startswith(prefix) else ""
+
+
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "tb_bench_noop"}]
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
     route = url_path_join(serverapp.base_url, "tb-bench/api/v1/providers/([^/]+)/token")
-    serverapp.web_app.add_handlers(".*$", [(route, NoopTokenHandler)])
+    handlers: list[tuple] = [(route, NoopTokenHandler)]
+    socket = os.environ.get("TB_BENCH_FLOOR_SOCKET")
+    if socket:
+        # What BrokerProxyHandler reads of the supervisor: the floor process is started by the benchmark and
+        # ready before this server; it checks no key, but one of the broker's size goes into every request.
+        supervisor = SimpleNamespace(ready=True, key=secrets.token_urlsafe(KEY_BYTES), start_failure=None)
+        options = {
+            "supervisor": supervisor,
+            # As the extension makes its own; its idle connections close with the server (a module-style
+            # extension has no stop hook).
+            "client": BrokerClient(socket),
+            # As the extension passes it: outside JupyterHub every authenticated user is the owner (is_owner).
+            "owner": owner_name(),
+            "redirect_uri": None,
+        }
+        handlers.append((url_path_join(serverapp.base_url, f"{FLOOR_PREFIX}(.*)"), FloorProxyHandler, options))
+    serverapp.web_app.add_handlers(".*$", handlers)

@@ -1,13 +1,15 @@
 /**
- * Wiring only: the middleware in order, the routes, the error middleware.
+ * Wiring only: the plain token route in front, then express with the middleware in order, the
+ * routes and the error middleware.
  */
+import type { RequestListener } from 'node:http';
+
 import express, { type Express } from 'express';
 
 import type { BrokerContext } from './context.js';
 import { readJsonBody } from './jsonBody.js';
 import { requireKey } from './keyAuth.js';
-import { countFailures } from './metrics.js';
-import { handleErrors, notFound, requireJsonBody } from './middleware.js';
+import { handleErrors, notFound } from './middleware.js';
 import { adminRoutes } from './routes/admin.js';
 import { consentRoutes } from './routes/consents.js';
 import { eventRoutes } from './routes/events.js';
@@ -15,12 +17,23 @@ import { healthRoutes } from './routes/health.js';
 import { loginRoutes } from './routes/login.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { providerRoutes } from './routes/providers.js';
+import { tokenRoute } from './routes/token.js';
 
 /** The largest request body accepted, in bytes. */
 export const BODY_LIMIT = 16 * 1024;
 
+/** HTTP API v1, ready to be handed to `node:http`. */
+export interface BrokerApp {
+  /** Serves every request: the plain routes first, then express. */
+  readonly listener: RequestListener;
+  /** The express application, serving every route but the plain ones. */
+  readonly express: Express;
+  /** The routes served in front of express, in OpenAPI syntax (`POST /api/v1/…/{id}/token`). */
+  readonly plainRoutes: readonly string[];
+}
+
 /**
- * Builds the express application of HTTP API v1.
+ * Builds HTTP API v1.
  *
  * @param context - the broker's services
  * @param key - the shared key every request but health must carry
@@ -28,17 +41,15 @@ export const BODY_LIMIT = 16 * 1024;
  * @example
  * ```ts
  * const app = createApp(createContext(config), key);
- * app.listen('/run/user/1000/tb/broker.sock');
+ * await listen(app, { socket: '/run/user/1000/tb/broker.sock' });
  * ```
  */
-export function createApp(context: BrokerContext, key: string): Express {
+export function createApp(context: BrokerContext, key: string): BrokerApp {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requireKey(key));
-  app.use(requireJsonBody());
   app.use(readJsonBody(BODY_LIMIT));
-  // The token route first: it is the one called for every token a kernel or plugin asks for.
   app.use(providerRoutes(context));
   app.use(healthRoutes());
   app.use(loginRoutes(context));
@@ -47,7 +58,15 @@ export function createApp(context: BrokerContext, key: string): Express {
   app.use(adminRoutes(context));
   app.use(metricsRoutes(context));
   app.use(notFound());
-  app.use(countFailures(context.metrics));
-  app.use(handleErrors(context.log));
-  return app;
+  app.use(handleErrors(context));
+
+  // The token route is the one called for every token a kernel or plugin asks for.
+  const token = tokenRoute(context, key, BODY_LIMIT);
+  return {
+    listener: (req, res) => {
+      if (!token.handle(req, res)) app(req, res);
+    },
+    express: app,
+    plainRoutes: [token.route]
+  };
 }

@@ -2,7 +2,7 @@
  * Who is calling, from the trusted headers the server extension sets: the client label for the
  * audit trail and consents (`X-Broker-Client`) and the caller's role (`X-Broker-Caller`).
  */
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 
 import { InvalidRequest } from './errors.js';
 
@@ -23,10 +23,10 @@ export const UNLABELLED = 'unknown';
  * clientOf(req); // 'jupyterlab'
  * ```
  */
-export function clientOf(req: Request): string {
-  const value = req.get('x-broker-client');
+export function clientOf(req: IncomingMessage): string {
+  const value = req.headers['x-broker-client'];
   if (value === undefined) return UNLABELLED;
-  if (!CLIENT_LABEL.test(value))
+  if (typeof value !== 'string' || !CLIENT_LABEL.test(value))
     throw new InvalidRequest('X-Broker-Client is not a valid client label.');
   return value;
 }
@@ -37,6 +37,6 @@ export function clientOf(req: Request): string {
  * @param req - the request
  * @returns true only for exactly `admin`
  */
-export function isAdmin(req: Request): boolean {
-  return req.get('x-broker-caller') === 'admin';
+export function isAdmin(req: IncomingMessage): boolean {
+  return req.headers['x-broker-caller'] === 'admin';
 }

@@ -191,10 +191,15 @@ export interface ErrorAnswer {
   body: { error: ErrorCode; error_description: string };
 }
 
-/** body-parser's error shape (it sets `type` and `status`). */
-interface BodyParserError {
-  type?: unknown;
-  status?: unknown;
+/**
+ * Whether express's router failed the request because a path parameter is not valid
+ * percent-encoding (it throws a `URIError` carrying `status: 400`).
+ *
+ * @param err - what was thrown
+ * @returns true for that error only
+ */
+function isMalformedPath(err: unknown): boolean {
+  return err instanceof URIError && (err as URIError & { status?: number }).status === 400;
 }
 
 /**
@@ -205,41 +210,24 @@ interface BodyParserError {
  * @returns status, headers and body
  */
 export function toErrorBody(err: unknown): ErrorAnswer {
-  const e = fromBodyParser(err) ?? err;
-  if (e instanceof BrokerError) {
+  if (err instanceof BrokerError) {
     const headers: Record<string, string> = {};
-    if (e.retryAfter !== undefined) headers['Retry-After'] = String(Math.ceil(e.retryAfter));
+    if (err.retryAfter !== undefined) headers['Retry-After'] = String(Math.ceil(err.retryAfter));
     return {
-      status: e.status,
+      status: err.status,
       headers,
       body: {
-        error: e.code,
-        error_description: e.expose ? e.message : 'Internal error.'
+        error: err.code,
+        error_description: err.expose ? err.message : 'Internal error.'
       }
     };
+  }
+  if (isMalformedPath(err)) {
+    return toErrorBody(new InvalidRequest('The request path is not well-formed.', { cause: err }));
   }
   return {
     status: 500,
     headers: {},
     body: { error: 'server_error', error_description: 'Internal error.' }
   };
-}
-
-/** express.json() errors, translated once here. */
-function fromBodyParser(err: unknown): BrokerError | undefined {
-  if (typeof err !== 'object' || err === null || err instanceof BrokerError) return undefined;
-  const { type } = err as BodyParserError;
-  switch (type) {
-    case 'entity.too.large':
-      return new BrokerError(413, 'payload_too_large', 'The request body is over 16 KiB.', {
-        cause: err
-      });
-    case 'entity.parse.failed':
-      return new InvalidRequest('The request body is not valid JSON.', { cause: err });
-    case 'charset.unsupported':
-    case 'encoding.unsupported':
-      return new BrokerError(415, 'unsupported_media_type', 'Send JSON in UTF-8.', { cause: err });
-    default:
-      return undefined;
-  }
 }

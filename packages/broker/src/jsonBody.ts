@@ -3,7 +3,11 @@
  * caller (the Jupyter server extension), so this reads them with a byte limit and one `JSON.parse`,
  * without the charset decoders, decompression and per-request content-type parsing of a general
  * body parser: on a cache-hit token request that work cost more than the rest of the route.
+ *
+ * One reader serves both the express routes (as middleware) and the plain token route.
  */
+import type { IncomingMessage } from 'node:http';
+
 import type { RequestHandler } from 'express';
 
 import { BrokerError, InvalidRequest } from './errors.js';
@@ -13,6 +17,20 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** A media type parameter list that says anything but UTF-8. */
 const NOT_UTF8 = /;\s*charset\s*=\s*(?!"?utf-8"?\s*(;|$))/i;
+
+/**
+ * Whether a `Content-Type` names `application/json` (any case, any parameters).
+ *
+ * @param contentType - the header value
+ * @returns true for `application/json` and `application/json; charset=utf-8`, false for anything
+ *   else, including `application/merge-patch+json` and a missing header
+ */
+export function isJsonMediaType(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const end = contentType.indexOf(';');
+  const essence = (end < 0 ? contentType : contentType.slice(0, end)).trim().toLowerCase();
+  return essence === 'application/json';
+}
 
 /**
  * The first character of a JSON text that is not JSON whitespace.
@@ -28,55 +46,78 @@ function firstNonBlank(text: string): string {
   return '';
 }
 
+/** Whether the request says it has a body (a non-zero length, or chunks). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 /**
- * Middleware that sets `req.body` from a JSON body of at most `limitBytes` bytes; requests without
- * a body keep `req.body` undefined. Run it after the content-type gate, which refuses bodies that
- * are not `application/json` with 415.
+ * Why a request's body cannot be read, before any byte of it is: not JSON, not UTF-8, compressed,
+ * or announced over the limit.
  *
+ * @param req - the request
  * @param limitBytes - the largest body accepted
- * @returns the middleware; it fails the request with 413 `payload_too_large` over the limit, 415
- *   `unsupported_media_type` for a charset other than UTF-8 or a `Content-Encoding`, and 400
- *   `invalid_request` for malformed JSON
+ * @returns the error to answer with, or undefined when the body may be read
+ */
+function refusal(req: IncomingMessage, limitBytes: number): BrokerError | undefined {
+  const type = req.headers['content-type'];
+  if (!isJsonMediaType(type)) {
+    return new BrokerError(415, 'unsupported_media_type', 'Send the body as application/json.');
+  }
+  const encoding = req.headers['content-encoding'];
+  if (
+    (encoding !== undefined && encoding.toLowerCase() !== 'identity') ||
+    (type !== undefined && type.includes(';') && NOT_UTF8.test(type))
+  ) {
+    return new BrokerError(415, 'unsupported_media_type', 'Send JSON in UTF-8.');
+  }
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) > limitBytes) return tooLarge();
+  return undefined;
+}
+
+function tooLarge(): BrokerError {
+  return new BrokerError(413, 'payload_too_large', 'The request body is over 16 KiB.');
+}
+
+/**
+ * Reads a request's JSON body of at most `limitBytes` bytes.
+ *
+ * @param req - the request; its body is consumed (and, when refused, drained so the answer can
+ *   still be sent on the connection)
+ * @param limitBytes - the largest body accepted
+ * @returns the parsed body; `{}` for a blank body; undefined when the request has no body (or its
+ *   method takes none)
+ * @throws {@link BrokerError} 415 `unsupported_media_type` for a body that is not `application/json`,
+ *   has a charset other than UTF-8 or a `Content-Encoding`; 413 `payload_too_large` over the limit;
+ *   400 `invalid_request` for malformed JSON
  * @example
  * ```ts
- * app.use(readJsonBody(16 * 1024));
+ * const body = await readJson(req, 16 * 1024);
  * ```
  */
-export function readJsonBody(limitBytes: number): RequestHandler {
-  return (req, _res, next) => {
-    const length = req.headers['content-length'];
-    const chunked = req.headers['transfer-encoding'] !== undefined;
-    if (!BODY_METHODS.has(req.method) || (!chunked && (length === undefined || length === '0'))) {
-      return next();
-    }
-    const encoding = req.headers['content-encoding'];
-    const type = req.headers['content-type'] ?? '';
-    if (
-      (encoding !== undefined && encoding.toLowerCase() !== 'identity') ||
-      (type.includes(';') && NOT_UTF8.test(type))
-    ) {
-      req.resume();
-      return next(new BrokerError(415, 'unsupported_media_type', 'Send JSON in UTF-8.'));
-    }
-    const tooLarge = (): BrokerError =>
-      new BrokerError(413, 'payload_too_large', 'The request body is over 16 KiB.');
-    if (length !== undefined && Number(length) > limitBytes) {
-      req.resume();
-      return next(tooLarge());
-    }
-
+export function readJson(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  if (!BODY_METHODS.has(req.method ?? '') || !hasBody(req)) return Promise.resolve(undefined);
+  const refused = refusal(req, limitBytes);
+  if (refused !== undefined) {
+    req.resume();
+    return Promise.reject(refused);
+  }
+  return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    const settle = (err?: unknown): void => {
+    const settle = (err: BrokerError | undefined, body?: unknown): void => {
       if (settled) return;
       settled = true;
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      if (err === undefined) return resolve(body);
       // Whatever is left of a refused body is read and dropped so the answer can still be sent.
-      if (err !== undefined) req.resume();
-      next(err);
+      req.resume();
+      reject(err);
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
@@ -88,22 +129,42 @@ export function readJsonBody(limitBytes: number): RequestHandler {
         chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8');
       // The API's bodies are objects (or arrays, refused later): a bare `"x"` or `1` is malformed.
       const first = firstNonBlank(text);
-      if (first === '') {
-        req.body = {};
-        return settle();
+      if (first === '') return settle(undefined, {});
+      if (first !== '{' && first !== '[') {
+        return settle(new InvalidRequest('The request body is not valid JSON.'));
       }
+      let body: unknown;
       try {
-        if (first !== '{' && first !== '[') throw new SyntaxError('not an object or array');
-        req.body = JSON.parse(text);
+        body = JSON.parse(text);
       } catch (err) {
         return settle(new InvalidRequest('The request body is not valid JSON.', { cause: err }));
       }
-      settle();
+      settle(undefined, body);
     };
     const onError = (err: Error): void =>
       settle(new InvalidRequest('The request body could not be read.', { cause: err }));
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
+  });
+}
+
+/**
+ * Middleware that sets `req.body` from the request's JSON body (see {@link readJson}); requests
+ * without a body keep `req.body` undefined.
+ *
+ * @param limitBytes - the largest body accepted
+ * @returns the middleware; it passes readJson's errors on
+ * @example
+ * ```ts
+ * app.use(readJsonBody(16 * 1024));
+ * ```
+ */
+export function readJsonBody(limitBytes: number): RequestHandler {
+  return (req, _res, next) => {
+    readJson(req, limitBytes).then(body => {
+      if (body !== undefined) req.body = body;
+      next();
+    }, next);
   };
 }

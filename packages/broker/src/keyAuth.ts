@@ -3,6 +3,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
+import type { IncomingMessage } from 'node:http';
+
 import type { RequestHandler } from 'express';
 
 import { Unauthorized } from './errors.js';
@@ -26,7 +28,20 @@ export function keysMatch(given: string, expected: string): boolean {
 }
 
 /**
- * Middleware refusing requests without the right key with 401 `unauthorized`.
+ * Checks a request's `X-Broker-Key`.
+ *
+ * @param req - the request
+ * @param key - the shared key
+ * @throws {@link Unauthorized} when the header is missing, repeated or wrong
+ */
+export function checkKey(req: IncomingMessage, key: string): void {
+  const given = req.headers['x-broker-key'];
+  if (typeof given !== 'string' || !keysMatch(given, key)) throw new Unauthorized();
+}
+
+/**
+ * Middleware refusing requests without the right key with 401 `unauthorized` (see
+ * {@link checkKey}); `GET /api/v1/health` is open.
  *
  * @param key - the shared key
  * @returns the middleware
@@ -38,8 +53,11 @@ export function keysMatch(given: string, expected: string): boolean {
 export function requireKey(key: string): RequestHandler {
   return (req, _res, next) => {
     if (req.method === 'GET' && OPEN_PATHS.has(req.path)) return next();
-    const given = req.get('x-broker-key');
-    if (given === undefined || !keysMatch(given, key)) return next(new Unauthorized());
+    try {
+      checkKey(req, key);
+    } catch (err) {
+      return next(err);
+    }
     next();
   };
 }

@@ -4,9 +4,6 @@
  * operations and error codes — never with a client label or anything a caller chose freely, so the
  * number of series stays bounded.
  */
-import type { ErrorRequestHandler } from 'express';
-
-import { toErrorBody } from './errors.js';
 
 /** Label names to values of one series. */
 export type Labels = Readonly<Record<string, string>>;
@@ -183,16 +180,3 @@ export class Metrics {
 
 /** The content type of the text format. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-/**
- * Error middleware that counts every error answer by code, then passes the error on.
- *
- * @param metrics - the metrics
- * @returns the middleware
- */
-export function countFailures(metrics: Metrics): ErrorRequestHandler {
-  return (err, _req, _res, next) => {
-    metrics.failures.inc({ code: toErrorBody(err).body.error });
-    next(err);
-  };
-}

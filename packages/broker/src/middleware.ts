@@ -1,32 +1,68 @@
 /**
- * The HTTP plumbing around the routes: the content-type gate, the not-found answer and the one
- * error middleware.
+ * The HTTP plumbing around the routes: the not-found answer and the one error answer, shared by
+ * the express routes and the plain token route.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 
 import { BrokerError, toErrorBody } from './errors.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 
-/** Methods whose body, when there is one, must be JSON. */
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** What an error answer reports to. */
+export interface ErrorServices {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
 
 /**
- * Refuses a request body that is not `application/json` with 415, before anything parses it.
+ * Answers a failed request: `{error, error_description}`, `Retry-After` on 503, details of a 5xx
+ * only in the log; every answer is counted by code.
  *
- * @returns the middleware
+ * @param err - what went wrong (a {@link BrokerError}, or anything else: a 500 `server_error`)
+ * @param req - the request
+ * @param res - its response; when the answer already started, the connection is ended instead
+ * @param services - the log and the metrics
  */
-export function requireJsonBody(): RequestHandler {
-  return (req, _res, next) => {
-    const length = req.headers['content-length'];
-    const hasBody =
-      req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-    if (BODY_METHODS.has(req.method) && hasBody && !req.is('application/json')) {
-      return next(
-        new BrokerError(415, 'unsupported_media_type', 'Send the body as application/json.')
-      );
-    }
-    next();
+export function sendError(
+  err: unknown,
+  req: IncomingMessage,
+  res: ServerResponse,
+  { log, metrics }: ErrorServices
+): void {
+  const answer = toErrorBody(err);
+  metrics.failures.inc({ code: answer.body.error });
+  const url = req.url ?? '';
+  const query = url.indexOf('?');
+  const fields = {
+    method: req.method,
+    path: query < 0 ? url : url.slice(0, query),
+    status: answer.status,
+    error: answer.body.error
   };
+  if (answer.status >= 500) {
+    log.error('request_failed', {
+      ...fields,
+      reason: (err as Error)?.message,
+      cause: (err as Error)?.cause
+    });
+  } else {
+    log.info('request_refused', fields);
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(answer.body);
+  res
+    .writeHead(answer.status, {
+      ...answer.headers,
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      'Cache-Control': 'no-store'
+    })
+    .end(body);
 }
 
 /**
@@ -39,34 +75,11 @@ export function notFound(): RequestHandler {
 }
 
 /**
- * The one error middleware: `{error, error_description}`, `Retry-After` on 503, details of a 5xx
- * only in the log.
+ * The express routes' error middleware: {@link sendError}.
  *
- * @param log - the logger
+ * @param services - the log and the metrics
  * @returns the middleware
  */
-export function handleErrors(log: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const answer = toErrorBody(err);
-    const fields = {
-      method: req.method,
-      path: req.path,
-      status: answer.status,
-      error: answer.body.error
-    };
-    if (answer.status >= 500) {
-      log.error('request_failed', {
-        ...fields,
-        reason: (err as Error)?.message,
-        cause: (err as Error)?.cause
-      });
-    } else {
-      log.info('request_refused', fields);
-    }
-    res
-      .status(answer.status)
-      .set(answer.headers)
-      .set('Cache-Control', 'no-store')
-      .json(answer.body);
-  };
+export function handleErrors(services: ErrorServices): ErrorRequestHandler {
+  return (err, req, res, _next) => sendError(err, req, res, services);
 }

@@ -4,8 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import type { Express } from 'express';
-
+import type { BrokerApp } from './app.js';
 import { listenPrivately, prepareSocketPath, removeSocket } from './socket.js';
 
 /** Where to listen. */
@@ -23,13 +22,13 @@ export interface RunningServer {
 /**
  * Starts listening.
  *
- * @param app - the express app
+ * @param app - the broker's API
  * @param target - socket path or host and port
  * @returns the running server
  * @throws {@link SocketError} when the socket path is not safe to use
  */
-export async function listen(app: Express, target: ListenTarget): Promise<RunningServer> {
-  const server = createServer(app);
+export async function listen(app: BrokerApp, target: ListenTarget): Promise<RunningServer> {
+  const server = createServer(app.listener);
   server.keepAliveTimeout = 5000;
   const start = (where: string | { host: string; port: number }): Promise<void> =>
     new Promise((resolve, reject) => {

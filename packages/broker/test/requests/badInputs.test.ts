@@ -56,11 +56,22 @@ describe('bad requests', () => {
     ['d%C3%A9mo'],
     ['Demo'],
     ['-demo'],
-    ['x'.repeat(65)]
+    ['x'.repeat(65)],
+    ['%E0%A4%A']
   ])('the provider id %s is 400 invalid_request', async id => {
     const answer = await broker.request('POST', `/api/v1/providers/${id}/token`, { body: {} });
     expect(answer.status).toBe(400);
     expect(answer.json.error).toBe('invalid_request');
+  });
+
+  test('a provider id that is not valid percent-encoding is 400 on every route, not a 500', async () => {
+    for (const [method, path] of [
+      ['DELETE', '/api/v1/providers/%E0%A4%A/grant'],
+      ['POST', '/api/v1/providers/%E0%A4%A/login']
+    ] as const) {
+      const answer = await broker.request(method, path, { body: {} });
+      expect([method, answer.status, answer.json.error]).toEqual([method, 400, 'invalid_request']);
+    }
   });
 
   test('scopes outside the allowed set are 403 scope_not_allowed without an IdP call', async () => {

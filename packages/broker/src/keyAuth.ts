@@ -2,7 +2,6 @@
  * The shared-key check: every request but `GET /api/v1/health` must carry `X-Broker-Key`.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-
 import type { IncomingMessage } from 'node:http';
 
 import type { RequestHandler } from 'express';
@@ -16,32 +15,38 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
 
-/**
- * Compares two strings in time that does not depend on where they differ (or on their lengths).
- *
- * @param given - what the caller sent
- * @param expected - the key
- * @returns whether they are equal
- */
-export function keysMatch(given: string, expected: string): boolean {
-  return timingSafeEqual(digest(given), digest(expected)) && given.length === expected.length;
-}
+/** Checks a request's `X-Broker-Key`; throws {@link Unauthorized} when it is missing or wrong. */
+export type KeyCheck = (req: IncomingMessage) => void;
 
 /**
- * Checks a request's `X-Broker-Key`.
+ * The check of one key, its digest computed once (every request pays for one hash, not two).
  *
- * @param req - the request
  * @param key - the shared key
- * @throws {@link Unauthorized} when the header is missing, repeated or wrong
+ * @returns the check
+ * @example
+ * ```ts
+ * const checkKey = keyCheck(key);
+ * checkKey(req); // throws Unauthorized unless X-Broker-Key is the key
+ * ```
  */
-export function checkKey(req: IncomingMessage, key: string): void {
-  const given = req.headers['x-broker-key'];
-  if (typeof given !== 'string' || !keysMatch(given, key)) throw new Unauthorized();
+export function keyCheck(key: string): KeyCheck {
+  // Comparing digests takes a time that depends neither on where the strings differ nor on
+  // their lengths.
+  const expected = digest(key);
+  return req => {
+    const given = req.headers['x-broker-key'];
+    if (
+      typeof given !== 'string' ||
+      !(timingSafeEqual(digest(given), expected) && given.length === key.length)
+    ) {
+      throw new Unauthorized();
+    }
+  };
 }
 
 /**
  * Middleware refusing requests without the right key with 401 `unauthorized` (see
- * {@link checkKey}); `GET /api/v1/health` is open.
+ * {@link keyCheck}); `GET /api/v1/health` is open.
  *
  * @param key - the shared key
  * @returns the middleware
@@ -51,10 +56,11 @@ export function checkKey(req: IncomingMessage, key: string): void {
  * ```
  */
 export function requireKey(key: string): RequestHandler {
+  const checkKey = keyCheck(key);
   return (req, _res, next) => {
     if (req.method === 'GET' && OPEN_PATHS.has(req.path)) return next();
     try {
-      checkKey(req, key);
+      checkKey(req);
     } catch (err) {
       return next(err);
     }

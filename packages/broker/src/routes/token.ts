@@ -5,7 +5,7 @@
  * the cache. It is therefore served by a plain `node:http` handler in front of express: express's
  * per-request work (the router walk over every layer, its request and response prototypes) cost
  * more than the whole route on a cache hit. It shares every check and answer with the express
- * routes: the key ({@link checkKey}), the JSON body reader ({@link readJson}), the error answer
+ * routes: the key ({@link keyCheck}), the JSON body reader ({@link readJson}), the error answer
  * ({@link sendError}).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -14,7 +14,7 @@ import { clientOf } from '../caller.js';
 import type { BrokerContext } from '../context.js';
 import { InvalidRequest, toErrorBody } from '../errors.js';
 import { readJson } from '../jsonBody.js';
-import { checkKey } from '../keyAuth.js';
+import { keyCheck } from '../keyAuth.js';
 import { sendError } from '../middleware.js';
 import { bodyFields, parseScopes, requireAllowed } from '../scopes.js';
 
@@ -77,9 +77,10 @@ function decodeId(raw: string): string {
  */
 export function tokenRoute(context: BrokerContext, key: string, bodyLimit: number): PlainRoute {
   const { providers, log, config, audit, consents, metrics } = context;
+  const checkKey = keyCheck(key);
 
   const serve = async (req: IncomingMessage, res: ServerResponse, rawId: string): Promise<void> => {
-    checkKey(req, key);
+    checkKey(req);
     const raw = await readJson(req, bodyLimit);
     const provider = providers.lookup(decodeId(rawId));
     const body = bodyFields(raw, ['scopes', 'min_ttl', 'audience']);

@@ -1,4 +1,5 @@
 import { FileStore } from './file.js';
+import type { FileLockOptions } from './fileLock.js';
 import { KeyringStore } from './keyring.js';
 import { MemoryStore } from './memory.js';
 import type { StoreConfig } from './storeConfig.js';
@@ -23,6 +24,18 @@ export interface StoreOptions {
 }
 
 /**
+ * How long a broker waits for another process's refresh, and when a lock is stale: a refresh holds
+ * the lock for at most a few upstream calls.
+ *
+ * @param options - the upstream deadline
+ * @returns the timing of the cross-process locks
+ */
+function lockTiming(options: StoreOptions): FileLockOptions {
+  const upstream = options.upstreamTimeoutMs ?? 10000;
+  return { waitMs: 2 * upstream + 5000, staleMs: 3 * upstream + 10000 };
+}
+
+/**
  * Picks the store implementation named by the config. Does no I/O: call `open()` (or use
  * {@link openStore}) before use.
  *
@@ -38,17 +51,20 @@ export function createStore(config: StoreConfig, options: StoreOptions = {}): To
   switch (config.type) {
     case 'memory':
       return new MemoryStore();
-    case 'file': {
-      const upstream = options.upstreamTimeoutMs ?? 10000;
+    case 'file':
       return new FileStore({
         path: config.path,
         keyFile: config.key_file,
         create: options.create,
-        lock: { waitMs: 2 * upstream + 5000, staleMs: 3 * upstream + 10000 }
+        lock: lockTiming(options)
       });
-    }
     case 'keyring':
-      return new KeyringStore({ service: config.service, modulePath: config.module_path });
+      return new KeyringStore({
+        service: config.service,
+        modulePath: config.module_path,
+        lockDir: config.lock_dir,
+        lock: lockTiming(options)
+      });
   }
 }
 

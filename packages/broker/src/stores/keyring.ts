@@ -13,18 +13,23 @@
  * - The native binding cannot be bundled. It is loaded only when this store is configured, with
  *   `require` from `store.module_path` when set, else from a `node_modules` next to or above the
  *   broker script (see the README, "Secret stores").
- * - Its lock is in-process only: the keychain offers none across processes.
+ * - The keychain offers no lock, so {@link KeyringStore.withLock} holds a lock file in
+ *   `store.lock_dir` (one per service and grant) besides its in-process mutex: two brokers of one
+ *   user sharing the keychain (two Jupyter servers on one laptop) refresh a rotating grant once.
  * - The broker's small records (consents, pending revocations; `records.ts`) are one entry per
  *   namespace, account `<OS user>/records/<namespace>` (provider ids never contain `/`).
  */
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 
 import { StoreUnavailable } from '../errors.js';
 import type { RecordStore } from '../records.js';
+import { FileLock, type FileLockOptions, LockTimeout } from './fileLock.js';
 import { MalformedGrant, parseSecretJson, readGrant } from './grantCodec.js';
 import { KeyedMutex } from './keyedMutex.js';
+import { preparePrivateDir, UnsafeFile } from './privateFile.js';
 import type { Grant, TokenStore } from './tokenStore.js';
 
 type KeyringModule = typeof import('@napi-rs/keyring');
@@ -41,6 +46,10 @@ export interface KeyringStoreOptions {
   readonly modulePath: string | null;
   /** Loads the binding; the default `require`s it (a seam for the "not installed" test). */
   readonly load?: (modulePath: string | null) => KeyringModule;
+  /** Directory of the cross-process lock files (created 0700). */
+  readonly lockDir: string;
+  /** Timing of the cross-process locks. */
+  readonly lock: FileLockOptions;
 }
 
 /**
@@ -60,7 +69,12 @@ export function loadKeyringModule(modulePath: string | null): KeyringModule {
  *
  * @example
  * ```ts
- * const store = new KeyringStore({ service: 'jupyter-token-broker', modulePath: null });
+ * const store = new KeyringStore({
+ *   service: 'jupyter-token-broker',
+ *   modulePath: null,
+ *   lockDir: '/home/alice/.cache/jupyter-token-broker/keyring-locks',
+ *   lock: { waitMs: 25000, staleMs: 40000 }
+ * });
  * await store.open(); // rejects with store_unavailable without a Secret Service
  * ```
  */
@@ -122,6 +136,13 @@ export class KeyringStore implements TokenStore {
     const fail = (problem: string, cause: unknown): StoreUnavailable =>
       new StoreUnavailable({ cause }, `store.type "keyring": ${problem}`);
     try {
+      await preparePrivateDir(this.lockPath('probe'), 'keyring lock files');
+    } catch (err) {
+      const reason =
+        err instanceof UnsafeFile ? err.message : ((err as NodeJS.ErrnoException).code ?? 'error');
+      throw fail(`store.lock_dir cannot be used (${reason})`, err);
+    }
+    try {
       this.module = (this.options.load ?? loadKeyringModule)(this.options.modulePath);
     } catch (err) {
       throw fail(
@@ -178,7 +199,36 @@ export class KeyringStore implements TokenStore {
 
   /** {@inheritDoc TokenStore.withLock} */
   withLock<T>(key: string, task: () => Promise<T>): Promise<T> {
-    return this.mutex.run(key, task);
+    return this.mutex.run(key, async () => {
+      let release;
+      try {
+        release = await new FileLock(this.lockPath(key), this.options.lock).acquire();
+      } catch (err) {
+        throw new StoreUnavailable(
+          { cause: err },
+          err instanceof LockTimeout
+            ? `The keychain grant is busy: ${err.message}.`
+            : 'The keychain lock file cannot be used.'
+        );
+      }
+      try {
+        return await task();
+      } finally {
+        await release();
+      }
+    });
+  }
+
+  /**
+   * The lock file of a key: one per service, OS user and key, so stores of other services or
+   * users in the same directory never share a lock.
+   *
+   * @param key - a provider id (or `probe`)
+   * @returns `<lock_dir>/<service>.<user>.<key>.lock`, the service and user percent-encoded
+   */
+  lockPath(key: string): string {
+    const name = [this.options.service, this.user].map(encodeURIComponent).join('.');
+    return join(this.options.lockDir, `${name}.${encodeURIComponent(key)}.lock`);
   }
 
   /** {@inheritDoc TokenStore.close} */

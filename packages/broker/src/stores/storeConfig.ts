@@ -2,7 +2,8 @@
  * The `store` section of the config file: its shapes, defaults and validation. `config.ts` calls
  * {@link validateStoreConfig} and turns a problem into its `ConfigError` naming the key.
  */
-import { isAbsolute } from 'node:path';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 
 /** Grants in process memory: lost when the broker stops. */
 export interface MemoryStoreConfig {
@@ -25,6 +26,11 @@ export interface KeyringStoreConfig {
   readonly service: string;
   /** Directory of the `@napi-rs/keyring` package when it is not in a node_modules next to the broker. */
   readonly module_path: string | null;
+  /**
+   * Directory of the lock files that keep brokers of one user sharing the keychain to one refresh
+   * at a time per grant (created 0700); default `~/.cache/jupyter-token-broker/keyring-locks`.
+   */
+  readonly lock_dir: string;
 }
 
 /** Where grants are kept. */
@@ -33,13 +39,23 @@ export type StoreConfig = MemoryStoreConfig | FileStoreConfig | KeyringStoreConf
 /** The keyring store's default service name. */
 export const DEFAULT_KEYRING_SERVICE = 'jupyter-token-broker';
 
+/**
+ * The keyring store's default lock directory, under the user's home (the broker's environment has
+ * no XDG variables: the server extension passes only PATH, HOME and LANG).
+ *
+ * @returns `~/.cache/jupyter-token-broker/keyring-locks`
+ */
+export function defaultKeyringLockDir(): string {
+  return join(homedir(), '.cache', 'jupyter-token-broker', 'keyring-locks');
+}
+
 /** Called with the dotted key and the problem; must throw. */
 export type ConfigProblem = (key: string, problem: string) => never;
 
 const KEYS: Record<StoreConfig['type'], readonly string[]> = {
   memory: ['type'],
   file: ['type', 'path', 'key_file'],
-  keyring: ['type', 'service', 'module_path']
+  keyring: ['type', 'service', 'module_path', 'lock_dir']
 };
 
 function absolutePath(value: unknown, key: string, fail: ConfigProblem): string {
@@ -94,7 +110,11 @@ export function validateStoreConfig(raw: unknown, fail: ConfigProblem): StoreCon
         section.module_path == null
           ? null
           : absolutePath(section.module_path, 'store.module_path', fail);
-      return { type, service, module_path: modulePath };
+      const lockDir =
+        section.lock_dir == null
+          ? defaultKeyringLockDir()
+          : absolutePath(section.lock_dir, 'store.lock_dir', fail);
+      return { type, service, module_path: modulePath, lock_dir: lockDir };
     }
   }
 }

@@ -1,11 +1,12 @@
 /**
- * Real broker processes (the bundled CLI, `dist/token-broker.mjs`) configured with a file store,
+ * Real broker processes (the bundled CLI, `dist/token-broker.mjs`) sharing a file or keyring store,
  * for tests that need several processes on one store or a process that dies mid-refresh.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -27,9 +28,18 @@ export interface BrokerProcess {
   readonly exited: Promise<number | string | null>;
 }
 
-/** Paths shared by every broker of one test: the store and its key. */
+/** A store shared by every broker of one test. */
 export interface SharedStore {
+  /** The directory of its files (the store file, or the keyring's lock files). */
   readonly dir: string;
+  /** The `store` section of every broker's config. */
+  readonly config: Record<string, unknown>;
+  /** What the brokers' environment needs to reach it (the Secret Service's session bus). */
+  readonly env: Record<string, string>;
+}
+
+/** A shared file store: its file and key. */
+export interface SharedFileStore extends SharedStore {
   readonly path: string;
   readonly keyFile: string;
 }
@@ -39,14 +49,36 @@ export interface SharedStore {
  *
  * @param base - a 0700 temp directory
  */
-export async function sharedStore(base: string): Promise<SharedStore> {
+export async function sharedStore(base: string): Promise<SharedFileStore> {
   const dir = join(base, `store-${randomBytes(4).toString('hex')}`);
   await mkdir(dir, { mode: 0o700 });
-  return { dir, path: join(dir, 'grants.store'), keyFile: join(dir, 'store.key') };
+  const path = join(dir, 'grants.store');
+  const keyFile = join(dir, 'store.key');
+  return { dir, path, keyFile, config: { type: 'file', path, key_file: keyFile }, env: {} };
 }
 
 /**
- * Starts `token-broker serve` on a unix socket with the IdP as provider `demo` and the file store.
+ * A fresh keychain service on the test Secret Service (see `test/stores/secretService.mjs`), with
+ * its lock directory.
+ *
+ * @param base - a 0700 temp directory
+ */
+export function sharedKeyringStore(base: string): SharedStore {
+  const dir = join(base, `locks-${randomBytes(4).toString('hex')}`);
+  return {
+    dir,
+    config: {
+      type: 'keyring',
+      service: `jtb-test-${randomBytes(6).toString('hex')}`,
+      lock_dir: dir,
+      module_path: dirname(createRequire(import.meta.url).resolve('@napi-rs/keyring/package.json'))
+    },
+    env: { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS ?? '' }
+  };
+}
+
+/**
+ * Starts `token-broker serve` on a unix socket with the IdP as provider `demo` and the shared store.
  *
  * @param base - a 0700 temp directory for its socket, config and key
  * @param idp - the identity provider
@@ -74,7 +106,7 @@ export async function startBrokerProcess(
         scopes: SCOPES
       }
     ],
-    store: { type: 'file', path: store.path, key_file: store.keyFile },
+    store: store.config,
     upstream_timeout_ms: 5000
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(config), { mode: 0o600 });
@@ -91,7 +123,7 @@ export async function startBrokerProcess(
       '--socket',
       socket
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } }
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '', ...store.env } }
   );
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));

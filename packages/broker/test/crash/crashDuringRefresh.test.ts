@@ -17,7 +17,7 @@ import { FileStore } from '../../src/stores/file.js';
 import { startIdP, type IdP } from '../fixtures/idp.js';
 import {
   type BrokerProcess,
-  type SharedStore,
+  type SharedFileStore,
   sharedStore,
   startBrokerProcess,
   stopBrokerProcess
@@ -43,7 +43,7 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-async function start(store: SharedStore): Promise<BrokerProcess> {
+async function start(store: SharedFileStore): Promise<BrokerProcess> {
   const broker = await startBrokerProcess(base, idp, store);
   brokers.push(broker);
   return broker;
@@ -62,7 +62,7 @@ async function waitFor(check: () => Promise<boolean>): Promise<void> {
  * IdP leaves the request unanswered), or `after` the IdP rotated the refresh token and before the
  * broker got the answer (killed from the IdP's own grant.success event).
  */
-async function killDuringRefresh(store: SharedStore, when: 'before' | 'after'): Promise<void> {
+async function killDuringRefresh(store: SharedFileStore, when: 'before' | 'after'): Promise<void> {
   const broker = await start(store);
   idp.accessTokenTtl = 1; // the sign-in's token is already due for a refresh
   expect((await broker.login(idp)).status).toBe(200);
@@ -88,7 +88,7 @@ async function killDuringRefresh(store: SharedStore, when: 'before' | 'after'): 
 }
 
 /** The store as the next process will find it: it must open and authenticate. */
-async function storeStillReadable(store: SharedStore): Promise<void> {
+async function storeStillReadable(store: SharedFileStore): Promise<void> {
   const reader = new FileStore({
     path: store.path,
     keyFile: store.keyFile,

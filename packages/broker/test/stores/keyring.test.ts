@@ -4,6 +4,9 @@
  * gnome-keyring is not installed.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { describe, expect, test } from '@jest/globals';
 
@@ -16,8 +19,12 @@ const describeKeyring = status === 'ready' ? describe : describe.skip;
 
 const serviceName = (): string => `jtb-test-${randomBytes(6).toString('hex')}`;
 
+/** Every store of this file keeps its lock files here (created by the first open). */
+const lockDir = join(mkdtempSync(join(tmpdir(), 'tb-keyring-')), 'locks');
+const LOCK = { waitMs: 5000, staleMs: 20000 };
+
 async function openKeyring(name = serviceName()): Promise<KeyringStore> {
-  const store = new KeyringStore({ service: name, modulePath: null });
+  const store = new KeyringStore({ service: name, modulePath: null, lockDir, lock: LOCK });
   await store.open();
   return store;
 }
@@ -56,6 +63,34 @@ describeKeyring('KeyringStore (real Secret Service)', () => {
     expect(await findCredentialsAsync(name)).toEqual([]);
   });
 
+  test('two stores of one service (as in two processes) hold the grant lock one at a time, through a file in lock_dir', async () => {
+    const name = serviceName();
+    const [a, b] = [await openKeyring(name), await openKeyring(name)];
+    expect((statSync(lockDir).mode & 0o777).toString(8)).toBe('700');
+    const order: string[] = [];
+    let releaseA!: () => void;
+    const holdingA = a.withLock('demo', async () => {
+      order.push('a in');
+      expect(readdirSync(lockDir)).toContain(a.lockPath('demo').split('/').pop());
+      await new Promise<void>(resolve => (releaseA = resolve));
+      order.push('a out');
+    });
+    await new Promise(resolve => setTimeout(resolve, 50));
+    const holdingB = b.withLock('demo', async () => {
+      order.push('b in');
+    });
+    // B's own mutex is free: only the lock file keeps it out while A holds the grant.
+    await new Promise(resolve => setTimeout(resolve, 300));
+    expect(order).toEqual(['a in']);
+    releaseA();
+    await Promise.all([holdingA, holdingB]);
+    expect(order).toEqual(['a in', 'a out', 'b in']);
+    // Another service's lock of the same provider is another file.
+    const other = await openKeyring();
+    expect(other.lockPath('demo')).not.toBe(a.lockPath('demo'));
+    await other.withLock('demo', async () => undefined);
+  });
+
   test('a keychain entry that is not a grant is store_unavailable, not a sign-out', async () => {
     const name = serviceName();
     const store = await openKeyring(name);
@@ -68,10 +103,27 @@ describeKeyring('KeyringStore (real Secret Service)', () => {
 });
 
 describe('KeyringStore binding', () => {
+  test('a lock_dir that cannot be made is a clear start-up error naming store.lock_dir', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tb-keyring-')), 'a-file');
+    writeFileSync(file, '');
+    const store = new KeyringStore({
+      service: serviceName(),
+      modulePath: null,
+      lockDir: join(file, 'locks'),
+      lock: LOCK
+    });
+    await expect(store.open()).rejects.toMatchObject({
+      code: 'store_unavailable',
+      message: expect.stringMatching(/store\.type "keyring": store\.lock_dir cannot be used/)
+    });
+  });
+
   test('a binding that cannot be loaded is a clear start-up error naming store.module_path', async () => {
     const store = new KeyringStore({
       service: serviceName(),
-      modulePath: '/nonexistent/@napi-rs/keyring'
+      modulePath: '/nonexistent/@napi-rs/keyring',
+      lockDir,
+      lock: LOCK
     });
     await expect(store.open()).rejects.toMatchObject({
       code: 'store_unavailable',

@@ -1,6 +1,9 @@
 /**
  * The `store` section of the config file: each bad key is named.
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
 import { describe, expect, test } from '@jest/globals';
 
 import { validateConfig } from '../../src/config.js';
@@ -19,7 +22,8 @@ describe('store config', () => {
     expect(validateConfig({ providers: [], store: { type: 'keyring' } }).store).toEqual({
       type: 'keyring',
       service: 'jupyter-token-broker',
-      module_path: null
+      module_path: null,
+      lock_dir: join(homedir(), '.cache', 'jupyter-token-broker', 'keyring-locks')
     });
   });
 
@@ -42,7 +46,8 @@ describe('store config', () => {
       { type: 'keyring', module_path: 'node_modules/x' },
       /config: store\.module_path: must be an absolute path/
     ],
-    [{ type: 'keyring', path: '/s' }, /config: store\.path: is not an option of the keyring store/]
+    [{ type: 'keyring', path: '/s' }, /config: store\.path: is not an option of the keyring store/],
+    [{ type: 'keyring', lock_dir: 'locks' }, /config: store\.lock_dir: must be an absolute path/]
   ])('%j is refused naming the key', (store, message) => {
     expect(withStore(store)).toThrow(message);
   });

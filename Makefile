@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup system-deps demo test lint test-js test-python test-ui bench build clean
+.PHONY: help setup system-deps demo test lint test-js test-node-versions test-python test-ui bench build clean
 
 help:
 	@echo "make demo   - set up everything and run JupyterLab + broker + demo IdP + demo API"
@@ -57,17 +57,21 @@ test-js: build system-deps
 	npm test -w @jupyter-token-broker/demo
 	npm test -w jupyter-token-broker
 
+# the same JavaScript tests on Node 22 and 24 (binaries from the npm registry, cached in .cache/node)
+test-node-versions: build system-deps
+	./scripts/node-versions.sh
+
 test-python: setup
 	$(BIN)/pytest -q packages/labextension/tests
 
 test-ui: setup system-deps
 	npm test -w @jupyter-token-broker/ui-tests
 
-test: lint test-js test-python test-ui
+test: lint test-js test-node-versions test-python test-ui
 
 bench: setup
 	node bench/run.mjs
 
 clean:
 	rm -rf $(VENV) node_modules packages/*/lib packages/*/dist packages/labextension/jupyter_token_broker/labextension packages/labextension/jupyter_token_broker/broker \
-		binder/archive-browser/lib binder/archive-browser/archive_browser/labextension
+		binder/archive-browser/lib binder/archive-browser/archive_browser/labextension .cache

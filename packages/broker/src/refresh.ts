@@ -130,6 +130,9 @@ export class Tokens {
     scopes: readonly string[] | undefined,
     minTtl: number
   ): Promise<CachedToken> {
+    // min_ttl counts from when the caller asked: a token the IdP mints while the caller waits is
+    // good for `minTtl` when its lifetime is, whichever second boundary the exchange crossed.
+    const asked = this.now();
     const grant = await this.readGrant(provider.id);
     if (grant === undefined) throw new LoginRequired(provider.id);
     if (scopes !== undefined) {
@@ -158,7 +161,7 @@ export class Tokens {
       }
     }
     const token = await this.refreshShared(provider, key, scopes, minTtl);
-    const left = token.expiresAt - this.now();
+    const left = token.expiresAt - asked;
     if (left < minTtl) {
       throw new InvalidRequest(
         `min_ttl ${minTtl} is longer than the identity provider's token lifetime (${left} s).`

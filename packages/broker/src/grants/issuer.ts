@@ -138,7 +138,8 @@ export class TokenIssuer {
       this.flights.set(id, flight);
     }
     const token = await flight;
-    const left = token.expiresAt - epochSeconds(this.options.clock);
+    // Counted from when the caller asked (see Tokens.get): deterministic for a lifetime of minTtl.
+    const left = token.expiresAt - now;
     if (left < minTtl) {
       throw new InvalidRequest(
         `min_ttl ${minTtl} is longer than the identity provider's token lifetime (${left} s).`

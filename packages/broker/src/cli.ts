@@ -15,6 +15,7 @@ import { ConfigError, loadConfig, loadKey } from './config.js';
 import { createContext } from './context.js';
 import { BrokerError } from './errors.js';
 import { createLogger, type LogSink } from './log.js';
+import { unsupportedNode } from './nodeVersion.js';
 import { listen, type ListenTarget } from './server.js';
 import { SocketError } from './socket.js';
 import { openStore } from './stores/index.js';
@@ -24,7 +25,8 @@ import { VERSION } from './version.js';
 const USAGE = `usage:
   token-broker serve --config FILE --key-file FILE (--socket PATH | --host 127.0.0.1 --port N)
   token-broker check-config FILE
-  token-broker --version`;
+  token-broker --version
+  token-broker --help`;
 
 /** A wrong command line; exits 2. */
 class UsageError extends Error {}
@@ -163,6 +165,11 @@ function describeStore(store: StoreConfig): object {
  */
 export async function main(argv: string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
+  const tooOld = unsupportedNode(process.versions.node);
+  if (tooOld !== undefined && (command === 'serve' || command === 'check-config')) {
+    console.error(`token-broker: ${tooOld}`);
+    return 1;
+  }
   try {
     switch (command) {
       case 'serve':
@@ -173,6 +180,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
         return 0;
       case '--version':
         process.stdout.write(VERSION + '\n');
+        return 0;
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(USAGE + '\n');
         return 0;
       default:
         throw new UsageError(

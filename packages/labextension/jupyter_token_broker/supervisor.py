@@ -318,9 +318,13 @@ class BrokerSupervisor:
 
 
 def log_level_of(line: str) -> int:
-    """The logging level of one broker log line (``{"level": "warn", ...}``); INFO when it names none."""
+    """The logging level of one broker log line (``{"level": "warn", ...}``).
+
+    A line that is not the broker's JSON is WARNING: the CLI writes plain text only when it cannot start (a bad
+    config, an unusable store, a Node.js too old), and Node.js itself only for its own warnings.
+    """
     try:
         level = json.loads(line).get("level")
     except (ValueError, AttributeError):
-        return logging.INFO
+        return logging.WARNING
     return _LEVELS.get(level, logging.INFO) if isinstance(level, str) else logging.INFO

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import stat
 from pathlib import Path
+
+from jupyter_token_broker.supervisor import log_level_of
 
 from jupyter_process import JupyterServer, wait_until
 
@@ -69,3 +72,12 @@ def test_server_shutdown_stops_the_broker_and_removes_its_files(restart_server: 
     restart_server.stop()
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
     assert not directory.exists()
+
+
+def test_broker_log_lines_keep_their_level_and_a_plain_text_line_is_a_warning() -> None:
+    assert log_level_of('{"level":"error","event":"request_failed"}') == logging.ERROR
+    assert log_level_of('{"level":"warn","event":"discovery_failed"}') == logging.WARNING
+    assert log_level_of('{"level":"debug","event":"token_issued"}') == logging.DEBUG
+    assert log_level_of('{"event":"no level"}') == logging.INFO
+    # What the CLI writes when it cannot start, e.g. under a Node.js that is too old: not lost among info lines.
+    assert log_level_of("token-broker: needs Node.js 20.19 or newer; this is Node.js 18.20.8.") == logging.WARNING

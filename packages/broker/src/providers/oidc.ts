@@ -494,7 +494,13 @@ export class OidcProvider {
     const granted =
       typeof tokens.scope === 'string' ? tokens.scope.split(' ').filter(Boolean) : [...asked];
     requireNotWider(this.id, [...asked, ...this.config.implied_scopes], granted);
-    const expiresIn = tokens.expiresIn() ?? DEFAULT_EXPIRES_IN;
+    // The answer's own `expires_in`, not openid-client's expiresIn(): that one counts down from the
+    // moment the answer arrived in whole seconds, so a millisecond later it says 59 for a 60 s token
+    // (seen in CI as "min_ttl 60 is longer than the token lifetime (59 s)" under load).
+    const expiresIn =
+      typeof tokens.expires_in === 'number' && Number.isFinite(tokens.expires_in)
+        ? Math.floor(tokens.expires_in)
+        : DEFAULT_EXPIRES_IN;
     return {
       accessToken: tokens.access_token,
       tokenType: 'Bearer',

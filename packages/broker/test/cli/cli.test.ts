@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
+import { unsupportedNode } from '../../src/nodeVersion.js';
 import { socketRequest } from '../fixtures/broker.js';
 
 const bundle = fileURLToPath(new URL('../../dist/token-broker.mjs', import.meta.url));
@@ -163,5 +164,27 @@ describe('token-broker check-config', () => {
   test('usage errors exit 2', () => {
     expect(run(['frobnicate']).status).toBe(2);
     expect(run(['serve']).status).toBe(2);
+  });
+
+  test('--help prints the usage and exits 0', () => {
+    const result = run(['--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('token-broker serve --config FILE');
+  });
+});
+
+describe('Node.js version', () => {
+  test.each([
+    ['18.20.8', false],
+    ['20.18.3', false],
+    ['20.19.0', true],
+    ['22.23.3', true],
+    ['24.21.0', true],
+    ['25.0.0', true]
+  ])('Node.js %s supported: %s', (version, supported) => {
+    const problem = unsupportedNode(version);
+    expect(problem === undefined).toBe(supported);
+    if (!supported)
+      expect(problem).toMatch(`needs Node.js 20.19 or newer; this is Node.js ${version}`);
   });
 });

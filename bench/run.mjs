@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `make bench`: what the broker adds on top of express, its rotation race, its memory and start-up,
- * what it adds to a Jupyter API call, and the lab extension's download size. Every comparison is
+ * what it adds to a Jupyter API call (and the floor of that: the extension forwarding to a process
+ * that answers a constant), and the lab extension's download size. Every comparison is
  * measured in the same run against a baseline on the same machine. Prints the figures, writes them
  * to bench/results/latest.json, and ends with one JSON line: the keys of the "Broker in depth" issue
  * plus `goals_met`.

@@ -63,6 +63,7 @@ export function createStore(config: StoreConfig, options: StoreOptions = {}): To
         service: config.service,
         modulePath: config.module_path,
         lockDir: config.lock_dir,
+        create: options.create,
         lock: lockTiming(options)
       });
   }

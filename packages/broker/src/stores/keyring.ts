@@ -20,6 +20,7 @@
  *   namespace, account `<OS user>/records/<namespace>` (provider ids never contain `/`).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,8 @@ export interface KeyringStoreOptions {
   readonly load?: (modulePath: string | null) => KeyringModule;
   /** Directory of the cross-process lock files (created 0700). */
   readonly lockDir: string;
+  /** Whether opening may create the lock directory (false for `check-config`, which creates nothing). */
+  readonly create?: boolean;
   /** Timing of the cross-process locks. */
   readonly lock: FileLockOptions;
 }
@@ -136,7 +139,10 @@ export class KeyringStore implements TokenStore {
     const fail = (problem: string, cause: unknown): StoreUnavailable =>
       new StoreUnavailable({ cause }, `store.type "keyring": ${problem}`);
     try {
-      await preparePrivateDir(this.lockPath('probe'), 'keyring lock files');
+      // check-config creates nothing: a lock directory still to be made is checked by `serve`.
+      if (this.options.create !== false || existsSync(this.options.lockDir)) {
+        await preparePrivateDir(this.lockPath('probe'), 'keyring lock files');
+      }
     } catch (err) {
       const reason =
         err instanceof UnsafeFile ? err.message : ((err as NodeJS.ErrnoException).code ?? 'error');

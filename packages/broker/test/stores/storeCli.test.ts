@@ -91,7 +91,7 @@ function checkConfig(config: string, env: Record<string, string> = {}) {
 
 describe('keyring store at start-up', () => {
   test('without the binding next to the bundle: store_unavailable naming store.module_path', async () => {
-    const { dir, config } = await setup({ type: 'keyring' });
+    const { dir, config } = await setup({ type: 'keyring', lock_dir: join(base, 'unused-locks') });
     const result = await serve(dir, config, {});
     expect(result).toMatchObject({ ready: false, code: 1 });
     expect(result.stderr).toMatch(
@@ -100,7 +100,11 @@ describe('keyring store at start-up', () => {
   });
 
   test('without a D-Bus session: store_unavailable, the broker does not start', async () => {
-    const { dir, config } = await setup({ type: 'keyring', module_path: modulePath });
+    const { dir, config } = await setup({
+      type: 'keyring',
+      module_path: modulePath,
+      lock_dir: join(base, 'unused-locks')
+    });
     const result = await serve(dir, config, {});
     expect(result).toMatchObject({ ready: false, code: 1 });
     expect(result.stderr).toMatch(
@@ -110,13 +114,15 @@ describe('keyring store at start-up', () => {
   });
 
   (secretService ? test : test.skip)(
-    'with a Secret Service: starts, and check-config reports the keyring store',
+    'with a Secret Service: check-config reports the keyring store and creates nothing; serve starts and makes its 0700 lock directory',
     async () => {
-      const { dir, config } = await setup({ type: 'keyring', module_path: modulePath });
+      const lockDir = join(base, `locks-${randomBytes(4).toString('hex')}`);
+      const { dir, config } = await setup({
+        type: 'keyring',
+        module_path: modulePath,
+        lock_dir: lockDir
+      });
       const env = { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS ?? '' };
-      const served = await serve(dir, config, env);
-      expect(served.stderr).not.toMatch(/error/);
-      expect(served).toMatchObject({ ready: true });
       const checked = checkConfig(config, env);
       expect(checked.status).toBe(0);
       expect(JSON.parse(checked.stdout)).toEqual({
@@ -124,6 +130,12 @@ describe('keyring store at start-up', () => {
         providers: ['demo'],
         store: { type: 'keyring', service: 'jupyter-token-broker' }
       });
+      await expect(stat(lockDir)).rejects.toMatchObject({ code: 'ENOENT' });
+      const served = await serve(dir, config, env);
+      expect(served.stderr).not.toMatch(/error/);
+      expect(served).toMatchObject({ ready: true });
+      expect((await stat(lockDir)).mode & 0o777).toBe(0o700);
+      expect(checkConfig(config, env).status).toBe(0);
     }
   );
 });

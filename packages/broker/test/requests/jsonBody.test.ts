@@ -101,3 +101,33 @@ describe('JSON request bodies', () => {
     expect(answer.status).toBe(200);
   });
 });
+
+describe('one body reader for the plain token route and the express routes', () => {
+  const routes: [string, string][] = [
+    ['POST', TOKEN],
+    ['POST', '/api/v1/providers/demo/login'],
+    ['PUT', '/api/v1/consents'],
+    ['POST', '/api/v1/admin/revoke']
+  ];
+
+  test.each(routes)(
+    '%s %s: malformed JSON 400, a form 415, over 16 KiB 413',
+    async (method, path) => {
+      const malformed = await broker.request(method, path, { raw: '{"scopes": [' });
+      expect([malformed.status, malformed.json.error]).toEqual([400, 'invalid_request']);
+      const form = await broker.request(method, path, {
+        raw: 'a=b',
+        contentType: 'application/x-www-form-urlencoded'
+      });
+      expect([form.status, form.json.error]).toEqual([415, 'unsupported_media_type']);
+      const large = await broker.request(method, path, {
+        raw: JSON.stringify({ a: 'x'.repeat(17000) })
+      });
+      expect([large.status, large.json.error]).toEqual([413, 'payload_too_large']);
+      for (const answer of [malformed, form, large]) {
+        expect(answer.headers['cache-control']).toBe('no-store');
+        expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+      }
+    }
+  );
+});

@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 
 const [socket, bodyFile] = process.argv.slice(2);
 const body = readFileSync(bodyFile);
-// The headers of the broker's token answer (routes/providers.ts), so the extension relays the same.
+// The headers of the broker's token answer (routes/token.ts), so the extension relays the same.
 const headers = {
   'Content-Type': 'application/json; charset=utf-8',
   'Content-Length': body.length,

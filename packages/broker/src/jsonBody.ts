@@ -23,10 +23,9 @@ const NOT_UTF8 = /;\s*charset\s*=\s*(?!"?utf-8"?\s*(;|$))/i;
  *
  * @param contentType - the header value
  * @returns true for `application/json` and `application/json; charset=utf-8`, false for anything
- *   else, including `application/merge-patch+json` and a missing header
+ *   else, including `application/merge-patch+json`
  */
-export function isJsonMediaType(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false;
+function isJsonMediaType(contentType: string): boolean {
   const end = contentType.indexOf(';');
   const essence = (end < 0 ? contentType : contentType.slice(0, end)).trim().toLowerCase();
   return essence === 'application/json';
@@ -62,13 +61,13 @@ function hasBody(req: IncomingMessage): boolean {
  */
 function refusal(req: IncomingMessage, limitBytes: number): BrokerError | undefined {
   const type = req.headers['content-type'];
-  if (!isJsonMediaType(type)) {
+  if (type === undefined || !isJsonMediaType(type)) {
     return new BrokerError(415, 'unsupported_media_type', 'Send the body as application/json.');
   }
   const encoding = req.headers['content-encoding'];
   if (
     (encoding !== undefined && encoding.toLowerCase() !== 'identity') ||
-    (type !== undefined && type.includes(';') && NOT_UTF8.test(type))
+    (type.includes(';') && NOT_UTF8.test(type))
   ) {
     return new BrokerError(415, 'unsupported_media_type', 'Send JSON in UTF-8.');
   }

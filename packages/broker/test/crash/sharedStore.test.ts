@@ -42,15 +42,8 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-const stores: [string, () => Promise<SharedStore>][] = [
-  ['file', () => sharedStore(base)],
-  ...(secretService
-    ? ([['keyring', async () => sharedKeyringStore(base)]] as [
-        string,
-        () => Promise<SharedStore>
-      ][])
-    : [])
-];
+const stores: [string, () => Promise<SharedStore>][] = [['file', () => sharedStore(base)]];
+if (secretService) stores.push(['keyring', async () => sharedKeyringStore(base)]);
 
 test.each(stores)(
   '%s store: concurrent requests for an expired token on two processes: one refresh, no logout',

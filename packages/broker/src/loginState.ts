@@ -16,6 +16,8 @@ export interface PendingLogin {
   readonly verifier: string;
   readonly redirectUri: string;
   readonly scopes: readonly string[];
+  /** The client label that started the login, named by the login's one audit event. */
+  readonly client: string;
   /** Epoch seconds. */
   readonly expiresAt: number;
 }
@@ -34,7 +36,7 @@ function random(): string {
  * @example
  * ```ts
  * const logins = new LoginStates(600, () => Date.now() / 1000);
- * const login = logins.start({ provider: 'demo', user: 'alice', redirectUri, scopes: ['openid'] });
+ * const login = logins.start({ provider: 'demo', user: 'alice', redirectUri, scopes: ['openid'], client: 'jupyterlab' });
  * const same = logins.take(login.state, 'alice');
  * ```
  */
@@ -53,7 +55,7 @@ export class LoginStates {
   /**
    * Starts a login with fresh state, nonce and PKCE verifier.
    *
-   * @param login - provider, user, redirect URI and scopes
+   * @param login - provider, user, redirect URI, scopes and the client that started it
    * @returns the pending login
    */
   start(login: {
@@ -61,6 +63,7 @@ export class LoginStates {
     user: string;
     redirectUri: string;
     scopes: readonly string[];
+    client: string;
   }): PendingLogin {
     this.sweep();
     while (this.pending.size >= MAX_PENDING) {

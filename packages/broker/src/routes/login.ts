@@ -133,22 +133,17 @@ export function loginRoutes(context: BrokerContext): Router {
       provider: provider.id,
       user,
       redirectUri: redirectUri(provider.config.redirect_uri, req.get('x-broker-redirect-uri')),
-      scopes: [...new Set(scopes)]
+      scopes: [...new Set(scopes)],
+      client
     });
     const url = await provider.authorizationUrl({
       redirectUri: pending.redirectUri,
       scopes: pending.scopes,
       checks: pending
     });
-    log.info('login_started', { provider: provider.id, scopes: pending.scopes });
-    await audit.record({
-      type: 'login',
-      provider: provider.id,
-      client,
-      scopes: pending.scopes,
-      outcome: 'ok',
-      reason: 'started'
-    });
+    // Logged, not audited: a sign-in is one audit event, written when the callback completes or
+    // fails it (naming this client), so the trail never shows two "login ok" for one sign-in.
+    log.info('login_started', { provider: provider.id, client, scopes: pending.scopes });
     res
       .set('Cache-Control', 'no-store')
       .json({ authorization_url: url, expires_at: pending.expiresAt });
@@ -165,10 +160,12 @@ export function loginRoutes(context: BrokerContext): Router {
 
   router.get('/api/v1/callback', async (req, res) => {
     let providerId: string | null = null;
+    let client = 'jupyterlab';
     try {
       const user = brokerUser(req);
       const pending = logins.take(req.query.state, user);
       providerId = pending.provider;
+      client = pending.client;
       const provider = providers.lookup(pending.provider);
       await audit.assertWritable();
       // The exact redirect URI of the login, with the query the IdP sent (code, state, iss).
@@ -179,19 +176,21 @@ export function loginRoutes(context: BrokerContext): Router {
         provider.exchangeCode(callbackUrl, pending, pending.scopes)
       );
       const { account, subject } = await provider.identify(tokenSet);
+      // Recorded before the grant is stored: a trail that cannot be written (503) leaves the user
+      // signed out, never signed in without a record.
+      await audit.record({
+        type: 'login',
+        provider: provider.id,
+        client,
+        scopes: tokenSet.scopes,
+        outcome: 'ok',
+        reason: 'completed'
+      });
       await tokens.signedIn(provider.id, tokenSet, account, subject);
       log.info('login_completed', {
         provider: provider.id,
         scopes: tokenSet.scopes,
         refreshable: tokenSet.refreshToken !== null
-      });
-      await audit.record({
-        type: 'login',
-        provider: provider.id,
-        client: 'jupyterlab',
-        scopes: tokenSet.scopes,
-        outcome: 'ok',
-        reason: 'completed'
       });
       answerCallback(req, res, 200, provider.id);
     } catch (err) {
@@ -201,7 +200,7 @@ export function loginRoutes(context: BrokerContext): Router {
       audit.note({
         type: 'login',
         provider: providerId,
-        client: 'jupyterlab',
+        client,
         outcome: 'error',
         code: answer.body.error,
         reason: 'failed'

@@ -100,6 +100,33 @@ describe('audit trail', () => {
     expect((await stat(path)).mode & 0o077).toBe(0);
   });
 
+  test('one sign-in is one "login ok" event, naming the client that started it (was two: started and completed)', async () => {
+    const before = (await broker.request('GET', '/api/v1/events?limit=1000')).json.events.length;
+    const started = await broker.request('POST', '/api/v1/providers/demo/login', {
+      body: {},
+      headers: { 'x-broker-client': '@acme/archive:plugin' }
+    });
+    expect(started.status).toBe(200);
+    const redirect = await idp.authorize(started.json.authorization_url);
+    expect((await broker.request('GET', `/api/v1/callback${redirect.search}`)).status).toBe(200);
+    const events = (await broker.request('GET', '/api/v1/events?limit=1000')).json.events;
+    const added = events.slice(0, events.length - before);
+    expect(added).toEqual([
+      expect.objectContaining({
+        type: 'login',
+        provider: 'demo',
+        client: '@acme/archive:plugin',
+        outcome: 'ok',
+        reason: 'completed'
+      })
+    ]);
+    const replayed = await broker.request('GET', `/api/v1/callback${redirect.search}`);
+    expect(replayed.status).toBe(400);
+    const after = (await broker.request('GET', '/api/v1/events?limit=1000')).json.events;
+    expect(after[0]).toMatchObject({ type: 'login', outcome: 'error', reason: 'failed' });
+    expect((await broker.request('DELETE', '/api/v1/providers/demo/grant')).status).toBe(204);
+  });
+
   test('limit and provider filter the events; bad values are 400', async () => {
     const two = await broker.request('GET', '/api/v1/events?limit=2');
     expect(two.json.events).toHaveLength(2);
@@ -236,15 +263,17 @@ describe('when the audit trail cannot be written', () => {
     }
   });
 
-  test('a full disk (/dev/full) refuses the sign-in before it starts', async () => {
+  test('a full disk (/dev/full) refuses the sign-in: 503 from the callback and no grant stored', async () => {
     const broker = await startBroker(idp, { config: { audit: { path: '/dev/full' } } });
     try {
-      const login = await broker.request('POST', '/api/v1/providers/demo/login', { body: {} });
-      expect(login.status).toBe(503);
-      expect(login.json).toEqual({
+      const callback = await broker.login();
+      expect(callback.status).toBe(503);
+      expect(callback.json).toEqual({
         error: 'store_unavailable',
         error_description: expect.stringMatching(/audit trail/)
       });
+      const listed = await broker.request('GET', '/api/v1/providers');
+      expect(listed.json.providers[0].signed_in).toBe(false);
     } finally {
       await broker.close();
     }

@@ -9,6 +9,7 @@ trusted ones, and forward an allow-list of headers each way.
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
@@ -39,6 +40,35 @@ GRANT_PATH = re.compile(r"^providers/[^/]+/grant$")
 ADMIN_PATH = "admin/revoke"
 """The one route an admin (not the owner) may call: ``POST admin/revoke``."""
 
+TOKEN_PATH = re.compile(r"^providers/([a-z0-9][a-z0-9_-]{0,63})/token$")
+
+EVERYDAY_REFUSALS = {
+    "login_required": "{client} asked for {provider} tokens: not signed in (login_required)",
+    "consent_required": "{client} asked for {provider} tokens: no consent decision yet, JupyterLab asks the person"
+    " (consent_required)",
+    "consent_denied": "{client} asked for {provider} tokens: the person denied it (consent_denied)",
+}
+"""Refusals that are part of normal use, not problems: logged at info in these words, and Jupyter's access log
+line for them goes to debug instead of a ``[W] 403`` warning."""
+
+
+def everyday_refusal(status: int, body: bytes) -> str | None:
+    """The broker's error code when an answer is one of :data:`EVERYDAY_REFUSALS`, else None."""
+    if status not in (401, 403) or len(body) > 4096:
+        return None
+    try:
+        code = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    return code if code in EVERYDAY_REFUSALS else None
+
+
+class _AccessLogAtDebug(logging.LoggerAdapter):
+    """Jupyter's access log line of an everyday refusal at debug level; everything else as it was."""
+
+    def warning(self, msg: object, *args: object, **kwargs: object) -> None:
+        self.debug(msg, *args, **kwargs)  # type: ignore[arg-type]
+
 
 def is_browser_grant_upload(method: str, path: str) -> bool:
     """``PUT …/grant`` hands the broker a grant; only the server extension itself may, never a request."""
@@ -55,6 +85,8 @@ class BrokerProxyHandler(APIHandler):
     """``{base_url}token-broker/api/v1/(.*)``: forwards an owner's request to the broker."""
 
     relayed_headers: tuple[str, ...] = RESPONSE_HEADERS
+    everyday_refusal: str | None = None
+    """Set by :meth:`relay` when the broker's answer is an everyday refusal (``consent_required``, …)."""
 
     def initialize(
         self, supervisor: BrokerSupervisor, client: BrokerClient, owner: str, redirect_uri: str | None
@@ -63,6 +95,12 @@ class BrokerProxyHandler(APIHandler):
         self.client = client
         self.owner = owner
         self.redirect_uri_override = redirect_uri
+
+    @property
+    def log(self) -> logging.Logger | logging.LoggerAdapter:  # type: ignore[override]
+        """Jupyter's log; after an everyday refusal, one whose warnings (the access log line) are debug."""
+        base = super().log
+        return _AccessLogAtDebug(base, {}) if self.everyday_refusal else base
 
     def check_xsrf_cookie(self) -> None:
         """Jupyter's XSRF check, also when ``disable_check_xsrf`` is set: tokens are worth a forged request.
@@ -189,6 +227,17 @@ class BrokerProxyHandler(APIHandler):
 
     def relay(self, response: UpstreamResponse) -> None:
         """Sends the broker's status, body and allow-listed headers to the caller."""
+        code = everyday_refusal(response.status, response.body)
+        if code is not None:
+            token_path = TOKEN_PATH.match(self.broker_path())
+            self.log.info(
+                "token-broker: %s",
+                EVERYDAY_REFUSALS[code].format(
+                    client=client_label(self.request.headers.get("X-Token-Broker-Client")),
+                    provider=repr(token_path.group(1)) if token_path else "provider",
+                ),
+            )
+            self.everyday_refusal = code
         self.set_status(response.status, reason=response.reason or None)
         for name in self.relayed_headers:
             if name in response.headers and name != "Content-Type":

@@ -204,7 +204,13 @@ def get_token(
 
         requests.get(url, headers={"Authorization": f"Bearer {get_token('demo')}"})
     """
-    return request_token(provider, scopes, min_ttl, server=server, timeout=timeout).access_token
+    # An error is raised afresh here, at the entry point the notebook called, without the helper's own frames:
+    # the notebook shows the message under a short traceback, not the plumbing.
+    try:
+        token = request_token(provider, scopes, min_ttl, server=server, timeout=timeout)
+    except TokenBrokerError as err:
+        raise err.with_traceback(None) from None
+    return token.access_token
 
 
 def auth_header(
@@ -226,4 +232,8 @@ def auth_header(
 
         urllib.request.urlopen(urllib.request.Request(url, headers=auth_header("demo")))
     """
-    return {"Authorization": f"Bearer {get_token(provider, scopes, min_ttl, server=server, timeout=timeout)}"}
+    try:
+        token = get_token(provider, scopes, min_ttl, server=server, timeout=timeout)
+    except TokenBrokerError as err:
+        raise err.with_traceback(None) from None  # as in get_token: the message, not the plumbing
+    return {"Authorization": f"Bearer {token}"}

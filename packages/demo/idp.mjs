@@ -15,7 +15,8 @@ import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
 import { handleInteraction } from './lib/interactions.mjs';
-import { providerConfig, redirectUris } from './lib/providerConfig.mjs';
+import { providerConfig, redirectUris, withHubClient } from './lib/providerConfig.mjs';
+import { readFileSync } from 'node:fs';
 
 const HOST = '127.0.0.1';
 
@@ -24,7 +25,14 @@ const { values } = parseArgs({
     port: { type: 'string', default: process.env.DEMO_IDP_PORT ?? '9400' },
     'api-url': { type: 'string' },
     'jupyter-port': { type: 'string', multiple: true },
-    'redirect-uri': { type: 'string', multiple: true }
+    'redirect-uri': { type: 'string', multiple: true },
+    // A confidential JupyterHub client (OAuthenticator): its secret is read from a file, never from argv or env.
+    'hub-redirect-uri': { type: 'string', multiple: true },
+    'hub-client-secret-file': { type: 'string' },
+    'hub-access-token-ttl': { type: 'string' },
+    'hub-audience': { type: 'string', default: 'api' },
+    // The issuer's host name (e.g. `localhost`, so a hub on 127.0.0.1 keeps its cookies apart); it listens on 127.0.0.1.
+    'issuer-host': { type: 'string', default: HOST }
   }
 });
 
@@ -37,7 +45,7 @@ const jupyterPorts = (
   .filter(p => Number.isInteger(p) && p > 0);
 const extraRedirectUris =
   values['redirect-uri'] ?? (process.env.DEMO_REDIRECT_URIS ?? '').split(',').filter(Boolean);
-const issuer = `http://${HOST}:${port}`;
+const issuer = `http://${values['issuer-host']}:${port}`;
 
 /**
  * Writes one JSON log line to stderr.
@@ -59,14 +67,22 @@ const signingKey = {
   use: 'sig'
 };
 
+const demoConfig = providerConfig({
+  apiUrl,
+  redirectUris: redirectUris(jupyterPorts, extraRedirectUris),
+  jwks: { keys: [signingKey] },
+  cookieKeys: [randomBytes(32).toString('hex')]
+});
 const provider = new Provider(
   issuer,
-  providerConfig({
-    apiUrl,
-    redirectUris: redirectUris(jupyterPorts, extraRedirectUris),
-    jwks: { keys: [signingKey] },
-    cookieKeys: [randomBytes(32).toString('hex')]
-  })
+  values['hub-client-secret-file']
+    ? withHubClient(demoConfig, {
+        clientSecret: readFileSync(values['hub-client-secret-file'], 'utf8').trim(),
+        redirectUris: values['hub-redirect-uri'] ?? [],
+        accessTokenTtl: Number(values['hub-access-token-ttl'] ?? 60),
+        audience: values['hub-audience'] === 'userinfo' ? 'userinfo' : 'api'
+      })
+    : demoConfig
 );
 
 // Event names only: the event arguments are tokens and codes.
@@ -86,6 +102,15 @@ for (const event of [
     });
   });
 }
+
+// Which grant each issued token came from (hub tests count refreshes): no token material.
+provider.on('grant.success', ctx => {
+  log({
+    event: 'token.issued',
+    grant_type: ctx.oidc.params?.grant_type,
+    client_id: ctx.oidc.client?.clientId
+  });
+});
 
 const handleOidc = provider.callback();
 const server = createServer((req, res) => {

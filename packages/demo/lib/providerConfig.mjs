@@ -137,3 +137,82 @@ export function providerConfig({ apiUrl, redirectUris, jwks, cookieKeys }) {
     }
   };
 }
+
+/** The confidential client of a JupyterHub that logs its users in through this IdP (OAuthenticator). */
+export const HUB_CLIENT_ID = 'jupyterhub';
+
+/**
+ * Adds a confidential JupyterHub client to a configuration made by {@link providerConfig}, with the provider
+ * strictness that hub tests need (each oidc-provider default below would make them pass when they should not):
+ * no clock tolerance (an expired access token is refused at once, also at userinfo); the hub client's refresh
+ * tokens do not end with the browser session at the IdP (a real IdP's offline grant); and each authorization of
+ * the hub client makes a new grant instead of reusing the one in the IdP session (two logins, two grants).
+ * Refresh tokens rotate on every use; a reused one revokes the whole grant (oidc-provider's reuse detection).
+ *
+ * @param {import('oidc-provider').Configuration} config - the result of {@link providerConfig}.
+ * @param {object} options - the hub client.
+ * @param {string} options.clientSecret - the hub's client secret (read from a 0600 file, never logged).
+ * @param {string[]} options.redirectUris - the hub's exact `oauth_callback_url`s.
+ * @param {number} [options.accessTokenTtl] - the hub client's access-token lifetime in seconds.
+ * @param {'api' | 'userinfo'} [options.audience] - `api`: JWT access tokens for the demo API (the hub reads the
+ *   user from the ID token: `userdata_from_id_token`); `userinfo`: opaque access tokens for the userinfo endpoint.
+ * @returns {import('oidc-provider').Configuration} the configuration with the hub client.
+ * @example
+ * withHubClient(providerConfig(options), { clientSecret, redirectUris: ['http://127.0.0.1:8000/hub/oauth_callback'] });
+ */
+export function withHubClient(
+  config,
+  { clientSecret, redirectUris: hubRedirectUris, accessTokenTtl = ACCESS_TOKEN_TTL, audience = 'api' }
+) {
+  const isHub = client => client?.clientId === HUB_CLIENT_ID;
+  const resourceIndicators = config.features.resourceIndicators;
+  return {
+    ...config,
+    clients: [
+      ...config.clients,
+      {
+        client_id: HUB_CLIENT_ID,
+        client_secret: clientSecret,
+        client_name: 'JupyterHub (hub login)',
+        token_endpoint_auth_method: 'client_secret_post',
+        application_type: 'web',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: hubRedirectUris
+      }
+    ],
+    clockTolerance: 0,
+    features: {
+      ...config.features,
+      resourceIndicators: {
+        ...resourceIndicators,
+        defaultResource: async (ctx, client, oneOf) =>
+          isHub(client) && audience === 'userinfo'
+            ? undefined
+            : resourceIndicators.defaultResource(ctx, client, oneOf),
+        useGrantedResource: async (ctx, model) =>
+          !(isHub(ctx.oidc.client) && audience === 'userinfo') &&
+          resourceIndicators.useGrantedResource(ctx, model),
+        getResourceServerInfo: async (ctx, indicator, client) => {
+          const info = await resourceIndicators.getResourceServerInfo(ctx, indicator, client);
+          return isHub(client) ? { ...info, accessTokenTTL: accessTokenTtl } : info;
+        }
+      }
+    },
+    ttl: {
+      ...config.ttl,
+      AccessToken: (_ctx, _token, client) =>
+        isHub(client) ? accessTokenTtl : config.ttl.AccessToken
+    },
+    issueRefreshToken: async (ctx, client, code) =>
+      isHub(client) || config.issueRefreshToken(ctx, client, code),
+    expiresWithSession: async (ctx, token) =>
+      !isHub(ctx.oidc.client) && !token.scopes.has('offline_access'),
+    loadExistingGrant: async ctx => {
+      const grantId =
+        ctx.oidc.result?.consent?.grantId ??
+        (isHub(ctx.oidc.client) ? undefined : ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId));
+      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+    }
+  };
+}

@@ -1,0 +1,102 @@
+"""The mixin put in front of the configured OAuthenticator: refresh ahead of expiry, one refresh at a time per
+user with auth_state saved inside the lock, and the token route among the authenticator's handlers."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .config import TokenBrokerHub
+from .errors import LoginRequired, UpstreamUnavailable
+from .expiry import hub_margin, lifetime, stamp_expiry
+from .handlers import token_broker_handlers
+from .refresh import TokenRefresher
+
+
+class SettingsRefused(ValueError):
+    """A hub setting that would break the hub login's tokens; the message names the setting and the fix."""
+
+
+class TokenBroker:
+    """What the hub side holds for one authenticator: its options and its refresher."""
+
+    def __init__(self, authenticator: Any) -> None:
+        self.settings = TokenBrokerHub(parent=authenticator)
+        self.refresher = TokenRefresher(authenticator, self.settings)
+
+    def provider_title(self, authenticator: Any) -> str:
+        """The title of the `hub` provider in user servers."""
+        if self.settings.provider_title:
+            return self.settings.provider_title
+        return f"{getattr(authenticator, 'login_service', '') or 'Hub'} (hub login)"
+
+
+def check_settings(authenticator: Any) -> None:
+    """Refuses settings that break the hub side, with a message that names them (raised at hub start)."""
+    if not authenticator.enable_auth_state:
+        raise SettingsRefused(
+            "jupyter_token_broker.hub: c.Authenticator.enable_auth_state must be True (with a crypt key in "
+            "c.CryptKeeper.keys): the hub login's OAuth tokens are kept in auth_state."
+        )
+    if not authenticator.auth_refresh_age:
+        raise SettingsRefused(
+            "jupyter_token_broker.hub: c.Authenticator.auth_refresh_age = 0 switches off the hub's refreshes of "
+            "logins; leave it at its default (300) or set a positive number of seconds."
+        )
+
+
+class TokenBrokerAuthenticatorMixin:
+    """Put before an OAuthenticator class (``configure()`` does it); keeps its behaviour otherwise."""
+
+    _token_broker: TokenBroker | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        check_settings(self)
+
+    @property
+    def token_broker(self) -> TokenBroker:
+        """The hub side's options and refresher (made on first use, from ``c.TokenBrokerHub``)."""
+        if self._token_broker is None:
+            self._token_broker = TokenBroker(self)
+        return self._token_broker
+
+    def get_handlers(self, app: Any) -> list[tuple]:
+        return [*token_broker_handlers(), *super().get_handlers(app)]
+
+    async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """The login's token response, stamped with its absolute expiry (OAuthenticator keeps only expires_in)."""
+        sent_at = time.time()
+        token_info = await super().get_token_info(handler, params)
+        stamp_expiry(token_info, sent_at)
+        return token_info
+
+    async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:
+        """Refreshes ahead of expiry under the user's lock (the new tokens are saved before it is released).
+
+        Returns True while the login holds working tokens, also when the IdP is down or slow (JupyterHub 5.5
+        treats False as fatal even for the server's own API calls). Returns False only when the login has no
+        tokens any more (the IdP said invalid_grant, or none were kept) and the request is the user's own
+        browser, which the hub can then send to log in again.
+        """
+        broker = self.token_broker
+        stored = await user.get_auth_state()
+        margin = hub_margin(broker.settings.refresh_margin_seconds, lifetime(stored) if stored else None)
+        try:
+            auth_state, _ = await broker.refresher.fresh_auth_state(user, margin, time.time())
+        except LoginRequired:
+            return not _browser_of(user, handler)
+        except UpstreamUnavailable:
+            return True
+        if getattr(self, "refresh_user_hook", None) is not None:
+            refreshed = await self._call_refresh_user_hook(user, auth_state)
+            if refreshed is not None:
+                return refreshed
+        return True
+
+
+def _browser_of(user: Any, handler: Any) -> bool:
+    """Whether the request is the user's own cookie-authenticated one (the hub can ask for a new login)."""
+    if handler is None:
+        return True
+    return getattr(handler, "_jupyterhub_user", None) is user and not getattr(handler, "_token_authenticated", True)

@@ -1,0 +1,135 @@
+"""``configure(c, **options)``: what a hub admin calls in jupyterhub_config.py after configuring an OAuthenticator."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import entry_points
+from inspect import isawaitable
+from typing import Any
+
+from jupyterhub import orm, version_info
+from oauthenticator.oauth2 import OAuthenticator
+from traitlets.utils.importstring import import_item
+
+from .authenticator import SettingsRefused, TokenBrokerAuthenticatorMixin
+from .config import TokenBrokerHub
+from .handlers import ADMIN_SCOPE, TOKEN_SCOPE
+from .redirect import make_user_redirect_hook
+
+#: The non-secret env var whose presence tells a user server that its hub runs configure().
+HUB_ENV = "JUPYTER_TOKEN_BROKER_HUB"
+#: What every user server's token gets on top of the admin's (or the default `server` role's) scopes.
+SERVER_TOKEN_SCOPES = (f"{TOKEN_SCOPE}!user", "read:shares!server")
+CUSTOM_SCOPES = {
+    TOKEN_SCOPE: {"description": "Get the access token of a user's hub login"},
+    ADMIN_SCOPE: {"description": "Administer token-broker grants"},
+}
+
+
+def configure(c: Any, **options: Any) -> type:
+    """Sets up the hub side of jupyter-token-broker in a JupyterHub config ``c``.
+
+    Call it after ``c.JupyterHub.authenticator_class`` names an OAuthenticator (e.g. ``"generic-oauth"``).
+    ``options`` are TokenBrokerHub options (``refresh_margin_seconds``, ``default_min_ttl``, ``provider_title``,
+    ``refresh_timeout_seconds``, …), the same as ``c.TokenBrokerHub.<option>``.
+
+    Returns the authenticator class now configured (the admin's class with the token-broker mixin in front).
+
+    Example::
+
+        c.JupyterHub.authenticator_class = "generic-oauth"
+        ...
+        from jupyter_token_broker.hub import configure
+        configure(c, provider_title="Keycloak (hub login)")
+    """
+    known = set(TokenBrokerHub.class_trait_names(config=True))
+    for key, value in options.items():
+        if key not in known:
+            raise TypeError(f"configure(): unknown option {key!r}; the options are: {', '.join(sorted(known))}")
+        c.TokenBrokerHub[key] = value
+    authenticator_class = _wrapped(_configured_authenticator(c))
+    c.JupyterHub.authenticator_class = authenticator_class
+
+    custom_scopes = dict(c.JupyterHub.custom_scopes) if "custom_scopes" in c.JupyterHub else {}
+    for name, definition in CUSTOM_SCOPES.items():
+        custom_scopes.setdefault(name, definition)
+    c.JupyterHub.custom_scopes = custom_scopes
+
+    _grant_to_users(c)
+    c.Spawner.server_token_scopes = _server_token_scopes(
+        c.Spawner.server_token_scopes if "server_token_scopes" in c.Spawner else None
+    )
+
+    environment = dict(c.Spawner.environment) if "environment" in c.Spawner else {}
+    environment[HUB_ENV] = _hub_environment
+    c.Spawner.environment = environment
+
+    previous_hook = c.JupyterHub.user_redirect_hook if "user_redirect_hook" in c.JupyterHub else None
+    if not getattr(previous_hook, "_token_broker", False):
+        hook = make_user_redirect_hook(previous_hook)
+        hook._token_broker = True  # type: ignore[attr-defined]
+        c.JupyterHub.user_redirect_hook = hook
+    return authenticator_class
+
+
+def _configured_authenticator(c: Any) -> type:
+    if "authenticator_class" not in c.JupyterHub:
+        raise SettingsRefused(
+            "jupyter_token_broker.hub: call configure(c) after setting c.JupyterHub.authenticator_class to an "
+            "OAuthenticator (e.g. 'generic-oauth'): the hub login's tokens come from it."
+        )
+    value = c.JupyterHub.authenticator_class
+    if isinstance(value, type):
+        return value
+    for entry in entry_points(group="jupyterhub.authenticators"):
+        if entry.name == value:
+            return entry.load()
+    return import_item(value)
+
+
+def _wrapped(base: type) -> type:
+    if issubclass(base, TokenBrokerAuthenticatorMixin):
+        return base
+    if not issubclass(base, OAuthenticator):
+        raise SettingsRefused(
+            f"jupyter_token_broker.hub: {base.__module__}.{base.__name__} keeps no OAuth tokens in auth_state; "
+            "configure(c) needs an OAuthenticator (GenericOAuthenticator for Keycloak or Cognito, for example)."
+        )
+    return type(f"TokenBroker{base.__name__}", (TokenBrokerAuthenticatorMixin, base), {"__module__": base.__module__})
+
+
+def _grant_to_users(c: Any) -> None:
+    """Users must hold TOKEN_SCOPE for their servers' tokens to get it (a token gets the subset its owner holds)."""
+    scope = f"{TOKEN_SCOPE}!user"
+    roles = [dict(role) for role in c.JupyterHub.load_roles] if "load_roles" in c.JupyterHub else []
+    user_role = next((role for role in roles if role.get("name") == "user"), None)
+    if user_role is not None and "scopes" in user_role:
+        if scope not in user_role["scopes"]:
+            user_role["scopes"] = [*user_role["scopes"], scope]
+    elif version_info >= (6,):
+        extra = set(c.JupyterHub.extra_user_scopes) if "extra_user_scopes" in c.JupyterHub else set()
+        c.JupyterHub.extra_user_scopes = extra | {scope}
+    elif user_role is not None:
+        user_role["scopes"] = ["self", scope]
+    else:
+        roles.append({"name": "user", "description": "Standard user privileges", "scopes": ["self", scope]})
+    c.JupyterHub.load_roles = roles
+
+
+def _server_token_scopes(previous: Any) -> Any:
+    async def server_token_scopes(spawner: Any) -> list[str]:
+        scopes = previous(spawner) if callable(previous) else previous
+        if isawaitable(scopes):
+            scopes = await scopes
+        scopes = list(scopes or [])
+        if not scopes:
+            scopes = list(orm.Role.find(spawner.user.db, "server").scopes)
+        return sorted(set(scopes) | set(SERVER_TOKEN_SCOPES))
+
+    return server_token_scopes
+
+
+def _hub_environment(spawner: Any) -> str:
+    authenticator = spawner.authenticator
+    title = authenticator.token_broker.provider_title(authenticator)
+    return json.dumps({"version": 1, "provider_id": "hub", "title": title})

@@ -1,0 +1,44 @@
+"""Fixtures of the hub-side tests: a real JupyterHub (from the repo's .venv) with GenericOAuthenticator against the
+demo IdP, configured by ``jupyter_token_broker.hub.configure`` (see hub_stack.py). Every port is free at start."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from hub_stack import CHP, SHORT_TOKEN_TTL, Hub, Idp, start_stack
+
+#: The hub client's access-token lifetime in the shared stack: short, so that tests see several expiries.
+TOKEN_TTL = SHORT_TOKEN_TTL
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not CHP.exists() or shutil.which("node") is None:
+        skip = pytest.mark.skip(reason="configurable-http-proxy (npm) or node missing: run npm ci")
+        for item in items:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Idp, Hub]]:
+    """The IdP (12 s hub access tokens) and a hub running configure() with short timeouts."""
+    idp, hub = start_stack(
+        tmp_path_factory.mktemp("hub-stack"),
+        access_token_ttl=TOKEN_TTL,
+        configure={"refresh_timeout_seconds": 2.0, "retry_after_seconds": 2, "refresh_margin_seconds": 4},
+    )
+    yield idp, hub
+    hub.stop()
+    idp.stop()
+
+
+@pytest.fixture(scope="module")
+def idp(stack: tuple[Idp, Hub]) -> Idp:
+    return stack[0]
+
+
+@pytest.fixture(scope="module")
+def hub(stack: tuple[Idp, Hub]) -> Hub:
+    return stack[1]

@@ -3,19 +3,23 @@
  *
  * ```
  * token-broker serve --config CONFIG.json --key-file KEY (--socket PATH | --host 127.0.0.1 --port N)
- * token-broker check-config CONFIG.json
+ * token-broker check-config [--probe] CONFIG.json
  * ```
  *
- * `serve` prints exactly one JSON line to stdout when ready; logs go to stderr.
+ * `serve` prints exactly one JSON line to stdout when ready; logs go to stderr. `check-config` prints
+ * one JSON line too: `{"ok":true,...,"problems"?:[...]}` when the broker can start (the problems are
+ * providers that will not work until fixed), `{"ok":false,"error":...,"error_description":...}` and
+ * exit code 1 when it cannot.
  */
 import { parseArgs } from 'node:util';
 
 import { createApp } from './app.js';
-import { ConfigError, loadConfig, loadKey } from './config.js';
+import { type BrokerConfig, ConfigError, loadConfig, loadKey } from './config.js';
 import { createContext } from './context.js';
 import { BrokerError } from './errors.js';
 import { createLogger, type LogSink } from './log.js';
 import { unsupportedNode } from './nodeVersion.js';
+import { ProviderRegistry } from './providers/registry.js';
 import { listen, type ListenTarget } from './server.js';
 import { SocketError } from './socket.js';
 import { openStore } from './stores/index.js';
@@ -24,7 +28,7 @@ import { VERSION } from './version.js';
 
 const USAGE = `usage:
   token-broker serve --config FILE --key-file FILE (--socket PATH | --host 127.0.0.1 --port N)
-  token-broker check-config FILE
+  token-broker check-config [--probe] FILE
   token-broker --version
   token-broker --help`;
 
@@ -128,21 +132,63 @@ function readyLocation(address: { socket: string } | { host: string; port: numbe
   return 'socket' in address ? { socket: address.socket } : { port: address.port };
 }
 
+/** Longest a `check-config --probe` waits for the identity providers. */
+const PROBE_MS = 5000;
+
+/** A provider that will not work until fixed, as check-config reports it. */
+interface ProviderReport {
+  provider: string;
+  error: string;
+  error_description: string;
+}
+
 async function checkConfig(args: string[]): Promise<void> {
-  const { positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: {} });
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: { probe: { type: 'boolean' } }
+  });
   if (positionals.length !== 1) throw new UsageError('check-config takes one config file');
   const config = await loadConfig(positionals[0]);
   // Checks the store as `serve` would (modes, key, a Secret Service that answers) without creating
   // anything.
   const store = await openStore(config.store, { create: false });
   await store.close();
+  const problems = await providerProblems(config, values.probe === true);
+  for (const problem of problems)
+    console.error(`token-broker: warning: ${problem.error_description}`);
   process.stdout.write(
     JSON.stringify({
       ok: true,
       providers: config.providers.map(p => p.id),
-      store: describeStore(config.store)
+      store: describeStore(config.store),
+      ...(problems.length > 0 ? { problems } : {})
     }) + '\n'
   );
+}
+
+/**
+ * What keeps each provider from working, without starting a broker: its secret file, and with
+ * `probe` its identity provider's discovery (within {@link PROBE_MS}).
+ */
+async function providerProblems(config: BrokerConfig, probe: boolean): Promise<ProviderReport[]> {
+  const providers = new ProviderRegistry(config.providers, {
+    timeoutMs: Math.min(config.upstream_timeout_ms, PROBE_MS),
+    now: Date.now,
+    log: createLogger({ level: 'error', sink: () => undefined }),
+    clockToleranceSeconds: config.clock_tolerance_seconds
+  });
+  const reports = await Promise.all(
+    providers.all().map(async provider => {
+      if (probe) await provider.warmUp(PROBE_MS);
+      const problem = await provider.problem();
+      return problem === undefined
+        ? undefined
+        : { provider: provider.id, error: problem.code, error_description: problem.description };
+    })
+  );
+  return reports.filter(r => r !== undefined);
 }
 
 /** The store section as check-config reports it (paths, never the key). */
@@ -168,6 +214,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   const tooOld = unsupportedNode(process.versions.node);
   if (tooOld !== undefined && (command === 'serve' || command === 'check-config')) {
     console.error(`token-broker: ${tooOld}`);
+    if (command === 'check-config') refused('unsupported_node', new Error(tooOld));
     return 1;
   }
   try {
@@ -206,11 +253,26 @@ export async function main(argv: string[]): Promise<number | undefined> {
     ) {
       const code = err instanceof BrokerError ? `${err.code}: ` : '';
       console.error(`token-broker: ${code}${err.message}`);
+      if (command === 'check-config')
+        refused(err instanceof ConfigError ? 'config_error' : code, err);
       return 1;
     }
     console.error(`token-broker: ${(err as Error)?.stack ?? String(err)}`);
     return 1;
   }
+}
+
+/** check-config's answer when the broker cannot start with this config: one JSON line. */
+function refused(code: string, err: Error): void {
+  const error = code.replace(/: $/, '');
+  process.stdout.write(
+    JSON.stringify({
+      ok: false,
+      error,
+      error_description: err.message,
+      ...(err instanceof ConfigError ? { key: err.key } : {})
+    }) + '\n'
+  );
 }
 
 const code = await main(process.argv.slice(2));

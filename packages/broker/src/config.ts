@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 
 import { type AuditConfig, AUDIT_DEFAULTS, validateAuditConfig } from './audit.js';
-import { ConfigError } from './configError.js';
+import { ConfigError, didYouMean } from './configError.js';
 import {
   checkProviderReferences,
   PROVIDER_ID,
@@ -76,14 +76,22 @@ function int(raw: Record<string, unknown>, key: keyof Options, min: number, max:
 export function validateConfig(raw: unknown): BrokerConfig {
   if (!isObject(raw)) throw new ConfigError('(root)', 'must be a JSON object');
   for (const k of Object.keys(raw)) {
-    if (!TOP_KEYS.has(k)) throw new ConfigError(k, 'is not a known option');
+    if (!TOP_KEYS.has(k)) {
+      throw new ConfigError(k, `is not a known option${didYouMean(k, TOP_KEYS)}`);
+    }
   }
   if (!Array.isArray(raw.providers)) throw new ConfigError('providers', 'must be a list');
   const providers = raw.providers.map((p, i) => validateProvider(p, `providers[${i}]`));
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   providers.forEach((p, i) => {
-    if (seen.has(p.id)) throw new ConfigError(`providers[${i}].id`, `duplicate id '${p.id}'`);
-    seen.add(p.id);
+    const first = seen.get(p.id);
+    if (first !== undefined) {
+      throw new ConfigError(
+        `providers[${i}].id`,
+        `"${p.id}" is also the id of providers[${first}]`
+      );
+    }
+    seen.set(p.id, i);
   });
   checkProviderReferences(providers);
   const store = validateStoreConfig(raw.store ?? defaults.store, (key, problem) => {

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'upstream_error'
   | 'upstream_unavailable'
   | 'store_unavailable'
+  | 'config_error'
   | 'server_error';
 
 /** The status each code is answered with. */
@@ -39,6 +40,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   upstream_error: 502,
   upstream_unavailable: 503,
   store_unavailable: 503,
+  config_error: 503,
   server_error: 500
 };
 
@@ -181,6 +183,18 @@ export class StoreUnavailable extends BrokerError {
       retryAfter: 5,
       ...options
     });
+  }
+}
+
+/**
+ * 503: the provider cannot be used until an admin fixes its configuration (its client secret file is
+ * missing or readable by others). No `Retry-After`: asking again gives the same answer until it is
+ * fixed, and the first request after the fix succeeds.
+ */
+export class Misconfigured extends BrokerError {
+  /** @param description - what is wrong and how to fix it, naming files but never their contents */
+  constructor(description: string, options?: BrokerErrorOptions) {
+    super(503, 'config_error', description, options);
   }
 }
 

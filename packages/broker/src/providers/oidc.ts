@@ -9,9 +9,15 @@
 import type * as Oidc from 'openid-client';
 
 import type { ProviderConfig } from '../config.js';
-import { readPrivateFile } from '../config.js';
-import { type BrokerError, InvalidRequest, UpstreamError, UpstreamUnavailable } from '../errors.js';
+import {
+  BrokerError,
+  type ErrorCode,
+  InvalidRequest,
+  UpstreamError,
+  UpstreamUnavailable
+} from '../errors.js';
 import { requireNotWider } from '../grants/leastPrivilege.js';
+import { clientSecretProblem, readClientSecret } from './clientSecret.js';
 import { accountLabel, fetchUserInfo } from './identity.js';
 import { translate } from './translate.js';
 import { deadlineFetch, type UpstreamOptions } from './upstream.js';
@@ -59,6 +65,14 @@ export interface DeviceAuthorization {
 /** One poll of the device code grant: tokens, or keep waiting (`slow_down`: wait longer). */
 export type DevicePoll = TokenSet | 'authorization_pending' | 'slow_down';
 
+/** Why a provider cannot be used now, as the provider list shows it. */
+export interface ProviderProblem {
+  /** `config_error` (an admin must fix the config), `upstream_unavailable` or `upstream_error`. */
+  readonly code: ErrorCode;
+  /** What is wrong, naming the provider and the file or URL; never secret. */
+  readonly description: string;
+}
+
 /** Seconds to wait before retrying a failed discovery. */
 const DISCOVERY_BACKOFF_S = 5;
 /** Access token lifetime assumed when the IdP does not say. */
@@ -89,8 +103,8 @@ function openidClient(): Promise<typeof Oidc> {
  * ```
  */
 export class OidcProvider {
-  /** The last discovery failure, shown in the provider list. */
-  lastError: string | undefined;
+  /** The last discovery failure (network or IdP), shown in the provider list until one succeeds. */
+  lastError: BrokerError | undefined;
   private configuration: Promise<Oidc.Configuration> | undefined;
   private failedAt = 0;
 
@@ -122,26 +136,59 @@ export class OidcProvider {
   }
 
   /**
-   * Starts discovery in the background if it has not happened; used by the provider list so a
-   * broken provider shows its `error` soon.
+   * What keeps this provider from working now: a problem with its secret file (checked afresh on
+   * every call, so a fixed file clears it), else the last discovery failure.
+   *
+   * @returns the problem, or undefined
    */
-  warmUp(): void {
-    if (this.configuration === undefined && this.lastError === undefined) {
-      this.discover().catch(() => undefined);
-    }
+  async problem(): Promise<ProviderProblem | undefined> {
+    const file = this.config.client_secret_file;
+    const local = file === null ? undefined : await clientSecretProblem(this.id, file);
+    if (local !== undefined) return { code: 'config_error', description: local };
+    const failed = this.lastError;
+    return failed === undefined ? undefined : { code: failed.code, description: failed.message };
   }
 
   /**
-   * The provider's configuration: discovered, or built from the explicit endpoints.
+   * Starts discovery in the background if it has not happened; used by the provider list so a
+   * broken provider shows its `error` soon.
    *
+   * @param waitMs - how long to wait for it (a refused connection fails within it; a silent IdP
+   *   is reported by a later list)
+   * @returns once discovery settled or `waitMs` passed
+   */
+  async warmUp(waitMs = 0): Promise<void> {
+    if (this.configuration !== undefined || this.lastError !== undefined) return;
+    const settled = this.discover().then(
+      () => undefined,
+      () => undefined
+    );
+    if (waitMs <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      settled,
+      new Promise<void>(resolve => {
+        timer = setTimeout(resolve, waitMs);
+      })
+    ]);
+    clearTimeout(timer);
+  }
+
+  /**
+   * The provider's configuration: discovered, or built from the explicit endpoints. A failure is
+   * remembered for a short backoff and answered again the same way (same code, same description)
+   * until then; a configuration problem (the secret file) is never remembered: it is checked afresh.
+   *
+   * @throws {@link Misconfigured} when the secret file cannot be used
    * @throws {@link UpstreamUnavailable} or {@link UpstreamError} when discovery fails
    */
   async discover(): Promise<Oidc.Configuration> {
     if (this.configuration === undefined) {
       const waited = (this.options.now() - this.failedAt) / 1000;
-      if (this.lastError !== undefined && waited < DISCOVERY_BACKOFF_S) {
-        throw new UpstreamUnavailable(`Discovery of '${this.id}' failed: ${this.lastError}`, {
-          retryAfter: DISCOVERY_BACKOFF_S - waited
+      const failed = this.lastError;
+      if (failed !== undefined && waited < DISCOVERY_BACKOFF_S) {
+        throw new BrokerError(failed.status, failed.code, failed.message, {
+          retryAfter: failed.retryAfter === undefined ? undefined : DISCOVERY_BACKOFF_S - waited
         });
       }
       this.configuration = this.runDiscovery();
@@ -151,8 +198,9 @@ export class OidcProvider {
         },
         (err: BrokerError) => {
           this.configuration = undefined;
+          if (err.code === 'config_error') return;
           this.failedAt = this.options.now();
-          this.lastError = err.message;
+          this.lastError = err;
           this.options.log.warn('discovery_failed', { provider: this.id, reason: err.message });
         }
       );
@@ -163,7 +211,7 @@ export class OidcProvider {
   private async clientAuth(oc: typeof Oidc): Promise<Oidc.ClientAuth> {
     const { client_secret_file: file, token_endpoint_auth_method: method } = this.config;
     if (file === null) return oc.None();
-    const secret = (await readPrivateFile(file, 'client_secret_file')).trim();
+    const secret = await readClientSecret(this.id, file);
     return method === 'client_secret_post'
       ? oc.ClientSecretPost(secret)
       : oc.ClientSecretBasic(secret);
@@ -176,7 +224,19 @@ export class OidcProvider {
 
   private async runDiscovery(): Promise<Oidc.Configuration> {
     const oc = await openidClient();
+    // The secret file first: a missing file is the admin's to fix, never reported as the network's.
     const auth = await this.clientAuth(oc);
+    try {
+      return await this.configure(oc, auth);
+    } catch (err) {
+      // Anything else that fails here is answered as a BrokerError, never a bare 500.
+      throw err instanceof BrokerError
+        ? err
+        : new UpstreamError(`Provider '${this.id}' could not be set up.`, { cause: err });
+    }
+  }
+
+  private async configure(oc: typeof Oidc, auth: Oidc.ClientAuth): Promise<Oidc.Configuration> {
     const { endpoints, issuer } = this.config;
     if (endpoints !== null) {
       // No discovery: the endpoints are configured. Without a known issuer, an `iss` callback
@@ -202,6 +262,7 @@ export class OidcProvider {
       return configuration;
     }
     const url = new URL(issuer as string);
+    const wellKnown = `${(issuer as string).replace(/\/$/, '')}/.well-known/openid-configuration`;
     try {
       const metadata = this.clientMetadata(oc);
       const configuration = await oc.discovery(url, this.config.client_id, metadata, auth, {
@@ -212,7 +273,7 @@ export class OidcProvider {
       configuration[oc.customFetch] = deadlineFetch(this.options, null);
       return configuration;
     } catch (err) {
-      throw translate(oc, err, 'discovery');
+      throw discoveryFailed(this.id, wellKnown, translate(oc, err, 'discovery'), err);
     }
   }
 
@@ -510,4 +571,52 @@ export class OidcProvider {
       claims: tokens.claims()
     };
   }
+}
+
+/**
+ * A discovery failure that says which provider, which URL and why (the network's own words, e.g.
+ * `connect ECONNREFUSED 127.0.0.1:9`), keeping the translated error's code.
+ */
+function discoveryFailed(
+  provider: string,
+  url: string,
+  translated: BrokerError,
+  err: unknown
+): BrokerError {
+  const why = networkReason(err) ?? libraryReason(err);
+  const description =
+    `Discovery of provider '${provider}' at ${url} failed: ` +
+    `${translated.message.replace(/\.$/, '')}${why === undefined ? '' : ` (${why})`}.`;
+  return translated.code === 'upstream_unavailable'
+    ? new UpstreamUnavailable(description, { cause: err, retryAfter: translated.retryAfter })
+    : new BrokerError(translated.status, translated.code, description, { cause: err });
+}
+
+/** The system error behind a failed connection (`getaddrinfo ENOTFOUND idp.example`), if any. */
+function networkReason(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {
+    const { code, message, errors } = current as {
+      code?: unknown;
+      message?: unknown;
+      errors?: unknown;
+    };
+    if (typeof code === 'string' && /^E[A-Z_]+$/.test(code)) {
+      return typeof message === 'string' && message.includes(code) ? message : code;
+    }
+    if (Array.isArray(errors) && errors.length > 0) {
+      current = errors[0];
+      continue;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** openid-client's own words for an answer it refused (e.g. a wrong issuer), never token material. */
+function libraryReason(err: unknown): string | undefined {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  return typeof code === 'string' && code.startsWith('OAUTH_') && typeof message === 'string'
+    ? message
+    : undefined;
 }

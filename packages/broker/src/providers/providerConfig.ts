@@ -12,7 +12,7 @@
  * - `jupyterhub`: `hub_url` gives `/hub/api/oauth2/{authorize,token}` with the secret in the body,
  *   identity and scopes from `/hub/api/user`; no refresh tokens.
  */
-import { ConfigError } from '../configError.js';
+import { ConfigError, didYouMean } from '../configError.js';
 
 /** Provider ids: lower-case ASCII, digits, `_` and `-`; never `.`, `/` or NUL. */
 export const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -119,6 +119,10 @@ const KIND_KEYS: Readonly<Record<ProviderKind, readonly string[]>> = {
   jupyterhub: ['hub_url']
 };
 const KINDS = Object.keys(KIND_KEYS) as ProviderKind[];
+/** Every option name some kind knows, for suggestions. */
+function allKeys(): string[] {
+  return [...new Set([...COMMON_KEYS, ...Object.values(KIND_KEYS).flat()])];
+}
 const GRANTS: readonly GrantType[] = ['authorization_code', 'client_credentials', 'token_exchange'];
 const AUTH_METHODS: readonly ClientAuthMethod[] = [
   'client_secret_basic',
@@ -145,6 +149,7 @@ function isLoopback(host: string): boolean {
  * @throws {@link ConfigError}
  */
 export function httpUrl(value: unknown, key: string): string {
+  if (value == null) throw new ConfigError(key, 'is required (a URL)');
   if (typeof value !== 'string') throw new ConfigError(key, 'must be a URL string');
   let url: URL;
   try {
@@ -278,9 +283,10 @@ function resolveKind(
 function tokenExchange(raw: unknown, key: string): TokenExchangeConfig | null {
   if (raw == null) return null;
   if (!isObject(raw)) throw new ConfigError(key, 'must be an object');
+  const known = ['subject_provider', 'audience', 'scopes'];
   for (const k of Object.keys(raw)) {
-    if (!['subject_provider', 'audience', 'scopes'].includes(k)) {
-      throw new ConfigError(`${key}.${k}`, 'is not a known option');
+    if (!known.includes(k)) {
+      throw new ConfigError(`${key}.${k}`, `is not a known option${didYouMean(k, known)}`);
     }
   }
   if (typeof raw.subject_provider !== 'string' || !PROVIDER_ID.test(raw.subject_provider)) {
@@ -296,24 +302,77 @@ function tokenExchange(raw: unknown, key: string): TokenExchangeConfig | null {
   };
 }
 
+/** `"a", "b" or "c"`. */
+function choices(values: readonly string[]): string {
+  const quoted = values.map(v => `"${v}"`);
+  return quoted.length < 2
+    ? quoted.join('')
+    : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}`;
+}
+
 /**
- * Checks one `providers[i]` entry and resolves its kind.
+ * Checks that a value is one of a closed set, suggesting the closest one when it is not.
+ *
+ * @throws {@link ConfigError}
+ */
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], key: string): T {
+  if (typeof value === 'string' && (allowed as readonly string[]).includes(value)) {
+    return value as T;
+  }
+  const hint = typeof value === 'string' ? didYouMean(value, allowed) : '';
+  throw new ConfigError(key, `must be one of ${choices(allowed)}${hint}`);
+}
+
+/** Says why an option is not one of `kind`'s, with the name probably meant. */
+function unknownOption(name: string, kind: ProviderKind, known: ReadonlySet<string>): string {
+  const owners = KINDS.filter(k => KIND_KEYS[k].includes(name));
+  if (owners.length > 0) {
+    return `is an option of kind ${choices(owners)}, not of kind "${kind}"`;
+  }
+  const hint = didYouMean(name, known) || didYouMean(name, allKeys());
+  return `is not an option of kind "${kind}"${hint}`;
+}
+
+/**
+ * How messages name a provider entry: by its id when it has a valid one (`provider "demo"`), else by
+ * its place in the list (`providers[0]`).
+ */
+function providerLabel(raw: unknown, key: string): string {
+  const id = isObject(raw) ? raw.id : undefined;
+  return typeof id === 'string' && PROVIDER_ID.test(id) ? `provider "${id}"` : key;
+}
+
+/** The same error, naming the provider entry `key` by `label`. */
+function relabel(err: ConfigError, key: string, label: string): ConfigError {
+  if (label === key || !err.key.startsWith(key)) return err;
+  const rest = err.key.slice(key.length).replace(/^\./, '');
+  return new ConfigError(err.key, err.problem, { label: rest ? `${label}: ${rest}` : label });
+}
+
+/**
+ * Checks one `providers[i]` entry and resolves its kind. Messages name the provider by its id.
  *
  * @param raw - the parsed entry
  * @param key - its path, `providers[i]`
  * @returns the resolved provider
- * @throws {@link ConfigError} naming the first bad key
+ * @throws {@link ConfigError} naming the first bad key (its `key` is the path, e.g.
+ *   `providers[0].clinet_id`; its message names the provider, e.g. `provider "demo": clinet_id`)
  */
 export function validateProvider(raw: unknown, key: string): ProviderConfig {
-  if (!isObject(raw)) throw new ConfigError(key, 'must be an object');
-  const kind = (raw.kind ?? 'oidc') as ProviderKind;
-  if (!KINDS.includes(kind)) {
-    throw new ConfigError(`${key}.kind`, `must be one of ${KINDS.map(k => `"${k}"`).join(', ')}`);
+  try {
+    return resolveProvider(raw, key);
+  } catch (err) {
+    throw err instanceof ConfigError ? relabel(err, key, providerLabel(raw, key)) : err;
   }
+}
+
+function resolveProvider(raw: unknown, key: string): ProviderConfig {
+  if (!isObject(raw)) throw new ConfigError(key, 'must be an object');
+  const kind = oneOf(raw.kind ?? 'oidc', KINDS, `${key}.kind`);
   const known = new Set([...COMMON_KEYS, ...KIND_KEYS[kind]]);
   for (const k of Object.keys(raw)) {
     if (!known.has(k) && raw[k] !== undefined)
-      throw new ConfigError(`${key}.${k}`, `is not an option of kind "${kind}"`);
+      throw new ConfigError(`${key}.${k}`, unknownOption(k, kind, known));
   }
   const { id, title, client_id, client_secret_file, authorization_params } = raw;
   if (typeof id !== 'string' || !PROVIDER_ID.test(id)) {
@@ -334,10 +393,11 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
   const secretFile = (client_secret_file as string | null | undefined) ?? null;
 
   const exchange = tokenExchange(raw.token_exchange, `${key}.token_exchange`);
-  const grant = (raw.grant ?? (exchange ? 'token_exchange' : 'authorization_code')) as GrantType;
-  if (!GRANTS.includes(grant)) {
-    throw new ConfigError(`${key}.grant`, `must be one of ${GRANTS.map(g => `"${g}"`).join(', ')}`);
-  }
+  const grant = oneOf(
+    raw.grant ?? (exchange ? 'token_exchange' : 'authorization_code'),
+    GRANTS,
+    `${key}.grant`
+  );
   if ((grant === 'token_exchange') !== (exchange !== null)) {
     throw new ConfigError(
       `${key}.token_exchange`,
@@ -362,8 +422,12 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
       : kind === 'jupyterhub'
         ? 'client_secret_post'
         : 'client_secret_basic';
-  const auth = (raw.token_endpoint_auth_method ?? defaultAuth) as ClientAuthMethod;
-  if (!AUTH_METHODS.includes(auth) || (auth === 'none') !== (secretFile === null)) {
+  const auth = oneOf(
+    raw.token_endpoint_auth_method ?? defaultAuth,
+    AUTH_METHODS,
+    `${key}.token_endpoint_auth_method`
+  );
+  if ((auth === 'none') !== (secretFile === null)) {
     throw new ConfigError(
       `${key}.token_endpoint_auth_method`,
       secretFile === null
@@ -446,12 +510,19 @@ export function checkProviderReferences(providers: readonly ProviderConfig[]): v
   providers.forEach((p, i) => {
     if (p.token_exchange === null) return;
     const key = `providers[${i}].token_exchange.subject_provider`;
-    const subject = providers.find(q => q.id === p.token_exchange?.subject_provider);
-    if (subject === undefined)
-      throw new ConfigError(key, `no provider '${p.token_exchange.subject_provider}'`);
-    if (subject === p) throw new ConfigError(key, 'must be another provider');
+    const label = { label: `provider "${p.id}": token_exchange.subject_provider` };
+    const name = p.token_exchange.subject_provider;
+    const subject = providers.find(q => q.id === name);
+    if (subject === undefined) {
+      const hint = didYouMean(
+        name,
+        providers.map(q => q.id)
+      );
+      throw new ConfigError(key, `no provider "${name}"${hint}`, label);
+    }
+    if (subject === p) throw new ConfigError(key, 'must be another provider', label);
     if (subject.grant === 'token_exchange') {
-      throw new ConfigError(key, 'must not itself use token exchange');
+      throw new ConfigError(key, 'must not itself use token exchange', label);
     }
   });
 }

@@ -6,6 +6,9 @@ import { Router } from 'express';
 import { clientOf } from '../caller.js';
 import type { BrokerContext } from '../context.js';
 
+/** How long the list waits for a provider's first discovery before answering without it. */
+const WARM_UP_WAIT_MS = 1500;
+
 /**
  * `GET /api/v1/providers` and `DELETE /api/v1/providers/{id}/grant` (the token route is
  * `routes/token.ts`, served in front of express).
@@ -20,8 +23,12 @@ export function providerRoutes(context: BrokerContext): Router {
   router.get('/api/v1/providers', async (_req, res) => {
     const list = await Promise.all(
       providers.all().map(async provider => {
-        provider.warmUp();
-        const status = await context.grants.status(provider);
+        // A refused connection or a missing file shows in this very answer; a silent IdP in a later one.
+        await provider.warmUp(WARM_UP_WAIT_MS);
+        const [status, problem] = await Promise.all([
+          context.grants.status(provider),
+          provider.problem()
+        ]);
         return {
           id: provider.id,
           title: provider.config.title,
@@ -32,7 +39,9 @@ export function providerRoutes(context: BrokerContext): Router {
           scopes: status.scopes ?? provider.config.scopes,
           expires_at: status.expiresAt,
           needs_login: status.needsLogin,
-          ...(provider.lastError === undefined ? {} : { error: provider.lastError })
+          ...(problem === undefined
+            ? {}
+            : { error: problem.code, error_description: problem.description })
         };
       })
     );

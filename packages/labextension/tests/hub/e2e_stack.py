@@ -1,0 +1,127 @@
+"""What the end-to-end hub tests add to ``hub_stack``: the demo API, the docs' hub config fragment, user servers.
+
+The hub runs ``docs/z2jh/token_broker.py`` as it is (the fragment that ``docs/z2jh/values.yaml`` puts in
+``hub.extraConfig``), so the tests check what the docs tell admins to run. The IdP, the hub and the proxy come from
+``hub_stack``; this module starts the demo API (``packages/demo/api.mjs``) against the same IdP, so tokens are
+checked by a real resource server, and reaches user servers through the proxy with a token the user owns.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hub_stack import REPO_DIR, Hub, Idp, start_stack
+
+API_SCRIPT = REPO_DIR / "packages" / "demo" / "api.mjs"
+#: The hub side's part of jupyterhub_config.py, as the docs give it.
+DOCS_FRAGMENT = REPO_DIR / "docs" / "z2jh" / "token_broker.py"
+#: Runs the docs' fragment in the test hub's config (``after_configure`` of ``hub_stack.start_hub``).
+RUN_DOCS_FRAGMENT = f"exec(open({str(DOCS_FRAGMENT)!r}).read())\n"
+BROKER_API = "token-broker/api/v1/"
+
+
+@dataclass
+class DemoApi:
+    """The demo API (a resource server validating the IdP's JWTs). Its stderr log: path, subject, status."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_api(idp: Idp, workdir: Path, hub_port: int) -> DemoApi:
+    """Starts the demo API at ``idp.api_url`` (the audience of the IdP's access tokens)."""
+    port = int(idp.api_url.rsplit(":", 1)[1])
+    log_path = workdir / "api.log"
+    argv = ["node", str(API_SCRIPT), "--port", str(port), "--issuer", idp.issuer, "--jupyter-port", str(hub_port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, cwd=str(API_SCRIPT.parent))
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    ready = json.loads(line) if line.startswith(b"{") else {}
+    if not ready.get("ready"):
+        process.kill()
+        raise RuntimeError(f"demo API did not start: {line!r} {log_path.read_text()[-2000:]}")
+    return DemoApi(url=ready["url"].rstrip("/"), process=process, log_path=log_path)
+
+
+@dataclass
+class UserServer:
+    """A user's (named) server behind the hub's proxy, reached with a token the user owns (as a kernel or script).
+
+    Duck-types ``jupyter_process.JupyterServer`` for ``kernel_session.run_in_kernel``.
+    """
+
+    url: str
+    token: str
+
+    def api(self, path: str = "") -> str:
+        return f"{self.url}{BROKER_API}{path}"
+
+    def token_client(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(headers={"Authorization": f"token {token or self.token}"}, timeout=30, trust_env=False)
+
+
+def user_server(hub: Hub, name: str, server_name: str = "") -> UserServer:
+    """The running server ``name/server_name``, with a new token of ``name`` that may access it."""
+    token = hub.user_token(name, [f"access:servers!user={name}"])
+    path = f"user/{name}/{server_name}/" if server_name else f"user/{name}/"
+    return UserServer(url=f"{hub.url}{path}", token=token)
+
+
+@dataclass
+class E2eStack:
+    idp: Idp
+    hub: Hub
+    api: DemoApi
+    workdir: Path
+
+    def logs(self) -> dict[str, str]:
+        """Every log the stack wrote: IdP, API, hub (with the proxy's and the user servers' output)."""
+        return {
+            "idp": self.idp.log_path.read_text(errors="replace"),
+            "api": self.api.log_path.read_text(errors="replace"),
+            "hub": self.hub.log_text(),
+        }
+
+
+@contextmanager
+def e2e_stack(
+    workdir: Path, *, access_token_ttl: int = 15, extra_config: str = "", **hub_options: Any
+) -> Iterator[E2eStack]:
+    """IdP + demo API + hub (running the docs' fragment); users' homes under ``workdir/home``."""
+    home = workdir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    extra = f"c.SimpleLocalProcessSpawner.home_dir_template = {str(home / '{username}')!r}\n" + extra_config
+    idp, hub = start_stack(
+        workdir,
+        access_token_ttl=access_token_ttl,
+        configure=None,
+        extra_config=extra,
+        after_configure=RUN_DOCS_FRAGMENT,
+        **hub_options,
+    )
+    api = None
+    try:
+        api = start_api(idp, workdir, hub.port)
+        yield E2eStack(idp=idp, hub=hub, api=api, workdir=workdir)
+    finally:
+        hub.stop()
+        if api is not None:
+            api.stop()
+        idp.stop()

@@ -2,6 +2,10 @@
 
 ``packages/demo/start-demo.mjs`` (and Binder's ``start``) run the demo IdP and the demo API first and pass their
 ports in ``DEMO_IDP_PORT`` / ``DEMO_API_PORT`` (ports only; no secret ever travels through the environment).
+
+With ``DEMO_VIA_JUPYTER=1`` (Binder's ``start`` sets it) the browser reaches both only through this server
+(jupyter-server-proxy): it signs in at ``{base_url}proxy/absolute/<idp port>/auth`` and the Archive Browser calls
+``{base_url}proxy/<api port>/items``, while the broker and the kernels keep using 127.0.0.1 (``binder/README.md``).
 """
 
 import json
@@ -12,9 +16,14 @@ from tempfile import mkdtemp
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
 DEMO_IDP_PORT = int(os.environ.get("DEMO_IDP_PORT", "9400"))
-DEMO_API_URL = f"http://127.0.0.1:{int(os.environ.get('DEMO_API_PORT', '9401'))}"
+DEMO_API_PORT = int(os.environ.get("DEMO_API_PORT", "9401"))
+DEMO_API_URL = f"http://127.0.0.1:{DEMO_API_PORT}"
+VIA_JUPYTER = os.environ.get("DEMO_VIA_JUPYTER") == "1"
 
-c.ServerApp.jpserver_extensions = {"jupyter_token_broker": True}
+c.ServerApp.jpserver_extensions = {
+    "jupyter_token_broker": True,
+    "jupyter_server_proxy": VIA_JUPYTER,
+}
 
 c.TokenBroker.providers = [
     {
@@ -26,6 +35,12 @@ c.TokenBroker.providers = [
         "scopes": ["openid", "profile", "email", "offline_access", "demo:read"],
     }
 ]
+if VIA_JUPYTER:
+    # Where the browser signs in: the IdP through this server's proxy, relative to the server's public URL
+    # (the broker itself still reads discovery, tokens and keys at the issuer on 127.0.0.1).
+    c.TokenBroker.providers[0]["browser_authorization_endpoint"] = (
+        f"proxy/absolute/{DEMO_IDP_PORT}/auth"
+    )
 c.TokenBroker.store = {"type": "memory"}
 
 # What an admin would put in overrides.json: the token broker's snippets and the example Archive Browser plugin
@@ -35,7 +50,10 @@ c.LabApp.app_settings_dir = mkdtemp(prefix="token-broker-demo-settings-")
     json.dumps(
         {
             "jupyter-token-broker:panel": {"snippetUrl": f"{DEMO_API_URL}/whoami"},
-            "@jupyter-token-broker/archive-browser:plugin": {"apiUrl": DEMO_API_URL},
+            # The browser calls the API; through this server's proxy when that is all it can reach.
+            "@jupyter-token-broker/archive-browser:plugin": {
+                "apiUrl": f"proxy/{DEMO_API_PORT}" if VIA_JUPYTER else DEMO_API_URL
+            },
         }
     )
 )

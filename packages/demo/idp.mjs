@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
 import { handleInteraction } from './lib/interactions.mjs';
+import { allowJupyterProxyCallbacks, mountBehindJupyterProxy } from './lib/jupyterProxy.mjs';
 import { providerConfig, redirectUris, withHubClient } from './lib/providerConfig.mjs';
 import { readFileSync } from 'node:fs';
 
@@ -32,7 +33,9 @@ const { values } = parseArgs({
     'hub-access-token-ttl': { type: 'string' },
     'hub-audience': { type: 'string', default: 'api' },
     // The issuer's host name (e.g. `localhost`, so a hub on 127.0.0.1 keeps its cookies apart); it listens on 127.0.0.1.
-    'issuer-host': { type: 'string', default: HOST }
+    'issuer-host': { type: 'string', default: HOST },
+    // Also serve the browser through jupyter-server-proxy at {base_url}proxy/absolute/<port>/ (Binder).
+    'jupyter-proxy': { type: 'boolean', default: process.env.DEMO_IDP_JUPYTER_PROXY === '1' }
   }
 });
 
@@ -112,8 +115,15 @@ provider.on('grant.success', ctx => {
   });
 });
 
+if (values['jupyter-proxy']) {
+  allowJupyterProxyCallbacks(provider, () => Provider.ctx?.req);
+}
+
 const handleOidc = provider.callback();
 const server = createServer((req, res) => {
+  if (values['jupyter-proxy']) {
+    mountBehindJupyterProxy(req, res, port);
+  }
   handleInteraction(provider, req, res)
     .then(handled => {
       if (!handled) {

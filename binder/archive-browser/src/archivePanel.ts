@@ -12,7 +12,10 @@ import { Widget } from '@lumino/widgets';
 
 /** The settings of the plugin (`schema/plugin.json`). */
 export interface IArchiveSettings {
-  /** The archive API, e.g. `http://127.0.0.1:9401`; the panel calls `GET <apiUrl>/items`. */
+  /**
+   * The archive API, e.g. `http://127.0.0.1:9401`; the panel calls `GET <apiUrl>/items`. A relative URL
+   * (`proxy/9401`, the API behind jupyter-server-proxy on Binder) is under the Jupyter server's base URL.
+   */
   readonly apiUrl: string;
   /** The token broker provider whose tokens the archive accepts, e.g. `demo`. */
   readonly provider: string;
@@ -55,10 +58,12 @@ export class ArchivePanel extends Widget {
   /**
    * @param tokens - the token broker, as this plugin (its plugin id is what the person allows or denies).
    * @param settings - the current settings.
+   * @param serverBaseUrl - the Jupyter server's base URL, against which a relative `apiUrl` is resolved.
    */
   constructor(
     private readonly tokens: ITokenBrokerClient,
-    private readonly settings: () => IArchiveSettings
+    private readonly settings: () => IArchiveSettings,
+    private readonly serverBaseUrl: string
   ) {
     super();
     this.id = 'jp-ArchiveBrowser';
@@ -97,7 +102,7 @@ export class ArchivePanel extends Widget {
     this._show('status', 'Loading the archive…');
     this._list.replaceChildren();
     try {
-      const response = await this.tokens.fetch(`${apiUrl.replace(/\/+$/, '')}/items`, {
+      const response = await this.tokens.fetch(itemsUrl(apiUrl, this.serverBaseUrl), {
         provider,
         scopes,
         createIfNone: true // sign in first if needed (a dialog, then the IdP's popup)
@@ -160,6 +165,20 @@ export class ArchivePanel extends Widget {
       return provider;
     }
   }
+}
+
+/**
+ * `GET <apiUrl>/items` as an absolute URL.
+ *
+ * @param apiUrl - the setting: absolute, or relative to the Jupyter server's base URL.
+ * @param serverBaseUrl - the Jupyter server's base URL (absolute, or a path on this page's origin).
+ * @returns the URL of the items.
+ * @example
+ * itemsUrl('proxy/9401', 'https://hub.example.org/user/ada/'); // 'https://hub.example.org/user/ada/proxy/9401/items'
+ */
+export function itemsUrl(apiUrl: string, serverBaseUrl: string): string {
+  const base = new URL(serverBaseUrl, window.location.href);
+  return new URL(`${apiUrl.replace(/\/+$/, '')}/items`, base).href;
 }
 
 /** One list entry: the title, then id, instrument and date. */

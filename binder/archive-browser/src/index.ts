@@ -38,7 +38,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null
   ): void => {
     let settings = DEFAULTS;
-    const panel = new ArchivePanel(broker.forClient(PLUGIN_ID), () => settings);
+    const panel = new ArchivePanel(
+      broker.forClient(PLUGIN_ID),
+      () => settings,
+      app.serviceManager.serverSettings.baseUrl
+    );
     app.shell.add(panel, 'left', { rank: 950 });
     restorer?.add(panel, panel.id);
 

@@ -6,6 +6,7 @@
  */
 
 import { authenticate } from './accounts.mjs';
+import { mountPathOf } from './jupyterProxy.mjs';
 import { renderLoginPage } from './loginPage.mjs';
 
 /** Where oidc-provider sends the browser when it needs an interaction (`interactions.url`). */
@@ -115,7 +116,7 @@ export async function handleInteraction(provider, req, res) {
 
   const client = await provider.Client.find(details.params.client_id);
   const clientName = client?.clientName ?? String(details.params.client_id);
-  const formAction = `${INTERACTION_PREFIX}${uid}/login`;
+  const formAction = `${mountPathOf(req)}${INTERACTION_PREFIX}${uid}/login`;
 
   if (req.method === 'GET' && action === undefined) {
     if (details.prompt.name === 'consent') {

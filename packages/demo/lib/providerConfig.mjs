@@ -6,6 +6,7 @@
 
 import { claimsOf, findAccount } from './accounts.mjs';
 import { INTERACTION_PREFIX } from './interactions.mjs';
+import { mountPathOf } from './jupyterProxy.mjs';
 
 /** The one client: JupyterLab's token broker, a public client (no secret) that must use PKCE. */
 export const DEMO_CLIENT_ID = 'jupyter-demo';
@@ -84,7 +85,8 @@ export function providerConfig({ apiUrl, redirectUris, jwks, cookieKeys }) {
     conformIdTokenClaims: false,
     pkce: { required: () => true },
     interactions: {
-      url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}`
+      // Under jupyter-server-proxy the form must stay under the proxy's prefix (see jupyterProxy.mjs).
+      url: (ctx, interaction) => `${mountPathOf(ctx.req)}${INTERACTION_PREFIX}${interaction.uid}`
     },
     features: {
       devInteractions: { enabled: false },

@@ -151,6 +151,11 @@ class BrokerProxyHandler(APIHandler):
             return self.redirect_uri_override
         return f"{self.request.protocol}://{self.request.host}{url_path_join(self.base_url, ROUTE_PREFIX)}callback"
 
+    def server_url(self) -> str:
+        """This server as the browser reached it, ``{scheme}://{host}{base_url}``: what a provider's
+        relative ``browser_authorization_endpoint`` (an IdP behind this server's proxy) is resolved against."""
+        return f"{self.request.protocol}://{self.request.host}{self.base_url}"
+
     def caller_role(self, method: str, path: str) -> str | None:
         """``admin`` for admin revocation by a holder of the hub's admin scope for this server, ``owner`` for the
         owner's other calls; for anyone else answers 403 and returns None."""
@@ -193,12 +198,14 @@ class BrokerProxyHandler(APIHandler):
             return
 
         headers = {name: self.request.headers[name] for name in REQUEST_HEADERS if name in self.request.headers}
+        login = method == "POST" and LOGIN_PATH.match(path) is not None
         headers.update(
             trusted_headers(
                 key=self.supervisor.key,
                 user=self.owner,
                 client=client_label(self.request.headers.get("X-Token-Broker-Client")),
-                redirect_uri=self.callback_url() if method == "POST" and LOGIN_PATH.match(path) else None,
+                redirect_uri=self.callback_url() if login else None,
+                server_url=self.server_url() if login else None,
                 caller=caller,
             )
         )

@@ -95,7 +95,13 @@ def is_admin(user: object, environ: Mapping[str, str] | None = None) -> bool:
 
 
 def trusted_headers(
-    *, key: str, user: str, client: str, redirect_uri: str | None = None, caller: str = "owner"
+    *,
+    key: str,
+    user: str,
+    client: str,
+    redirect_uri: str | None = None,
+    server_url: str | None = None,
+    caller: str = "owner",
 ) -> dict[str, str]:
     """The headers that tell the broker who is calling; the only ``X-Broker-*`` headers it ever receives."""
     headers = {
@@ -106,4 +112,6 @@ def trusted_headers(
     }
     if redirect_uri is not None:
         headers["X-Broker-Redirect-Uri"] = redirect_uri
+    if server_url is not None:
+        headers["X-Broker-Server-Url"] = server_url
     return headers

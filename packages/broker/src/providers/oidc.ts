@@ -281,7 +281,8 @@ export class OidcProvider {
    * Builds the authorization URL of a login: PKCE S256, state, and a nonce when an ID token is due;
    * no secret in it.
    *
-   * @param request - redirect URI, scopes and the login's checks
+   * @param request - redirect URI, scopes and the login's checks; `browserEndpoint`, when the browser
+   *   reaches the authorization endpoint at another URL than the broker (an IdP behind a proxy)
    * @returns the URL to open in the browser
    * @throws {@link InvalidRequest} when the provider has no authorization endpoint
    */
@@ -289,6 +290,7 @@ export class OidcProvider {
     redirectUri: string;
     scopes: readonly string[];
     checks: LoginChecks;
+    browserEndpoint?: string;
   }): Promise<string> {
     const configuration = await this.discover();
     const oc = await openidClient();
@@ -307,7 +309,11 @@ export class OidcProvider {
     };
     if (request.scopes.length > 0) params.scope = request.scopes.join(' ');
     if (this.expectsIdToken) params.nonce = request.checks.nonce;
-    return oc.buildAuthorizationUrl(configuration, params).href;
+    const url = oc.buildAuthorizationUrl(configuration, params);
+    if (request.browserEndpoint === undefined) return url.href;
+    const browserUrl = new URL(request.browserEndpoint);
+    browserUrl.search = url.search;
+    return browserUrl.href;
   }
 
   /**

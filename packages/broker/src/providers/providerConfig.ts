@@ -71,6 +71,13 @@ export interface ProviderConfig {
   readonly scopes: readonly string[];
   /** Exact redirect URI; null means the one the server extension sends per login. */
   readonly redirect_uri: string | null;
+  /**
+   * Where the browser signs in when it cannot reach the authorization endpoint the broker uses (an IdP
+   * reached through the Jupyter server's proxy): an absolute URL, or a path relative to the Jupyter
+   * server's public URL (`X-Broker-Server-Url`), e.g. `proxy/absolute/9400/auth`. Null or absent: the
+   * discovered or configured endpoint. Only the browser's URL changes; the broker calls the IdP directly.
+   */
+  readonly browser_authorization_endpoint?: string | null;
   /** Extra authorization request parameters (e.g. `audience`, `prompt`). */
   readonly authorization_params: Readonly<Record<string, string>>;
   readonly grant: GrantType;
@@ -95,6 +102,7 @@ const COMMON_KEYS = [
   'token_endpoint_auth_method',
   'scopes',
   'redirect_uri',
+  'browser_authorization_endpoint',
   'authorization_params',
   'grant',
   'audiences',
@@ -166,6 +174,24 @@ export function httpUrl(value: unknown, key: string): string {
 
 function optionalUrl(value: unknown, key: string): string | null {
   return value == null ? null : httpUrl(value, key);
+}
+
+/** `browser_authorization_endpoint`: an absolute http(s) URL, or a relative path; no query, no fragment. */
+function browserEndpoint(value: unknown, key: string): string | null {
+  if (value == null) return null;
+  if (typeof value !== 'string' || value === '')
+    throw new ConfigError(key, 'must be a URL or a path');
+  if (value.includes('?') || value.includes('#')) {
+    throw new ConfigError(key, 'must have no query or fragment');
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value)) return httpUrl(value, key);
+  if (value.startsWith('/') || value.split('/').some(segment => segment === '..')) {
+    throw new ConfigError(
+      key,
+      "must be a path relative to the Jupyter server's URL (no leading / or ..)"
+    );
+  }
+  return value;
 }
 
 function scopeList(value: unknown, key: string): string[] {
@@ -478,6 +504,10 @@ function resolveProvider(raw: unknown, key: string): ProviderConfig {
     token_endpoint_auth_method: auth,
     scopes,
     redirect_uri: optionalUrl(raw.redirect_uri, `${key}.redirect_uri`),
+    browser_authorization_endpoint: browserEndpoint(
+      raw.browser_authorization_endpoint,
+      `${key}.browser_authorization_endpoint`
+    ),
     authorization_params: params as Record<string, string>,
     grant,
     audiences,

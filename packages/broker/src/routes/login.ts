@@ -40,6 +40,41 @@ function redirectUri(configured: string | null, header: string | undefined): str
   return value;
 }
 
+/**
+ * The authorization endpoint as the browser reaches it (`browser_authorization_endpoint`), a relative one
+ * resolved against the Jupyter server's public URL that the server extension sends; undefined when the
+ * provider names none.
+ */
+function browserEndpoint(
+  configured: string | null | undefined,
+  serverUrl: string | undefined
+): string | undefined {
+  if (configured == null) return undefined;
+  if (/^https?:\/\//i.test(configured)) return configured;
+  if (serverUrl === undefined) {
+    throw new InvalidRequest(
+      'No X-Broker-Server-Url: the browser_authorization_endpoint is relative to it.'
+    );
+  }
+  let base: URL;
+  try {
+    base = new URL(serverUrl);
+  } catch {
+    throw new InvalidRequest('X-Broker-Server-Url is not a URL.');
+  }
+  if (
+    (base.protocol !== 'https:' && base.protocol !== 'http:') ||
+    base.search ||
+    base.hash ||
+    !base.pathname.endsWith('/')
+  ) {
+    throw new InvalidRequest(
+      'X-Broker-Server-Url must be an http(s) URL ending in / without query.'
+    );
+  }
+  return new URL(configured, base).href;
+}
+
 /** The `method` of a login: `browser` (authorization code, the default) or `device` (RFC 8628). */
 function loginMethod(raw: unknown): 'browser' | 'device' {
   if (raw === undefined || raw === null || raw === 'browser') return 'browser';
@@ -139,7 +174,11 @@ export function loginRoutes(context: BrokerContext): Router {
     const url = await provider.authorizationUrl({
       redirectUri: pending.redirectUri,
       scopes: pending.scopes,
-      checks: pending
+      checks: pending,
+      browserEndpoint: browserEndpoint(
+        provider.config.browser_authorization_endpoint,
+        req.get('x-broker-server-url')
+      )
     });
     // Logged, not audited: a sign-in is one audit event, written when the callback completes or
     // fails it (naming this client), so the trail never shows two "login ok" for one sign-in.

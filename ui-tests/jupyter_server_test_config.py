@@ -1,6 +1,8 @@
 """Jupyter server configuration of the Galata tests: Galata's test set-up plus the token broker and the demo IdP.
 
-``packages/demo/start-demo.mjs`` passes the test stack's ports in ``DEMO_IDP_PORT`` / ``DEMO_JUPYTER_PORT``.
+``packages/demo/start-demo.mjs`` passes the test stack's ports, free ones that ``playwright.config.ts`` picked, in
+``DEMO_IDP_PORT`` / ``DEMO_JUPYTER_PORT`` and the demo API's URL in ``DEMO_API_URL``; there are no defaults, so
+a fixed port can never creep back in (this file is only used through the launcher).
 Galata switches authentication and XSRF checks off; we keep both on, as in any real deployment: the token broker's
 state-changing routes rely on XSRF checks, and the kernel helper authenticates with the server's token. JupyterLab
 generates that token itself and writes it to its 0600 runtime file, where ``tests/jupyterAuth.ts`` reads it.
@@ -17,13 +19,13 @@ c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
 configure_jupyter_server(c)
 
-c.ServerApp.port = int(os.environ.get("DEMO_JUPYTER_PORT", "8890"))
+c.ServerApp.port = int(os.environ["DEMO_JUPYTER_PORT"])
 c.ServerApp.disable_check_xsrf = False
 c.IdentityProvider.pop("token", None)  # back to Jupyter's own random token
 c.ServerApp.jpserver_extensions = {"jupyter_token_broker": True}
 
-DEMO_ISSUER = f"http://127.0.0.1:{int(os.environ.get('DEMO_IDP_PORT', '9410'))}"
-DEMO_API_URL = f"http://127.0.0.1:{int(os.environ.get('DEMO_API_PORT', '9411'))}"
+DEMO_ISSUER = f"http://127.0.0.1:{int(os.environ['DEMO_IDP_PORT'])}"
+DEMO_API_URL = os.environ["DEMO_API_URL"]
 
 c.TokenBroker.providers = [
     {

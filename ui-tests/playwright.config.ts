@@ -1,22 +1,50 @@
 /**
- * Galata/Playwright configuration: Debian's Chromium against the real demo stack (demo IdP on 9410, demo API on
- * 9411, JupyterLab with the token broker on 8890), all started by `packages/demo/start-demo.mjs`.
+ * Galata/Playwright configuration: Debian's Chromium against the real demo stack (demo IdP, demo API, JupyterLab
+ * with the token broker), all started by `packages/demo/start-demo.mjs` on free ports from the OS, so that the
+ * tests never collide with a running `make demo` (9400, 9401, 8888) or anything else. JupyterLab's root is a
+ * fresh temporary directory.
  *
  * Every process's output (JupyterLab, the server extension, the broker, the IdP, the API) goes to
  * `test-results/stack.log`, which the specs search for leaked tokens. Playwright's own artifacts go to
  * `test-results/artifacts` so that cleaning them never deletes the stack log of the running server.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { defineConfig, type PlaywrightTestConfig } from '@playwright/test';
 import * as galataConfig from '@jupyterlab/galata/lib/playwright-config';
 
 // Galata ships this CommonJS module with an empty type declaration.
 const baseConfig = galataConfig as unknown as PlaywrightTestConfig;
 
+// Playwright loads this file in its runner and again in every worker: the runner picks the ports and the root
+// directory once and hands them on in the environment (ports and a path, not secrets), which the workers
+// inherit and the specs read (`tests/stackPorts.ts`). Set them yourself to pin them.
+if (
+  !process.env.UI_TESTS_IDP_PORT ||
+  !process.env.UI_TESTS_API_PORT ||
+  !process.env.UI_TESTS_JUPYTER_PORT
+) {
+  // Playwright reads its config synchronously: ask the OS in a child process.
+  const [idp, api, jupyter] = execFileSync(
+    process.execPath,
+    [path.join(__dirname, '..', 'packages', 'demo', 'lib', 'ports.mjs'), '3'],
+    { encoding: 'utf8' }
+  )
+    .trim()
+    .split('\n');
+  process.env.UI_TESTS_IDP_PORT = idp;
+  process.env.UI_TESTS_API_PORT = api;
+  process.env.UI_TESTS_JUPYTER_PORT = jupyter;
+}
+process.env.UI_TESTS_ROOT_DIR ??= mkdtempSync(path.join(tmpdir(), 'token-broker-ui-tests-root-'));
+
 /** The ports of the test stack: the IdP, the demo API and JupyterLab (ports, not secrets). */
 export const PORTS = {
-  idp: Number(process.env.UI_TESTS_IDP_PORT ?? 9410),
-  api: Number(process.env.UI_TESTS_API_PORT ?? 9411),
-  jupyter: Number(process.env.UI_TESTS_JUPYTER_PORT ?? 8890)
+  idp: Number(process.env.UI_TESTS_IDP_PORT),
+  api: Number(process.env.UI_TESTS_API_PORT),
+  jupyter: Number(process.env.UI_TESTS_JUPYTER_PORT)
 } as const;
 
 export default defineConfig({
@@ -49,7 +77,8 @@ export default defineConfig({
   webServer: {
     command:
       `node ../packages/demo/start-demo.mjs --idp-port ${PORTS.idp} --api-port ${PORTS.api}` +
-      ` --jupyter-port ${PORTS.jupyter} --config jupyter_server_test_config.py` +
+      ` --jupyter-port ${PORTS.jupyter} --root-dir ${process.env.UI_TESTS_ROOT_DIR}` +
+      ' --config jupyter_server_test_config.py' +
       ' --log-file test-results/stack.log',
     url: `http://127.0.0.1:${PORTS.jupyter}/lab`,
     timeout: 120_000,

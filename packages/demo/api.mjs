@@ -24,6 +24,7 @@ import {
   requireScope
 } from './lib/bearerAuth.mjs';
 import { corsHeaders, isPreflight, preflightHeaders } from './lib/cors.mjs';
+import { listenOrExit } from './lib/listen.mjs';
 import { DEMO_API_SCOPE } from './lib/providerConfig.mjs';
 
 const HOST = '127.0.0.1';
@@ -157,7 +158,7 @@ const server = createServer((req, res) => {
     });
 });
 
-server.listen(port, HOST, () => {
+listenOrExit(server, { port, host: HOST, name: 'demo API', hint: 'pass --port N' }, () => {
   process.stdout.write(`${JSON.stringify({ ready: true, url, issuer, pid: process.pid })}\n`);
 });
 

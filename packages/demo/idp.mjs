@@ -9,12 +9,15 @@
  * token material) go to stderr.
  */
 
+// First: it keeps oidc-provider's known, inapplicable warnings out of the output (see the module).
+import './lib/knownWarnings.mjs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
 import { handleInteraction } from './lib/interactions.mjs';
+import { listenOrExit } from './lib/listen.mjs';
 import { allowJupyterProxyCallbacks, mountBehindJupyterProxy } from './lib/jupyterProxy.mjs';
 import { providerConfig, redirectUris, withHubClient } from './lib/providerConfig.mjs';
 import { readFileSync } from 'node:fs';
@@ -139,7 +142,7 @@ const server = createServer((req, res) => {
     });
 });
 
-server.listen(port, HOST, () => {
+listenOrExit(server, { port, host: HOST, name: 'demo IdP', hint: 'pass --port N' }, () => {
   process.stdout.write(
     `${JSON.stringify({ ready: true, issuer, resource: apiUrl, pid: process.pid })}\n`
   );

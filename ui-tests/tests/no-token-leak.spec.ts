@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { consentDialog, openArchiveBrowser, withdrawArchiveConsent } from './archiveBrowser';
 import { DEMO_API_URL, runWhoamiCell } from './demoNotebook';
+import { DEMO_ISSUER as ISSUER } from './stackPorts';
 import { countJwtsIssuedBy, findLeaks, processEnvironments } from './secretScan';
 import {
   PROVIDER_TITLE,
@@ -18,7 +19,6 @@ import {
 import { expect, test } from './jupyterAuth';
 
 const STACK_LOG = path.join(__dirname, '..', 'test-results', 'stack.log');
-const ISSUER = `http://127.0.0.1:${process.env.UI_TESTS_IDP_PORT ?? 9410}`;
 
 test('after a sign-in, a notebook call and a plugin call, no token is in any environment, log, storage, setting, console or DOM', async ({
   page,

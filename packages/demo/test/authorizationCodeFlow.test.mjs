@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
+import { freePorts } from '../lib/ports.mjs';
 import { startDemoProcess } from './stackProcess.mjs';
 
-const IDP_PORT = Number(process.env.DEMO_TEST_IDP_PORT ?? 9400);
-const API_PORT = Number(process.env.DEMO_TEST_API_PORT ?? 9401);
-const JUPYTER_PORT = 8888;
+// Free ports from the OS, never the demo's own 9400/9401: `make demo` may be running. Nothing listens on the
+// Jupyter port: it only names the redirect URI.
+const [IDP_PORT, API_PORT, JUPYTER_PORT] = await freePorts(3);
 const ISSUER = `http://127.0.0.1:${IDP_PORT}`;
 const API = `http://127.0.0.1:${API_PORT}`;
 const REDIRECT_URI = `http://127.0.0.1:${JUPYTER_PORT}/token-broker/api/v1/callback`;
@@ -28,7 +29,7 @@ before(async () => {
       '--api-url',
       API,
       '--jupyter-port',
-      '8888'
+      String(JUPYTER_PORT)
     ]),
     await startDemoProcess('api.mjs', ['--port', String(API_PORT), '--issuer', ISSUER])
   );

@@ -5,10 +5,11 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { freePorts } from '../lib/ports.mjs';
 import { startDemoProcess } from './stackProcess.mjs';
 
-const API_PORT = Number(process.env.DEMO_TEST_CORS_API_PORT ?? 9405);
-const JUPYTER_PORT = 8890;
+// A free port from the OS (`make demo` may be running); nothing listens on the Jupyter port, it is an origin.
+const [API_PORT, JUPYTER_PORT] = await freePorts(2);
 const API = `http://127.0.0.1:${API_PORT}`;
 const JUPYTERLAB = `http://127.0.0.1:${JUPYTER_PORT}`;
 const EXTRA_ORIGIN = 'https://hub.example.org';

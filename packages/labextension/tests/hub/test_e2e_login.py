@@ -29,7 +29,8 @@ print(json.dumps({{"whoami": [whoami.status_code, whoami.json()], "items": items
 
 @pytest.fixture(scope="module")
 def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2eStack]:
-    with e2e_stack(Path(tmp_path_factory.mktemp("e2e-login")), access_token_ttl=60) as running:
+    # Tokens longer-lived than the kernel helper's default min_ttl (60 s), so the defaults work as a user runs them.
+    with e2e_stack(Path(tmp_path_factory.mktemp("e2e-login")), access_token_ttl=90) as running:
         yield running
 
 

@@ -99,7 +99,7 @@ class TokenBroker(Configurable):
             seen.add(provider_id)
             for secret in SECRET_KEYS & provider.keys():
                 raise ConfigError(
-                    f"{key}.{secret}",
+                    f"{key} ({provider_id!r}).{secret}",
                     "secrets never go into the config; name a 0600 file with client_secret_file instead",
                 )
         if not isinstance(self.store.get("type"), str):

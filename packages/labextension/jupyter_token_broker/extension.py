@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jupyter_server.extension.application import ExtensionApp
 
-from .config import TokenBroker
+from .config import ConfigError, TokenBroker
 from .handlers import ROUTE_PREFIX, BrokerCallbackHandler, BrokerProxyHandler
 from .identity import owner_name
 from .supervisor import BrokerSupervisor
@@ -19,16 +19,27 @@ class TokenBrokerApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self.broker_config = TokenBroker(parent=self)
-        self.broker_config.validate()
+        config, refusal = self.checked_config()
         self.supervisor = BrokerSupervisor(
-            config=self.broker_config.broker_config(),
+            config=config,
             node_executable=self.broker_config.node_executable,
             broker_script=self.broker_config.broker_script,
             startup_timeout=self.broker_config.startup_timeout,
             log=self.log,
         )
+        if refusal is not None:
+            # The routes still answer (503 config_error with the reason); the server itself keeps running.
+            self.supervisor.refuse(refusal)
         self.supervisor.prepare()
         self.client = BrokerClient(self.supervisor.socket)
+
+    def checked_config(self) -> tuple[dict, str | None]:
+        """The broker's config file contents, or ``({}, reason)`` when ``c.TokenBroker`` has a mistake."""
+        try:
+            self.broker_config.validate()
+            return self.broker_config.broker_config(), None
+        except ConfigError as err:
+            return {}, str(err)
 
     def initialize_handlers(self) -> None:
         options = {

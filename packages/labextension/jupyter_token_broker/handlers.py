@@ -17,7 +17,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from .identity import client_label, is_admin, is_owner, trusted_headers
-from .supervisor import BrokerSupervisor
+from .supervisor import CONFIG_FIX, BrokerSupervisor
 from .upstream import BrokerClient, BrokerUnavailable, UpstreamResponse
 
 ROUTE_PREFIX = "token-broker/api/v1/"
@@ -192,9 +192,7 @@ class BrokerProxyHandler(APIHandler):
             self.send_error_json(413, "payload_too_large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
             return
         if not self.supervisor.ready:
-            self.send_error_json(
-                503, "upstream_unavailable", self.not_ready_description(), retry_after=RETRY_AFTER_SECONDS
-            )
+            self.send_not_ready()
             return
 
         headers = {name: self.request.headers[name] for name in REQUEST_HEADERS if name in self.request.headers}
@@ -224,6 +222,15 @@ class BrokerProxyHandler(APIHandler):
             self.send_error_json(400, "invalid_request", "Invalid path or header.")
         else:
             self.relay(response)
+
+    def send_not_ready(self) -> None:
+        """503 without a broker: ``config_error`` (no Retry-After: the same clear answer until an admin fixes the
+        config) when its config was refused, else ``upstream_unavailable`` while it starts or restarts."""
+        refused = self.supervisor.config_error
+        if refused is not None:
+            self.send_error_json(503, "config_error", f"The token broker was not started: {refused} ({CONFIG_FIX}).")
+            return
+        self.send_error_json(503, "upstream_unavailable", self.not_ready_description(), retry_after=RETRY_AFTER_SECONDS)
 
     def not_ready_description(self) -> str:
         """Says why there is no broker to forward to: starting, or refused to start and why."""

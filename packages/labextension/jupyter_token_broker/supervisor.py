@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .configcheck import PROBE_SECONDS, check_broker_config, without_cli_prefix
 from .rundir import RunDir
 
 ENV_ALLOWLIST = ("PATH", "HOME", "LANG")
@@ -29,6 +30,9 @@ STOP_GRACE_SECONDS = 5.0
 
 LINE_LIMIT = 1 << 20
 """Longest stdout/stderr line read from the broker."""
+
+CONFIG_FIX = "fix c.TokenBroker in the Jupyter server's configuration, then restart the server"
+"""What an admin does about a refused config; said with the reason in the log and in every 503 answer."""
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 
@@ -110,6 +114,8 @@ class BrokerSupervisor:
         self._last_error_line: str | None = None
         self.start_failure: str | None = None
         """Why the last broker exited before it was ready (its own one-line message), for 503 answers."""
+        self.config_error: str | None = None
+        """Why the broker is never launched (a static mistake in its config, one line), for 503 answers."""
         self._stopping = False
         self.pid: int | None = None
         self.restarts = 0
@@ -158,7 +164,7 @@ class BrokerSupervisor:
 
     async def start(self) -> None:
         """Starts supervising (``prepare()`` first if needed); returns once the first launch was attempted."""
-        if self._task is not None:
+        if self._task is not None or self.config_error is not None:
             return
         self.prepare()
         first_attempt = asyncio.Event()
@@ -184,7 +190,43 @@ class BrokerSupervisor:
         if self._rundir is not None:
             self._rundir.remove()
 
+    def refuse(self, reason: str) -> None:
+        """Never launches the broker: its config has a mistake that no retry can fix. Logs it once."""
+        self.config_error = reason
+        self.log.error("token-broker: not started: %s (%s)", reason, CONFIG_FIX)
+
+    async def _config_accepted(self, first_attempt: asyncio.Event) -> bool:
+        """Runs the broker's check-config once, before the first launch; False when it refused the config."""
+        # The check may wait for a slow issuer: the server's start does not wait for it.
+        first_attempt.set()
+        rundir = self._require_rundir()
+        try:
+            check = await check_broker_config(
+                [self._node, self._script],
+                rundir.config_file,
+                env=minimal_environment(),
+                cwd=rundir.path,
+                timeout=self._startup_timeout + PROBE_SECONDS,
+            )
+        except OSError:
+            return True  # node cannot be run: the launch says so
+        if check.refusal is not None:
+            self.refuse(check.refusal)
+            return False
+        if check.note is not None:
+            self.log.warning("token-broker: config check: %s", check.note)
+        for problem in check.problems:
+            self.log.warning(
+                "token-broker: provider %r will not work until fixed: %s (%s)",
+                problem.provider,
+                problem.description,
+                problem.code,
+            )
+        return True
+
     async def _supervise(self, first_attempt: asyncio.Event) -> None:
+        if not await self._config_accepted(first_attempt):
+            return
         crashes = 0
         while not self._stopping:
             started = time.monotonic()
@@ -197,6 +239,9 @@ class BrokerSupervisor:
             finally:
                 first_attempt.set()
             if self._stopping:
+                return
+            if self.start_failure is not None and self.start_failure.startswith("config: "):
+                self.refuse(self.start_failure)  # the broker refused its config itself: retrying changes nothing
                 return
             crashes = 1 if self._backoff.is_stable(time.monotonic() - started) else crashes + 1
             delay = self._backoff.delay(crashes)
@@ -298,7 +343,7 @@ class BrokerSupervisor:
                 continue
             if not line:
                 return
-            text = line.decode(errors="replace").rstrip()
+            text = without_cli_prefix(line.decode(errors="replace").rstrip())
             if text:
                 self._last_error_line = text
                 self.log.log(log_level_of(text), "token-broker: %s", text)

@@ -33,14 +33,16 @@ build: node_modules/.package-lock.json $(BIN)/.requirements
 system-deps:
 	./scripts/system-deps.sh
 
+# jupyter-builder directly (`jupyter labextension develop` is deprecated and says so); warnings and errors only
 setup: build
 	$(BIN)/pip install -q --no-build-isolation -e packages/labextension
-	$(BIN)/jupyter labextension develop --overwrite packages/labextension >/dev/null
+	$(BIN)/jupyter-builder develop --overwrite --log-level=WARN packages/labextension
 	$(BIN)/pip install -q --no-build-isolation -e binder/archive-browser
-	$(BIN)/jupyter labextension develop --overwrite binder/archive-browser >/dev/null
-	$(BIN)/jupyter server extension enable --sys-prefix jupyter_token_broker >/dev/null
+	$(BIN)/jupyter-builder develop --overwrite --log-level=WARN binder/archive-browser
+	$(BIN)/jupyter server extension enable --sys-prefix --log-level=WARN jupyter_token_broker >/dev/null
 
 # --- the demo -----------------------------------------------------------------------------------------
+# Ports: DEMO_IDP_PORT, DEMO_API_PORT, DEMO_JUPYTER_PORT (9400, 9401, 8888); JupyterLab's files: .cache/demo
 demo: setup
 	node packages/demo/start-demo.mjs
 

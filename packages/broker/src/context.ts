@@ -7,6 +7,7 @@ import { type Clock, systemClock } from './clock.js';
 import type { BrokerConfig } from './config.js';
 import { Consents } from './consents.js';
 import { DeviceLogins } from './grants/deviceFlow.js';
+import { HubTokens } from './grants/hub.js';
 import { TokenIssuer } from './grants/issuer.js';
 import { createLogger, type Logger } from './log.js';
 import { LoginStates } from './loginState.js';
@@ -78,13 +79,14 @@ export function createContext(config: BrokerConfig, seams: ContextSeams = {}): B
     clockToleranceSeconds: config.clock_tolerance_seconds
   });
   const cache = new TokenCache();
+  const observer = observeTokens(audit, metrics);
   const tokens = new Tokens({
     store,
     cache,
     clock,
     log,
     marginSeconds: config.refresh_margin_seconds,
-    observer: observeTokens(audit, metrics)
+    observer
   });
   const revocations = new Revocations({
     store,
@@ -106,6 +108,13 @@ export function createContext(config: BrokerConfig, seams: ContextSeams = {}): B
     tokens,
     grants: new TokenIssuer({
       tokens,
+      hub: new HubTokens({
+        cache,
+        clock,
+        log,
+        marginSeconds: config.refresh_margin_seconds,
+        observer
+      }),
       providers,
       store,
       cache,

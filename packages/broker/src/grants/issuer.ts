@@ -4,7 +4,8 @@
  * - `authorization_code`: the user's sign-in, refreshed by {@link Tokens};
  * - `client_credentials`: a service account; no sign-in, a token fetched on demand and cached;
  * - `token_exchange` (RFC 8693): the subject provider's access token exchanged for a narrowed one,
- *   cached per subject sign-in, so a sign-out or a new sign-in of the subject never serves an old one.
+ *   cached per subject sign-in, so a sign-out or a new sign-in of the subject never serves an old one;
+ * - `hub`: the user's JupyterHub login, whose token the hub hands out (`hub.ts`).
  *
  * Whatever the grant, a caller never gets a token wider than asked and allowed (scopes checked by the
  * route, audiences here, granted scopes in the provider), and never one with less than `min_ttl` left.
@@ -12,11 +13,13 @@
 import { type Clock, epochSeconds } from '../clock.js';
 import { BrokerError, InvalidRequest, LoginRequired, StoreUnavailable } from '../errors.js';
 import type { Logger } from '../log.js';
+import { HubProvider } from '../providers/hub.js';
 import type { OidcProvider, TokenSet } from '../providers/oidc.js';
-import type { ProviderRegistry } from '../providers/registry.js';
+import type { Provider, ProviderRegistry } from '../providers/registry.js';
 import { type GrantStatus, shouldRefresh, type Tokens } from '../refresh.js';
 import type { TokenStore } from '../stores/tokenStore.js';
 import { type CachedToken, scopeKey, type TokenCache } from '../tokenCache.js';
+import type { HubTokens } from './hub.js';
 import { requireAllowedAudience } from './leastPrivilege.js';
 
 /** What a caller asks for. */
@@ -32,6 +35,8 @@ export interface TokenRequest {
 /** What {@link TokenIssuer} needs. */
 export interface TokenIssuerOptions {
   readonly tokens: Tokens;
+  /** Tokens of `hub` providers. */
+  readonly hub: HubTokens;
   readonly providers: ProviderRegistry;
   readonly store: TokenStore;
   /** The same cache {@link Tokens} uses, so a sign-out forgets derived tokens too. */
@@ -65,7 +70,15 @@ export class TokenIssuer {
    * @throws {@link ScopeNotAllowed} for an audience the provider does not allow
    * @throws {@link LoginRequired} when the (subject) provider is not signed in
    */
-  async get(provider: OidcProvider, request: TokenRequest): Promise<CachedToken> {
+  async get(provider: Provider, request: TokenRequest): Promise<CachedToken> {
+    if (provider instanceof HubProvider) {
+      if (request.audience !== undefined) {
+        throw new InvalidRequest(
+          `Provider '${provider.id}' is the JupyterHub login; its token has no audience to choose.`
+        );
+      }
+      return this.options.hub.get(provider, request.scopes, request.minTtl);
+    }
     const { config } = provider;
     if (config.grant === 'authorization_code') {
       if (request.audience !== undefined) {
@@ -92,6 +105,8 @@ export class TokenIssuer {
   private async exchanged(provider: OidcProvider, request: TokenRequest): Promise<CachedToken> {
     const exchange = provider.config.token_exchange!;
     const subject = this.options.providers.lookup(exchange.subject_provider);
+    // Refused by the config check already; kept for the type.
+    if (subject instanceof HubProvider) throw new LoginRequired(subject.id);
     const grant = await this.readGrant(subject.id);
     if (grant === undefined) throw new LoginRequired(subject.id);
     const scopes = request.scopes ?? exchange.scopes ?? provider.config.scopes;
@@ -155,7 +170,8 @@ export class TokenIssuer {
    * @param provider - the provider
    * @returns the status, without token material
    */
-  async status(provider: OidcProvider): Promise<GrantStatus> {
+  async status(provider: Provider): Promise<GrantStatus> {
+    if (provider instanceof HubProvider) return this.options.hub.status(provider);
     const { config } = provider;
     if (config.grant === 'authorization_code') return this.options.tokens.status(provider.id);
     const token = this.options.cache.get(provider.id, scopeKey(undefined));

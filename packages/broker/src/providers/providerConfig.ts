@@ -10,18 +10,20 @@
  * - `cognito`: `domain` gives `/oauth2/{authorize,token,userInfo,revoke}`; optional `issuer` (the
  *   user pool URL) checks ID tokens; refresh tokens may not rotate;
  * - `jupyterhub`: `hub_url` gives `/hub/api/oauth2/{authorize,token}` with the secret in the body,
- *   identity and scopes from `/hub/api/user`; no refresh tokens.
+ *   identity and scopes from `/hub/api/user`; no refresh tokens;
+ * - `hub`: the user's JupyterHub login, tokens from the hub's own route (`hubConfig.ts`).
  */
 import { ConfigError, didYouMean } from '../configError.js';
+import { type HubSource, validateHubProvider } from './hubConfig.js';
 
 /** Provider ids: lower-case ASCII, digits, `_` and `-`; never `.`, `/` or NUL. */
 export const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /** How a provider is configured. */
-export type ProviderKind = 'oidc' | 'oauth2' | 'keycloak' | 'cognito' | 'jupyterhub';
+export type ProviderKind = 'oidc' | 'oauth2' | 'keycloak' | 'cognito' | 'jupyterhub' | 'hub';
 
-/** How the broker gets tokens from a provider. */
-export type GrantType = 'authorization_code' | 'client_credentials' | 'token_exchange';
+/** How the broker gets tokens from a provider (`hub`: from the hub's route, kind `hub` only). */
+export type GrantType = 'authorization_code' | 'client_credentials' | 'token_exchange' | 'hub';
 
 /** How the broker authenticates at the token endpoint. */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -91,6 +93,8 @@ export interface ProviderConfig {
   readonly implied_scopes: readonly string[];
   /** The claim that names the account (userinfo or ID token); null: preferred_username, email, name, sub. */
   readonly account_claim: string | null;
+  /** Kind `hub` only: the hub's token route and the server's API token. */
+  readonly hub?: HubSource;
 }
 
 const COMMON_KEYS = [
@@ -124,7 +128,8 @@ const KIND_KEYS: Readonly<Record<ProviderKind, readonly string[]>> = {
   oauth2: ['issuer', 'authorization_response_iss_parameter_supported', ...ENDPOINT_KEYS],
   keycloak: ['realm_url'],
   cognito: ['domain', 'issuer'],
-  jupyterhub: ['hub_url']
+  jupyterhub: ['hub_url'],
+  hub: ['token_url', 'hub_api_token']
 };
 const KINDS = Object.keys(KIND_KEYS) as ProviderKind[];
 /** Every option name some kind knows, for suggestions. */
@@ -219,7 +224,7 @@ function underBase(base: string, path: string): string {
 
 /** Resolves the kind-specific options into issuer and endpoints. */
 function resolveKind(
-  kind: ProviderKind,
+  kind: Exclude<ProviderKind, 'hub'>,
   raw: Record<string, unknown>,
   key: string,
   grant: GrantType
@@ -395,6 +400,7 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
 function resolveProvider(raw: unknown, key: string): ProviderConfig {
   if (!isObject(raw)) throw new ConfigError(key, 'must be an object');
   const kind = oneOf(raw.kind ?? 'oidc', KINDS, `${key}.kind`);
+  if (kind === 'hub') return validateHubProvider(raw, key);
   const known = new Set([...COMMON_KEYS, ...KIND_KEYS[kind]]);
   for (const k of Object.keys(raw)) {
     if (!known.has(k) && raw[k] !== undefined)
@@ -551,6 +557,9 @@ export function checkProviderReferences(providers: readonly ProviderConfig[]): v
       throw new ConfigError(key, `no provider "${name}"${hint}`, label);
     }
     if (subject === p) throw new ConfigError(key, 'must be another provider', label);
+    if (subject.kind === 'hub') {
+      throw new ConfigError(key, 'must not be a hub provider (not supported yet)', label);
+    }
     if (subject.grant === 'token_exchange') {
       throw new ConfigError(key, 'must not itself use token exchange', label);
     }

@@ -141,7 +141,7 @@ export function loginRoutes(context: BrokerContext): Router {
   const router = Router();
 
   router.post('/api/v1/providers/:id/login', async (req, res) => {
-    const provider = providers.lookup(req.params.id);
+    const provider = providers.lookupSignIn(req.params.id);
     const body = bodyFields(req.body, ['scopes', 'method']);
     const method = loginMethod(body.method);
     const asked = parseScopes(body.scopes);
@@ -205,7 +205,7 @@ export function loginRoutes(context: BrokerContext): Router {
       const pending = logins.take(req.query.state, user);
       providerId = pending.provider;
       client = pending.client;
-      const provider = providers.lookup(pending.provider);
+      const provider = providers.lookupSignIn(pending.provider);
       await audit.assertWritable();
       // The exact redirect URI of the login, with the query the IdP sent (code, state, iss).
       const callbackUrl = new URL(pending.redirectUri);

@@ -5,6 +5,7 @@ import { Router } from 'express';
 
 import { clientOf } from '../caller.js';
 import type { BrokerContext } from '../context.js';
+import { BrokerError } from '../errors.js';
 
 /** How long the list waits for a provider's first discovery before answering without it. */
 const WARM_UP_WAIT_MS = 1500;
@@ -52,6 +53,22 @@ export function providerRoutes(context: BrokerContext): Router {
     const provider = providers.lookup(req.params.id);
     const client = clientOf(req);
     await audit.assertWritable();
+    if (provider.config.kind === 'hub') {
+      // The hub holds this login; forgetting a cached token here would end nothing.
+      await audit.record({
+        type: 'denial',
+        provider: provider.id,
+        client,
+        outcome: 'denied',
+        code: 'forbidden',
+        reason: 'sign-out of the hub login'
+      });
+      throw new BrokerError(
+        403,
+        'forbidden',
+        `Provider '${provider.id}' is managed by the hub: sign out of JupyterHub to end it.`
+      );
+    }
     // The user asked to sign out: the grant is forgotten even when the IdP cannot revoke it now
     // (the revocation is then queued and retried).
     const result = await revocations.end(provider, {

@@ -194,7 +194,11 @@ export class TokenBrokerPanel extends Widget {
       providers = await this._broker.providers();
     } catch (error) {
       const { code, description } = describeError(error);
-      this._alert.textContent = `Cannot list providers: ${description} (${code})`;
+      // A refused config is not a passing failure: its description says what to fix, so it stands alone.
+      this._alert.textContent =
+        code === 'config_error'
+          ? `${description} (${code})`
+          : `Cannot list providers: ${description} (${code})`;
       this._alert.hidden = false;
       this._status.hidden = true;
       return;

@@ -66,9 +66,8 @@ class TokenBrokerAuthenticatorMixin:
 
     async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
         """The login's token response, stamped with its absolute expiry (OAuthenticator keeps only expires_in)."""
-        sent_at = time.time()
         token_info = await super().get_token_info(handler, params)
-        stamp_expiry(token_info, sent_at)
+        stamp_expiry(token_info, time.time(), self.token_broker.settings.unknown_lifetime_seconds)
         return token_info
 
     async def refresh_user(self, user: Any, handler: Any = None, **kwargs: Any) -> Any:

@@ -11,11 +11,18 @@ from typing import Any
 EXPIRES_AT_KEY = "token_broker_expires_at"
 
 
-def stamp_expiry(token_info: dict[str, Any], received_at: float) -> None:
-    """Writes the absolute expiry of a token response that says ``expires_in`` into it (``EXPIRES_AT_KEY``)."""
-    lifetime = _as_seconds(token_info.get("expires_in"))
-    if lifetime is not None:
-        token_info[EXPIRES_AT_KEY] = received_at + lifetime
+def stamp_expiry(token_info: dict[str, Any], received_at: float, unknown_lifetime: int) -> None:
+    """Writes the absolute expiry of a token response into it (``EXPIRES_AT_KEY``).
+
+    From ``expires_in`` counted from when the answer arrived, less one second: IdPs count in whole seconds, so a
+    token may expire up to a second earlier than ``expires_in`` says. When the IdP said no ``expires_in`` and the
+    access token is no JWT with ``exp``, ``unknown_lifetime`` seconds. The hub's own clock is used throughout: a
+    JWT's ``exp`` is on the IdP's clock, which may be skewed.
+    """
+    seconds = _as_seconds(token_info.get("expires_in"))
+    if seconds is None and "exp" in jwt_claims(token_info.get("access_token")):
+        return
+    token_info[EXPIRES_AT_KEY] = received_at + (seconds - 1 if seconds is not None else unknown_lifetime)
 
 
 def expires_at(auth_state: dict[str, Any]) -> float | None:
@@ -24,8 +31,7 @@ def expires_at(auth_state: dict[str, Any]) -> float | None:
     stamped = response.get(EXPIRES_AT_KEY)
     if isinstance(stamped, (int, float)) and response.get("access_token") == auth_state.get("access_token"):
         return float(stamped)
-    claims = jwt_claims(auth_state.get("access_token"))
-    exp = claims.get("exp")
+    exp = jwt_claims(auth_state.get("access_token")).get("exp")
     return float(exp) if isinstance(exp, (int, float)) else None
 
 

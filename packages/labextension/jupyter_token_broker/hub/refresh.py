@@ -128,7 +128,6 @@ class TokenRefresher:
             connect_timeout=self.settings.refresh_timeout_seconds,
             request_timeout=self.settings.refresh_request_timeout_seconds,
         )
-        sent_at = time.time()
         try:
             # raise_error=False still raises for connection errors and timeouts (tornado >= 6).
             response = await auth.http_client.fetch(HTTPRequest(auth.token_url, **kwargs), raise_error=False)
@@ -148,7 +147,7 @@ class TokenRefresher:
         if not isinstance(body.get("access_token"), str):
             self.log.error("token-broker: the identity provider's refresh answer has no access_token")
             raise self._unavailable("The identity provider's refresh answer held no access token.")
-        stamp_expiry(body, sent_at)
+        stamp_expiry(body, time.time(), self.settings.unknown_lifetime_seconds)
         return body
 
     async def _auth_state_after(self, user: Any, old: dict[str, Any], token_info: dict[str, Any]) -> dict[str, Any]:

@@ -23,11 +23,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Idp, Hub]]:
-    """The IdP (12 s hub access tokens) and a hub running configure() with short timeouts."""
+    """The IdP (12 s hub access tokens) and a hub running configure() with short timeouts, one per test module."""
     idp, hub = start_stack(
         tmp_path_factory.mktemp("hub-stack"),
         access_token_ttl=TOKEN_TTL,
         configure={"refresh_timeout_seconds": 2.0, "retry_after_seconds": 2, "refresh_margin_seconds": 4},
+        # The hub refreshes its users (refresh_user) at most every 2 s: its refreshes and the route's share the lock.
+        auth_refresh_age=2,
     )
     yield idp, hub
     hub.stop()

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
@@ -246,6 +246,8 @@ class Hub:
     log_path: Path
     admin_token: str
     clients: list[httpx.Client] = field(default_factory=list)
+    #: The authorization codes of the logins made by ``login`` (to check that no log holds them).
+    authorization_codes: list[str] = field(default_factory=list)
 
     @property
     def api(self) -> str:
@@ -459,6 +461,7 @@ def login(hub: Hub, username: str, password: str = DEMO_PASSWORD) -> httpx.Clien
         target = urljoin(str(response.url), location)
         response = browser.get(target)
         if urlsplit(target).path.endswith("/hub/oauth_callback"):
+            hub.authorization_codes.extend(parse_qs(urlsplit(target).query).get("code", []))
             break
     assert response.status_code == 302, f"the hub's OAuth callback answered {response.status_code}: {response.text}"
     assert any(

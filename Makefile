@@ -6,10 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup system-deps demo test lint test-js test-node-versions test-python test-ui bench build clean
+.PHONY: help setup system-deps demo demo-lab test lint test-js test-node-versions test-python test-hub test-ui bench build clean
 
 help:
-	@echo "make demo   - set up everything and run JupyterLab + broker + demo IdP + demo API"
+	@echo "make demo   - set up everything and run a JupyterHub + demo IdP + demo API: log in once, every notebook gets tokens"
+	@echo "make demo-lab - the same without a hub: JupyterLab + broker + demo IdP + demo API"
 	@echo "make test   - set up everything and run lint, broker, server-extension and browser tests"
 	@echo "make bench  - run the benchmarks"
 
@@ -42,8 +43,12 @@ setup: build
 	$(BIN)/jupyter server extension enable --sys-prefix --log-level=WARN jupyter_token_broker >/dev/null
 
 # --- the demo -----------------------------------------------------------------------------------------
-# Ports: DEMO_IDP_PORT, DEMO_API_PORT, DEMO_JUPYTER_PORT (9400, 9401, 8888); JupyterLab's files: .cache/demo
+# The hub demo. Ports: DEMO_IDP_PORT, DEMO_API_PORT, DEMO_HUB_PORT (9400, 9401, 8000); its state: .cache/hub-demo
 demo: setup
+	node packages/demo/start-hub-demo.mjs
+
+# JupyterLab alone. Ports: DEMO_IDP_PORT, DEMO_API_PORT, DEMO_JUPYTER_PORT (9400, 9401, 8888); its files: .cache/demo
+demo-lab: setup
 	node packages/demo/start-demo.mjs
 
 # --- tests ----------------------------------------------------------------------------------------------
@@ -64,12 +69,16 @@ test-node-versions: build system-deps
 	./scripts/node-versions.sh
 
 test-python: setup
-	$(BIN)/pytest -q packages/labextension/tests
+	$(BIN)/pytest -q packages/labextension/tests --ignore=packages/labextension/tests/hub
+
+# a real JupyterHub (+ configurable-http-proxy from npm, GenericOAuthenticator) against the demo IdP
+test-hub: setup
+	$(BIN)/pytest -q packages/labextension/tests/hub
 
 test-ui: setup system-deps
 	npm test -w @jupyter-token-broker/ui-tests
 
-test: lint test-js test-node-versions test-python test-ui
+test: lint test-js test-node-versions test-python test-hub test-ui
 
 bench: setup
 	node bench/run.mjs

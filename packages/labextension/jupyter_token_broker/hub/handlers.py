@@ -48,7 +48,7 @@ class TokenHandler(APIHandler):
 
     async def _token_for(self, name: str, asked_at: float) -> dict[str, Any]:
         broker = self.authenticator.token_broker
-        min_ttl = self._min_ttl(broker.settings.default_min_ttl)
+        min_ttl = self._min_ttl()
         if self.current_user is None:
             raise Forbidden(f"This route needs a JupyterHub token holding {TOKEN_SCOPE} for the user.")
         user = self.find_user(name)
@@ -62,6 +62,11 @@ class TokenHandler(APIHandler):
         if not stored or not stored.get("access_token"):
             raise LoginRequired("This hub login holds no OAuth tokens.")
         token_lifetime = lifetime(stored)
+        if min_ttl is None:
+            # The default never asks more than half of what the IdP gives (no 400 for a request that named none).
+            min_ttl = broker.settings.default_min_ttl
+            if token_lifetime is not None:
+                min_ttl = min(min_ttl, token_lifetime // 2)
         if token_lifetime is not None and min_ttl > token_lifetime:
             raise InvalidRequest(
                 f"min_ttl {min_ttl} is longer than the identity provider's access-token lifetime ({token_lifetime} s)."
@@ -78,10 +83,10 @@ class TokenHandler(APIHandler):
             "scope": scope or "",
         }
 
-    def _min_ttl(self, default: int) -> int:
+    def _min_ttl(self) -> int | None:
         raw = self.get_argument("min_ttl", None)
         if raw is None:
-            return default
+            return None
         try:
             value = int(raw)
         except ValueError:

@@ -17,6 +17,7 @@ import { copiedMessage, copyAuthorizationHeader } from './copyHeader';
 import { describeError } from './errors';
 import { keyIcon } from './icon';
 import { ProviderCard } from './providerCard';
+import { type ISharedVisit, ownerOnlyText } from './sharedVisit';
 import {
   CommandIDs,
   FIRST_PARTY_CLIENT,
@@ -42,6 +43,8 @@ export interface ITokenBrokerPanelOptions {
   readonly commands?: CommandRegistry;
   /** The clock in ms since the epoch, for the countdown; `Date.now` by default. */
   readonly now?: () => number;
+  /** A visit to someone else's server through JupyterHub sharing: the panel shows "owner only". */
+  readonly visit?: ISharedVisit | null;
 }
 
 /**
@@ -60,6 +63,7 @@ export class TokenBrokerPanel extends Widget {
   private readonly _consents: ConsentList;
   private readonly _activity: ActivityList;
   private readonly _now: () => number;
+  private readonly _visit: ISharedVisit | null;
   private readonly _cards = new Map<string, ProviderCard>();
   private readonly _list: HTMLElement;
   private readonly _status: HTMLElement;
@@ -77,6 +81,7 @@ export class TokenBrokerPanel extends Widget {
     this._tokens = options.broker.forClient(FIRST_PARTY_CLIENT);
     this._commands = options.commands;
     this._now = options.now ?? Date.now;
+    this._visit = options.visit ?? null;
     this.id = 'jp-TokenBroker-panel';
     this.addClass('jp-TokenBroker');
     this.title.icon = keyIcon;
@@ -189,6 +194,13 @@ export class TokenBrokerPanel extends Widget {
   }
 
   private async _load(): Promise<void> {
+    if (this._visit) {
+      // The broker answers a visitor 403 on every route: say why once instead of failing each time.
+      this._status.textContent = ownerOnlyText(this._visit);
+      this._status.hidden = false;
+      this.addClass('jp-mod-ownerOnly');
+      return;
+    }
     let providers: ReadonlyArray<IProviderInfo>;
     try {
       providers = await this._broker.providers();

@@ -14,6 +14,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { registerCommands } from './commands';
 import { TokenBrokerPanel } from './panel';
 import { Preferences } from './preferences';
+import { pageSharedVisit } from './sharedVisit';
 import { ITokenBroker } from './tokens';
 
 /**
@@ -34,7 +35,11 @@ export const panelPlugin: JupyterFrontEndPlugin<void> = {
     notebooks: INotebookTracker | null,
     registry: ISettingRegistry | null
   ): Promise<void> => {
-    const panel = new TokenBrokerPanel({ broker, commands: app.commands });
+    const panel = new TokenBrokerPanel({
+      broker,
+      commands: app.commands,
+      visit: pageSharedVisit()
+    });
     app.shell.add(panel, 'left', { rank: 900 });
     restorer?.add(panel, panel.id);
     const preferences = await Preferences.load(registry);

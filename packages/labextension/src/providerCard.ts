@@ -172,8 +172,10 @@ export class ProviderCard {
     this._error.textContent = error ? `${error.description} (${error.code})` : '';
     this.node.classList.toggle('jp-mod-error', error !== null);
 
-    this._signIn.hidden = active;
-    this._signOut.hidden = !info.signedIn;
+    // The JupyterHub login (kind `hub`) is signed in and out at the hub, never here.
+    const hubLogin = info.kind === 'hub';
+    this._signIn.hidden = active || hubLogin;
+    this._signOut.hidden = !info.signedIn || hubLogin;
     this._copy.hidden = !active;
     this._signIn.setAttribute('aria-label', `Sign in to ${info.title}`);
     this._signOut.setAttribute('aria-label', `Sign out of ${info.title}`);
@@ -193,6 +195,11 @@ export class ProviderCard {
 
 /** The sign-in state in words. */
 function stateText(info: IProviderInfo): string {
+  if (info.kind === 'hub') {
+    return info.needsLogin
+      ? 'JupyterHub login ended: log in to JupyterHub again'
+      : `Your JupyterHub login${info.account ? ` (${info.account})` : ''}`;
+  }
   if (info.signedIn && info.needsLogin) {
     return 'Sign-in expired: sign in again';
   }

@@ -99,9 +99,12 @@ async def check_broker_config(
     )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
-    except asyncio.TimeoutError:
+    except (asyncio.TimeoutError, asyncio.CancelledError) as stopped:
+        # Also when the server stops during the check: no check-config outlives it.
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+        if isinstance(stopped, asyncio.CancelledError):
+            raise
         return ConfigCheck(note=f"check-config did not finish within {timeout:.0f} s")
     return parse_check_output(stdout, stderr)

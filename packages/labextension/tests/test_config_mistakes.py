@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_token_broker.configcheck import parse_check_output
+
 from jupyter_process import JupyterServer, start_server, wait_until
 
 
@@ -162,3 +164,16 @@ def test_a_secret_in_the_extension_config_is_refused_naming_the_provider(tmp_pat
         assert server.broker_pids() == []
     finally:
         server.stop()
+
+
+def test_only_a_static_refusal_stops_the_broker_a_store_that_does_not_answer_is_retried() -> None:
+    static = parse_check_output(b'{"ok":false,"error":"config_error","error_description":"config: x: bad"}\n', b"")
+    assert static.refusal == "config: x: bad"
+    store = parse_check_output(
+        b'{"ok":false,"error":"store_unavailable","error_description":"no Secret Service"}\n',
+        b"token-broker: store_unavailable: no Secret Service\n",
+    )
+    assert store.refusal is None
+    assert store.note == "store_unavailable: no Secret Service"
+    crashed = parse_check_output(b"", b"token-broker: something broke\n")
+    assert (crashed.refusal, crashed.note) == (None, "something broke")

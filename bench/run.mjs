@@ -7,7 +7,8 @@
  * to bench/results/latest.json, and ends with one JSON line: the keys of the "Broker in depth" issue
  * plus `goals_met`.
  *
- * Ports: the IdP on 127.0.0.1:9860, the Jupyter server on 9869. Env: BENCH_DURATION_MS (per load
+ * Ports: free ones from the OS for the IdP and the Jupyter server (a running `make demo` is never in
+ * the way). Env: BENCH_DURATION_MS (per load
  * point, default 2500), BENCH_ROUNDS (default 3).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,9 +21,9 @@ import { measureRotation } from './cases/rotation.mjs';
 import { measureThroughput } from './cases/throughput.mjs';
 import { BUNDLE, REDIRECT_URI, REPO } from './harness/broker.mjs';
 import { startIdp } from './harness/idp.mjs';
+import { freePorts } from '../packages/demo/lib/ports.mjs';
 
-const IDP_PORT = 9860;
-const JUPYTER_PORT = 9869;
+const [IDP_PORT, JUPYTER_PORT] = await freePorts(2);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LAB_STATIC = join(REPO, 'packages/labextension/jupyter_token_broker/labextension/static');

@@ -15,7 +15,7 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** The broker under test; `BENCH_BROKER_BUNDLE` names another build (to compare before/after). */
 export const BUNDLE =
   process.env.BENCH_BROKER_BUNDLE ?? join(REPO, 'packages/broker/dist/token-broker.mjs');
-/** The redirect URI the broker is told to use for logins started over its socket. */
+/** The redirect URI the broker is told to use for logins started over its socket (a name only: nothing listens). */
 export const REDIRECT_URI = 'http://127.0.0.1:9869/token-broker/api/v1/callback';
 
 /**

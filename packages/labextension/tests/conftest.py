@@ -1,6 +1,6 @@
 """Fixtures: the demo IdP, and real Jupyter servers running the extension with the real broker bundle.
 
-Ports 9610-9629 (this package's share of 9600-9699): IdP 9610, servers 9620-9623.
+Ports: free ones from the OS, picked once per session (a running ``make demo`` or another suite never collides).
 """
 
 from __future__ import annotations
@@ -10,18 +10,14 @@ from collections.abc import Iterator
 import pytest
 
 from demo_idp import DemoIdp, start_idp
-from jupyter_process import JupyterServer, start_server
+from jupyter_process import JupyterServer, free_ports, start_server
 
-IDP_PORT = 9610
-STANDALONE_PORT = 9620
-HUB_PORT = 9621
-RESTART_PORT = 9622
-LAX_XSRF_PORT = 9623
+IDP_PORT, DEMO_API_PORT, STANDALONE_PORT, HUB_PORT, RESTART_PORT, LAX_XSRF_PORT = free_ports(6)
 
 
 @pytest.fixture(scope="session")
 def idp() -> Iterator[DemoIdp]:
-    server = start_idp(IDP_PORT, [STANDALONE_PORT, HUB_PORT, RESTART_PORT])
+    server = start_idp(IDP_PORT, [STANDALONE_PORT, HUB_PORT, RESTART_PORT], api_port=DEMO_API_PORT)
     yield server
     server.stop()
 

@@ -21,6 +21,8 @@ FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
 class DemoIdp:
     issuer: str
     process: subprocess.Popen[bytes]
+    #: the demo API's URL, the audience of the access tokens this IdP issues
+    api_url: str = ""
 
     def stop(self) -> None:
         self.process.terminate()
@@ -30,9 +32,11 @@ class DemoIdp:
             self.process.kill()
 
 
-def start_idp(port: int, jupyter_ports: list[int]) -> DemoIdp:
-    """Starts the demo IdP and waits for its ready line."""
-    argv = ["node", str(IDP_SCRIPT), "--port", str(port), "--api-url", f"http://127.0.0.1:{port + 1}"]
+def start_idp(port: int, jupyter_ports: list[int], api_port: int | None = None) -> DemoIdp:
+    """Starts the demo IdP and waits for its ready line. Its tokens are for the demo API on ``api_port`` (by
+    default the port after the IdP's)."""
+    api_url = f"http://127.0.0.1:{api_port or port + 1}"
+    argv = ["node", str(IDP_SCRIPT), "--port", str(port), "--api-url", api_url]
     for jupyter_port in jupyter_ports:
         argv += ["--jupyter-port", str(jupyter_port)]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(IDP_SCRIPT.parent))
@@ -42,7 +46,7 @@ def start_idp(port: int, jupyter_ports: list[int]) -> DemoIdp:
     if not ready.get("ready"):
         process.kill()
         raise RuntimeError(f"demo IdP did not start: {line!r}")
-    return DemoIdp(issuer=ready["issuer"], process=process)
+    return DemoIdp(issuer=ready["issuer"], process=process, api_url=ready["resource"])
 
 
 @dataclass

@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,21 @@ REPO_DIR = PACKAGE_DIR.parents[1]
 BROKER_BUNDLE = REPO_DIR / "packages" / "broker" / "dist" / "token-broker.mjs"
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 API = "token-broker/api/v1/"
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports nobody listens on, from the OS (port 0): never a fixed port another suite or a
+    running ``make demo`` (9400, 9401, 8888) could hold. They are released before the caller listens there."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @dataclass

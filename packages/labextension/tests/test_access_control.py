@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from browser_session import browser_login, xsrf_headers
+from demo_idp import DemoIdp
 from fixtures.two_users import TOKENS
 from jupyter_process import JupyterServer
 
@@ -27,14 +30,14 @@ def test_callback_without_login_sends_the_browser_to_jupyters_login_page(server:
     assert "/login?next=" in response.headers["Location"]
 
 
-def test_browser_post_without_xsrf_token_is_refused(server: JupyterServer) -> None:
+def test_browser_post_without_xsrf_token_is_refused(server: JupyterServer, idp: DemoIdp) -> None:
     browser = browser_login(server)
     assert browser.get(server.api("providers")).status_code == 200
     refused = browser.post(server.api("providers/demo/login"), json={})
     assert refused.status_code == 403
     accepted = browser.post(server.api("providers/demo/login"), json={}, headers=xsrf_headers(browser))
     assert accepted.status_code == 200, accepted.text
-    assert accepted.json()["authorization_url"].startswith("http://127.0.0.1:9610/")
+    assert accepted.json()["authorization_url"].startswith(f"{idp.issuer}/")
 
 
 def test_xsrf_check_stays_on_for_the_broker_when_disabled_server_wide(lax_xsrf_server: JupyterServer) -> None:
@@ -48,10 +51,7 @@ def test_login_uses_the_servers_own_callback_as_redirect_uri(server: JupyterServ
     with server.token_client() as client:
         started = client.post(server.api("providers/demo/login"), json={})
     assert started.status_code == 200, started.text
-    assert (
-        "redirect_uri=http%3A%2F%2F127.0.0.1%3A9620%2Ftoken-broker%2Fapi%2Fv1%2Fcallback"
-        in (started.json()["authorization_url"])
-    )
+    assert f"redirect_uri={quote(server.api('callback'), safe='')}" in started.json()["authorization_url"]
 
 
 def test_body_over_16_kib_is_refused_with_413(server: JupyterServer) -> None:

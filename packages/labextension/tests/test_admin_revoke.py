@@ -2,7 +2,8 @@
 ``custom:token-broker:admin`` scope for this server reaches ``POST admin/revoke``; everyone else, and everyone
 outside JupyterHub, gets 403 from the extension.
 
-Ports 9840-9841 (this suite's share). No IdP is needed: nobody is signed in, so nothing is revoked upstream.
+Ports: free ones from the OS. No IdP is needed (nobody listens at the issuer): nobody is signed in, so nothing is
+revoked upstream.
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ import pytest
 
 from jupyter_token_broker.identity import ADMIN_SCOPE, grants_admin, hub_scopes, is_admin
 
-from jupyter_process import JupyterServer, start_server
+from jupyter_process import JupyterServer, free_ports, start_server
 
-STANDALONE_PORT = 9840
-HUB_PORT = 9841
+STANDALONE_PORT, HUB_PORT, UNANSWERED_ISSUER_PORT = free_ports(3)
 PROVIDERS = [
     {
         "id": "demo",
         "title": "Demo IdP",
         "kind": "oidc",
-        "issuer": "http://127.0.0.1:9859",
+        "issuer": f"http://127.0.0.1:{UNANSWERED_ISSUER_PORT}",
         "client_id": "jupyter-demo",
         "scopes": ["openid"],
     }

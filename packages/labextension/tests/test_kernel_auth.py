@@ -4,7 +4,7 @@ Against the real demo API (``packages/demo/api.mjs``, which verifies the demo Id
 real sign-in. The one stand-in is ``RevokingApi``: a resource server that has revoked a token, answering it with
 RFC 6750's 401, which the demo API cannot be made to do for a token that is still valid.
 
-Ports: the demo API on the port after the session IdP's (9611, the audience of its tokens), RevokingApi on 9618.
+Ports: free ones from the OS; the demo API on the one the session IdP issues its tokens for (``idp.api_url``).
 """
 
 from __future__ import annotations
@@ -26,16 +26,14 @@ from jupyter_token_broker.discovery import ServerInfo
 
 from browser_session import browser_login, xsrf_headers
 from demo_idp import DemoIdp, sign_in
-from jupyter_process import REPO_DIR, JupyterServer, runtime_info
+from jupyter_process import REPO_DIR, JupyterServer, free_ports, runtime_info
 from kernel_session import run_in_kernel
-
-REVOKING_API_PORT = 9618
 
 
 @pytest.fixture(scope="module")
 def demo_api(idp: DemoIdp) -> Iterator[str]:
-    """The demo API, on the port after the IdP's: the demo IdP issues its access tokens for that audience."""
-    port = (urlsplit(idp.issuer).port or 0) + 1
+    """The demo API, on the port the demo IdP issues its access tokens for (their audience)."""
+    port = urlsplit(idp.api_url).port
     process = subprocess.Popen(
         ["node", str(REPO_DIR / "packages" / "demo" / "api.mjs"), "--port", str(port), "--issuer", idp.issuer],
         stdout=subprocess.PIPE,
@@ -101,7 +99,7 @@ class RevokingApi:
 
 @pytest.fixture
 def revoking_api() -> Iterator[RevokingApi]:
-    api = RevokingApi(REVOKING_API_PORT)
+    api = RevokingApi(free_ports(1)[0])
     yield api
     api.close()
 

@@ -3,7 +3,7 @@ failed with "'_xsrf' argument missing from POST", because it sent an empty ``Aut
 does not exempt a POST from Jupyter's XSRF check.
 
 A real jupyter-server with ``IdentityProvider.token = ''`` (authentication off, XSRF on), its own demo IdP
-(ports: IdP 9616, server 9626), a real sign-in.
+(free ports from the OS), a real sign-in.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from jupyter_token_broker import LoginRequired, TokenBrokerError, get_token
 from jupyter_token_broker.discovery import ServerInfo, from_runtime_file
 
 from demo_idp import DemoIdp, sign_in, start_idp
-from jupyter_process import JupyterServer, start_server
+from jupyter_process import JupyterServer, free_ports, start_server
 
-IDP_PORT = 9616
-SERVER_PORT = 9626
+IDP_PORT, API_PORT, SERVER_PORT = free_ports(3)
 
 
 @pytest.fixture(scope="module")
 def own_idp() -> Iterator[DemoIdp]:
-    running = start_idp(IDP_PORT, [SERVER_PORT])
+    running = start_idp(IDP_PORT, [SERVER_PORT], api_port=API_PORT)
     yield running
     running.stop()
 

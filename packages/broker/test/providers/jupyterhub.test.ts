@@ -5,14 +5,13 @@ import type { IdP } from '../fixtures/idp.js';
 import { HUB_CLIENT_ID, startHub, type Hub } from '../fixtures/jupyterhub.js';
 
 // A REAL JupyterHub (.venv/bin/jupyterhub, from requirements-dev.txt) acting as the OAuth provider.
-const HUB_PORT = 9832;
 const SCOPES = ['read:users:name!user', 'access:services'];
 
 let hub: Hub;
 let broker: TestBroker;
 
 beforeAll(async () => {
-  hub = await startHub(HUB_PORT, SCOPES);
+  hub = await startHub(SCOPES);
   broker = await startBroker({ issuer: 'unused' } as unknown as IdP, {
     provider: {
       kind: 'jupyterhub',

@@ -150,15 +150,22 @@ export class OidcProvider {
   }
 
   /**
-   * Starts discovery in the background if it has not happened; used by the provider list so a
-   * broken provider shows its `error` soon.
+   * Starts discovery in the background if it has not happened (or failed more than the backoff
+   * ago); used by the provider list so a broken provider shows its `error` soon, and a mended one
+   * loses it.
    *
    * @param waitMs - how long to wait for it (a refused connection fails within it; a silent IdP
    *   is reported by a later list)
    * @returns once discovery settled or `waitMs` passed
    */
   async warmUp(waitMs = 0): Promise<void> {
-    if (this.configuration !== undefined || this.lastError !== undefined) return;
+    if (this.configuration !== undefined) return;
+    if (this.lastError !== undefined) {
+      // Tried again once the backoff is over, so the list notices an IdP that came back; without
+      // waiting: the list already has this failure to show.
+      if ((this.options.now() - this.failedAt) / 1000 < DISCOVERY_BACKOFF_S) return;
+      waitMs = 0;
+    }
     const settled = this.discover().then(
       () => undefined,
       () => undefined

@@ -282,3 +282,31 @@ describe('the broker reports a provider it cannot use on that provider, never as
     }
   });
 });
+
+describe('the provider list notices an identity provider that came back', () => {
+  test('a discovery that failed is tried again by the list after the backoff', async () => {
+    const idp = await startIdP();
+    idp.down = true;
+    const broker = await startBroker(idp);
+    try {
+      const listed = async () =>
+        (await broker.request('GET', '/api/v1/providers')).json.providers[0];
+      const down = await listed();
+      expect(down.error).toBe('upstream_unavailable');
+      expect(down.error_description).toContain(`${idp.issuer}/.well-known/openid-configuration`);
+      expect(down.error_description).toContain('answered 503');
+      idp.down = false;
+      broker.advance(6);
+      await listed(); // starts the new discovery
+      let entry = await listed();
+      for (let i = 0; i < 50 && 'error' in entry; i++) {
+        await new Promise(resolve => setTimeout(resolve, 100));
+        entry = await listed();
+      }
+      expect(entry).not.toHaveProperty('error');
+    } finally {
+      await broker.close();
+      await idp.close();
+    }
+  });
+});

@@ -417,7 +417,7 @@ def start_hub(
             return False
 
     try:
-        wait_until(up, 60, "jupyterhub to answer", interval=0.25)
+        wait_until(up, 120, "jupyterhub to answer", interval=0.25)
     except Exception:
         hub.stop()
         raise

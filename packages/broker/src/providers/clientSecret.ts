@@ -15,6 +15,11 @@ import { Misconfigured } from '../errors.js';
  * @param provider - the provider id, for the message
  * @param file - the configured path
  * @returns a message naming the provider, the path and the fix, or undefined
+ * @example
+ * ```ts
+ * const problem = await clientSecretProblem('svc', '/etc/token-broker/svc-secret');
+ * if (problem !== undefined) log.warn('provider_problem', { reason: problem });
+ * ```
  */
 export async function clientSecretProblem(
   provider: string,
@@ -37,6 +42,10 @@ export async function clientSecretProblem(
  * @returns the secret, trimmed
  * @throws {@link Misconfigured} when the file is missing, unreadable, not a regular file, readable by
  *   group or others, or empty
+ * @example
+ * ```ts
+ * const auth = ClientSecretBasic(await readClientSecret('svc', '/etc/token-broker/svc-secret'));
+ * ```
  */
 export async function readClientSecret(provider: string, file: string): Promise<string> {
   const what = `The client_secret_file of provider '${provider}' (${file})`;

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup system-deps demo demo-lab test lint test-js test-node-versions test-python test-hub test-ui bench build clean
+.PHONY: help setup system-deps demo demo-lab test lint test-js test-node-versions test-python test-hub test-hub55 test-ui bench build clean
 
 help:
 	@echo "make demo   - set up everything and run a JupyterHub + demo IdP + demo API: log in once, every notebook gets tokens"
@@ -75,6 +75,16 @@ test-python: setup
 test-hub: setup
 	$(BIN)/pytest -q packages/labextension/tests/hub
 
+# the same hub tests on JupyterHub 5.5.0 (what Zero to JupyterHub 4.4 ships), from a second virtualenv
+HUB55 := .venv-hub55
+$(HUB55)/.requirements:
+	$(PYTHON) -m venv $(HUB55)
+	$(HUB55)/bin/pip install -q "jupyterhub==5.5.0" "oauthenticator==17.4.0"
+	@touch $@
+
+test-hub55: setup $(HUB55)/.requirements
+	TB_TEST_JUPYTERHUB=$(CURDIR)/$(HUB55)/bin/jupyterhub $(BIN)/pytest -q packages/labextension/tests/hub
+
 test-ui: setup system-deps
 	npm test -w @jupyter-token-broker/ui-tests
 
@@ -84,5 +94,5 @@ bench: setup
 	node bench/run.mjs
 
 clean:
-	rm -rf $(VENV) node_modules packages/*/lib packages/*/dist packages/labextension/jupyter_token_broker/labextension packages/labextension/jupyter_token_broker/broker \
+	rm -rf $(VENV) $(HUB55) node_modules packages/*/lib packages/*/dist packages/labextension/jupyter_token_broker/labextension packages/labextension/jupyter_token_broker/broker \
 		binder/archive-browser/lib binder/archive-browser/archive_browser/labextension .cache

@@ -40,6 +40,9 @@ REPO_DIR = TESTS_DIR.parents[2]
 VENV_BIN = Path(sys.executable).parent
 IDP_SCRIPT = REPO_DIR / "packages" / "demo" / "idp.mjs"
 CHP = REPO_DIR / "node_modules" / ".bin" / "configurable-http-proxy"
+#: The jupyterhub command: the repo's .venv (6.x), or another one named by TB_TEST_JUPYTERHUB (`make test-hub55`
+#: runs JupyterHub 5.5 from .venv-hub55). The hub imports jupyter_token_broker from the source tree either way.
+JUPYTERHUB = Path(os.environ.get("TB_TEST_JUPYTERHUB") or VENV_BIN / "jupyterhub")
 HUB_CLIENT_ID = "jupyterhub"
 DEMO_PASSWORD = "demo"
 FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
@@ -388,10 +391,11 @@ def start_hub(
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "HOME": str(workdir),
         "TB_TEST_HUB_SETTINGS": str(settings_path),
+        "PYTHONPATH": str(REPO_DIR / "packages" / "labextension"),
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(jupyterhub or VENV_BIN / "jupyterhub"), "-f", str(workdir / "jupyterhub_config.py")],
+            [str(jupyterhub or JUPYTERHUB), "-f", str(workdir / "jupyterhub_config.py")],
             cwd=str(workdir),
             env=env,
             stdout=log,

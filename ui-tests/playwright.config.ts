@@ -5,8 +5,9 @@
  * fresh temporary directory.
  *
  * Every process's output (JupyterLab, the server extension, the broker, the IdP, the API) goes to
- * `test-results/stack.log`, which the specs search for leaked tokens. Playwright's own artifacts go to
- * `test-results/artifacts` so that cleaning them never deletes the stack log of the running server.
+ * `test-results/stack-<jupyter port>.log` (one per run, so two runs at once never read each other's), which the
+ * specs search for leaked tokens. Playwright's own artifacts go to `test-results/artifacts` so that cleaning
+ * them never deletes the stack log of the running server.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -39,6 +40,11 @@ if (
   process.env.UI_TESTS_JUPYTER_PORT = jupyter;
 }
 process.env.UI_TESTS_ROOT_DIR ??= mkdtempSync(path.join(tmpdir(), 'token-broker-ui-tests-root-'));
+process.env.UI_TESTS_STACK_LOG ??= path.join(
+  __dirname,
+  'test-results',
+  `stack-${process.env.UI_TESTS_JUPYTER_PORT}.log`
+);
 
 /** The ports of the test stack: the IdP, the demo API and JupyterLab (ports, not secrets). */
 export const PORTS = {
@@ -79,7 +85,7 @@ export default defineConfig({
       `node ../packages/demo/start-demo.mjs --idp-port ${PORTS.idp} --api-port ${PORTS.api}` +
       ` --jupyter-port ${PORTS.jupyter} --root-dir ${process.env.UI_TESTS_ROOT_DIR}` +
       ' --config jupyter_server_test_config.py' +
-      ' --log-file test-results/stack.log',
+      ` --log-file ${process.env.UI_TESTS_STACK_LOG}`,
     url: `http://127.0.0.1:${PORTS.jupyter}/lab`,
     timeout: 120_000,
     reuseExistingServer: false,

@@ -5,10 +5,9 @@
  * plugin used tokens.
  */
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { consentDialog, openArchiveBrowser, withdrawArchiveConsent } from './archiveBrowser';
 import { DEMO_API_URL, runWhoamiCell } from './demoNotebook';
-import { DEMO_ISSUER as ISSUER } from './stackPorts';
+import { DEMO_ISSUER as ISSUER, STACK_LOG } from './stackPorts';
 import { countJwtsIssuedBy, findLeaks, processEnvironments } from './secretScan';
 import {
   PROVIDER_TITLE,
@@ -17,8 +16,6 @@ import {
   signOutFromPanel
 } from './tokenBrokerPanel';
 import { expect, test } from './jupyterAuth';
-
-const STACK_LOG = path.join(__dirname, '..', 'test-results', 'stack.log');
 
 test('after a sign-in, a notebook call and a plugin call, no token is in any environment, log, storage, setting, console or DOM', async ({
   page,

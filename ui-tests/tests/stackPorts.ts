@@ -20,6 +20,15 @@ function stackPort(name: string): number {
   return port;
 }
 
+/** The file every process of the test stack logs to (`--log-file` of the launcher). */
+export const STACK_LOG = (() => {
+  const file = process.env.UI_TESTS_STACK_LOG;
+  if (!file) {
+    throw new Error('UI_TESTS_STACK_LOG is not set: run the specs with playwright.config.ts');
+  }
+  return file;
+})();
+
 /** The demo IdP's issuer in the test stack. */
 export const DEMO_ISSUER = `http://127.0.0.1:${stackPort('UI_TESTS_IDP_PORT')}`;
 

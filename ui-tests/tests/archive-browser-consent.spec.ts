@@ -6,6 +6,7 @@
  */
 import {
   ARCHIVE_PLUGIN_ID,
+  ARCHIVE_PLUGIN_NAME,
   consentDialog,
   openArchiveBrowser,
   withdrawArchiveConsent
@@ -57,7 +58,7 @@ test('the archive browser asks for consent: allow lists the items, deny shows a 
   await test.step('the panel lists the decision; Withdraw forgets it', async () => {
     const panel = await openTokenBrokerPanel(page);
     const withdraw = panel.getByRole('button', {
-      name: `Withdraw consent of ${ARCHIVE_PLUGIN_ID} for ${PROVIDER_TITLE}`
+      name: `Withdraw consent of ${ARCHIVE_PLUGIN_NAME} for ${PROVIDER_TITLE}`
     });
     await expect(withdraw).toBeVisible();
     await withdraw.click();

@@ -4,8 +4,11 @@
 import type { APIRequestContext, Locator, Page } from '@playwright/test';
 import { expect } from './jupyterAuth';
 
-/** The plugin id: the name the consent dialog shows and the broker records decisions under. */
+/** The plugin id: what the broker records decisions under; the consent dialog shows it below the name. */
 export const ARCHIVE_PLUGIN_ID = '@jupyter-token-broker/archive-browser:plugin';
+
+/** The plugin's readable name (from its package name), as the consent dialog and the panel call it. */
+export const ARCHIVE_PLUGIN_NAME = 'Archive Browser';
 
 /**
  * Opens the Archive Browser in the left sidebar.
@@ -30,7 +33,9 @@ export async function openArchiveBrowser(page: Page): Promise<Locator> {
  * @returns the dialog.
  */
 export function consentDialog(page: Page, providerTitle: string): Locator {
-  return page.getByRole('dialog', { name: `Allow ${ARCHIVE_PLUGIN_ID} to use ${providerTitle}?` });
+  return page.getByRole('dialog', {
+    name: `Allow ${ARCHIVE_PLUGIN_NAME} to use ${providerTitle}?`
+  });
 }
 
 /**

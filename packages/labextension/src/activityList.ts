@@ -2,7 +2,28 @@
  * The panel's "Recent activity" section: the newest entries of the broker's audit trail. Audit
  * events never carry token material.
  */
+import { clientName } from './pluginNames';
 import type { IAuditEvent } from './tokens';
+
+/**
+ * How a line looks: `ok` (done), `info` (a normal refusal the person resolves: a plugin waiting for their
+ * consent, or refused after they denied it), `problem` (an error or a refusal worth a look).
+ */
+export type EventTone = 'ok' | 'info' | 'problem';
+
+/** A consent event's `reason` is `<decision> for <plugin id>` (the broker's audit contract). */
+const CONSENT_REASON = /^(allow|allow_always|deny|withdrawn) for (\S+)$/;
+
+/** The consent decisions in words, as the activity list shows them. */
+const CONSENT_WORDS: Readonly<Record<string, string>> = {
+  allow: 'allowed for this session',
+  allow_always: 'always allowed',
+  deny: 'denied',
+  withdrawn: 'decision withdrawn'
+};
+
+/** Refusals that wait for, or follow, the person's own choice: shown as information, not as a problem. */
+const CONSENT_REFUSALS = new Set(['consent_required', 'consent_denied']);
 
 /**
  * The list of recent audit events.
@@ -52,29 +73,70 @@ export class ActivityList {
 }
 
 /**
- * One event as a line: time, what, provider, who, outcome.
+ * One event as a line (time, what, provider, who, outcome) and its tone. Clients are named by their readable
+ * names (see {@link clientName}); a consent decision says which one it was; a plugin asking before the person
+ * chose reads `consent asked`, not as a denial.
  *
  * @param event - the audit event.
- * @returns e.g. `12:03:04 issue demo · jupyterlab · ok`.
+ * @param nameOf - a client label's readable name.
+ * @returns e.g. `{text: '12:03:04 consent demo · Archive Browser · always allowed', tone: 'ok'}`.
  *
  * @example
  * ```ts
- * eventText(event); // '12:03:04 denial demo · @acme/archive:plugin · denied (consent_denied)'
+ * describeEvent(event).text; // '12:03:04 issue demo · JupyterLab · ok'
+ * ```
+ */
+export function describeEvent(
+  event: IAuditEvent,
+  nameOf: (client: string) => string = clientName
+): { text: string; tone: EventTone } {
+  const time = Number.isNaN(event.time) ? '' : new Date(event.time).toLocaleTimeString();
+  const line = (what: string, parts: ReadonlyArray<string | null>): string =>
+    `${time} ${what} ${parts.filter(p => p !== null && p !== '').join(' · ')}`.trim();
+  const who = event.client === null ? null : nameOf(event.client);
+  if (event.type === 'denial' && event.code === 'consent_required') {
+    return { text: line('consent asked', [event.provider, who]), tone: 'info' };
+  }
+  const decided = event.type === 'consent' ? CONSENT_REASON.exec(event.reason ?? '') : null;
+  if (decided) {
+    const [, decision, plugin] = decided;
+    return {
+      text: line('consent', [event.provider, nameOf(plugin), CONSENT_WORDS[decision]]),
+      tone: event.outcome === 'ok' ? 'ok' : 'problem'
+    };
+  }
+  const outcome = event.code ? `${event.outcome} (${event.code})` : event.outcome;
+  let tone: EventTone = event.outcome === 'ok' ? 'ok' : 'problem';
+  if (event.code !== undefined && CONSENT_REFUSALS.has(event.code)) {
+    tone = 'info';
+  }
+  return { text: line(event.type, [event.provider, who, outcome]), tone };
+}
+
+/**
+ * One event as a line; see {@link describeEvent}.
+ *
+ * @param event - the audit event.
+ * @returns e.g. `12:03:04 issue demo · JupyterLab · ok`.
+ *
+ * @example
+ * ```ts
+ * eventText(event); // '12:03:04 denial demo · Archive · denied (consent_denied)'
  * ```
  */
 export function eventText(event: IAuditEvent): string {
-  const time = Number.isNaN(event.time) ? '' : new Date(event.time).toLocaleTimeString();
-  const outcome = event.code ? `${event.outcome} (${event.code})` : event.outcome;
-  const parts = [event.provider, event.client, outcome].filter(p => p !== null && p !== '');
-  return `${time} ${event.type} ${parts.join(' · ')}`.trim();
+  return describeEvent(event).text;
 }
 
 function eventItem(event: IAuditEvent): HTMLElement {
+  const { text, tone } = describeEvent(event);
   const item = document.createElement('li');
-  item.className = `jp-TokenBroker-event jp-mod-${event.outcome === 'ok' ? 'ok' : 'problem'}`;
-  item.textContent = eventText(event);
-  if (event.reason) {
-    item.title = event.reason;
+  item.className = `jp-TokenBroker-event jp-mod-${tone}`;
+  item.textContent = text;
+  // The raw labels for the curious: the client's id and the broker's reason.
+  const details = [event.client, event.reason].filter(d => d !== null && d !== undefined);
+  if (details.length > 0) {
+    item.title = details.join(' — ');
   }
   return item;
 }

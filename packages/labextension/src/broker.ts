@@ -42,10 +42,13 @@ const CLIENT_ID = /^[A-Za-z0-9@/:._-]{1,128}$/;
 const DEFAULT_EVENT_LIMIT = 20;
 
 /**
- * Asks the person whether to sign in, for sign-ins a plugin started through `getSession`.
- * Resolving `true` from a button click keeps the browser's user activation for the popup.
+ * Asks the person whether to sign in, for sign-ins a plugin (`client`, its client label) started through
+ * `getSession`. Resolving `true` from a button click keeps the browser's user activation for the popup.
  */
-export type ConfirmSignIn = (provider: { id: string; title: string }) => Promise<boolean>;
+export type ConfirmSignIn = (
+  provider: { id: string; title: string },
+  client: string
+) => Promise<boolean>;
 
 /**
  * Asks the person whether a plugin may use a provider; `null` when they closed the dialog without
@@ -150,6 +153,11 @@ export class TokenBroker implements ITokenBroker {
       this._clients.set(clientId, client);
     }
     return client;
+  }
+
+  /** {@inheritDoc ITokenBroker.signingIn} */
+  signingIn(providerId: string): boolean {
+    return this._login?.provider === providerId;
   }
 
   /** {@inheritDoc ITokenBroker.providers} */
@@ -280,7 +288,7 @@ export class TokenBroker implements ITokenBroker {
    */
   async confirmAndSignIn(providerId: string, client: string): Promise<void> {
     const title = this._known.get(providerId)?.title ?? providerId;
-    if (this._confirmSignIn && !(await this._confirmSignIn({ id: providerId, title }))) {
+    if (this._confirmSignIn && !(await this._confirmSignIn({ id: providerId, title }, client))) {
       throw new SignInError('login_cancelled', `Sign-in to ${title} was declined.`);
     }
     await this.signIn(providerId, client);
@@ -310,6 +318,8 @@ export class TokenBroker implements ITokenBroker {
       }
     });
     this._login = { provider: providerId, popup, done };
+    // Listeners (the panel's Sign in button) learn that a sign-in runs, whoever started it.
+    this._sessionsChanged.emit({ provider: providerId });
     return done;
   }
 
@@ -368,17 +378,17 @@ export class TokenBroker implements ITokenBroker {
 
   private async _runLogin(providerId: string, popup: LoginPopup, client: string): Promise<void> {
     try {
-      const { authorization_url } = await requestBroker<{ authorization_url: string }>(
-        `providers/${encodeURIComponent(providerId)}/login`,
-        { method: 'POST', body: {}, client },
-        this._settings
-      );
-      popup.navigate(authorization_url);
-    } catch (error) {
-      popup.close();
-      throw error;
-    }
-    try {
+      try {
+        const { authorization_url } = await requestBroker<{ authorization_url: string }>(
+          `providers/${encodeURIComponent(providerId)}/login`,
+          { method: 'POST', body: {}, client },
+          this._settings
+        );
+        popup.navigate(authorization_url);
+      } catch (error) {
+        popup.close();
+        throw error;
+      }
       const outcome = await popup.waitForResult(providerId, this._loginTiming);
       if (outcome === 'closed') {
         // The callback page may have closed itself before its message arrived (or the opener link
@@ -390,6 +400,10 @@ export class TokenBroker implements ITokenBroker {
         }
       }
     } finally {
+      // No longer signing in by the time listeners hear of the outcome (unless a newer sign-in took over).
+      if (this._login?.popup === popup) {
+        this._login = null;
+      }
       await this._announce(providerId);
     }
   }

@@ -25,10 +25,12 @@ export const brokerPlugin: JupyterFrontEndPlugin<ITokenBroker> = {
     // Preferences load in the background: the service must be available at once.
     let preferences = new Preferences();
     void Preferences.load(registry).then(loaded => (preferences = loaded));
+    // Dialogs name a plugin by its package and show the description it registered with.
+    const describe = (pluginId: string): string => app.getPluginDescription(pluginId);
     return new TokenBroker({
       serverSettings: app.serviceManager.serverSettings,
-      confirmSignIn: confirmSignInDialog,
-      askConsent: askConsentDialog,
+      confirmSignIn: (provider, client) => confirmSignInDialog(provider, client, describe),
+      askConsent: request => askConsentDialog(request, describe),
       pickToken: async (providers, options) => {
         const picked = await showTokenPicker(providers, {
           ...options,

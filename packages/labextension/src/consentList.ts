@@ -2,6 +2,7 @@
  * The panel's "Extension access" section: the consent decisions the broker keeps, each with a
  * Withdraw button.
  */
+import { clientName } from './pluginNames';
 import type { ConsentDecision, IConsent } from './tokens';
 
 /** The decisions in words. */
@@ -53,8 +54,11 @@ export class ConsentList {
       ...consents.map(consent => {
         const item = document.createElement('li');
         item.className = 'jp-TokenBroker-consent';
-        const client = document.createElement('code');
-        client.textContent = consent.client;
+        // The readable name; the plugin id (what the decision is recorded under) on hover.
+        const name = clientName(consent.client);
+        const client = document.createElement('strong');
+        client.textContent = name;
+        client.title = consent.client;
         const title = titleOf(consent.provider);
         const text = document.createElement('span');
         text.append(client, ` → ${title}: ${DECISION_TEXT[consent.decision]}`);
@@ -62,7 +66,7 @@ export class ConsentList {
         withdraw.type = 'button';
         withdraw.className = 'jp-Button jp-mod-styled jp-mod-reject jp-TokenBroker-button';
         withdraw.textContent = 'Withdraw';
-        withdraw.setAttribute('aria-label', `Withdraw consent of ${consent.client} for ${title}`);
+        withdraw.setAttribute('aria-label', `Withdraw consent of ${name} for ${title}`);
         withdraw.addEventListener('click', () => {
           withdraw.disabled = true;
           this._withdraw(consent);

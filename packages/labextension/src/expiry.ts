@@ -78,3 +78,34 @@ export function formatDuration(seconds: number): string {
   const rest = minutes % 60;
   return rest === 0 ? `${Math.floor(minutes / 60)} h` : `${Math.floor(minutes / 60)} h ${rest} min`;
 }
+
+/** What the expiry line says once the cached access token has run out. */
+export const EXPIRED_TEXT = 'Access token expired — renews on next use';
+
+/** What the expiry line says when the broker holds a grant but has not fetched an access token yet. */
+export const NO_TOKEN_TEXT = 'No access token yet — fetched on next use';
+
+/**
+ * The expiry line of a signed-in provider: a countdown, then (at 0, and after the broker dropped the expired
+ * token from its list) that the token expired and renews on next use — never an empty line.
+ *
+ * @param expiresAt - the cached token's expiry in seconds since the epoch, or `null` when the broker has none.
+ * @param nowMs - the current time in milliseconds since the epoch.
+ * @param hadToken - whether a token was shown before (so a `null` means it expired rather than never existed).
+ * @returns e.g. `Expires in 0:57`, {@link EXPIRED_TEXT}, or {@link NO_TOKEN_TEXT}.
+ *
+ * @example
+ * ```ts
+ * expiryText(1_700_000_060, 1_700_000_003_000, true); // 'Expires in 0:57'
+ * expiryText(null, Date.now(), true); // 'Access token expired — renews on next use'
+ * ```
+ */
+export function expiryText(expiresAt: number | null, nowMs: number, hadToken: boolean): string {
+  if (expiresAt === null) {
+    return hadToken ? EXPIRED_TEXT : NO_TOKEN_TEXT;
+  }
+  if (isExpired(expiresAt, nowMs)) {
+    return EXPIRED_TEXT;
+  }
+  return `Expires in ${formatRemaining(secondsLeft(expiresAt, nowMs))}`;
+}

@@ -30,6 +30,9 @@ import {
 /** How long the copy notification stays, in ms. */
 const NOTIFICATION_MS = 10000;
 
+/** How long the sign-out notification stays, in ms (as the sign-out command's). */
+const SIGNED_OUT_MS = 4000;
+
 /** How many audit events the panel shows. */
 const EVENT_COUNT = 10;
 
@@ -251,6 +254,8 @@ export class TokenBrokerPanel extends Widget {
         });
         this._cards.set(info.id, card);
       }
+      // A sign-in started elsewhere (a plugin, a command) disables this card's buttons too.
+      card.setSigningIn(this._broker.signingIn(info.id));
       // Appending an element already in place moves it; this keeps the broker's order.
       this._list.append(card.node);
     }
@@ -269,7 +274,10 @@ export class TokenBrokerPanel extends Widget {
   }
 
   private _signOut(info: IProviderInfo): void {
-    this._run(info, 'Signing out…', this._tokens.signOut(info.id));
+    const done = this._tokens.signOut(info.id).then(() => {
+      Notification.info(`Signed out of ${info.title}`, { autoClose: SIGNED_OUT_MS });
+    });
+    this._run(info, 'Signing out…', done);
   }
 
   private _insertSnippet(info: IProviderInfo): void {

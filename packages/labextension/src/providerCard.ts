@@ -4,7 +4,7 @@
  * updated in place so focus survives refreshes.
  */
 import { ClaimsView, type TokenSource } from './claimsView';
-import { formatRemaining, isExpired, secondsLeft } from './expiry';
+import { expiryText, isExpired } from './expiry';
 import type { IProviderError, IProviderInfo } from './tokens';
 
 /**
@@ -33,6 +33,10 @@ export class ProviderCard {
   private _info: IProviderInfo;
   private _actionError: IProviderError | null = null;
   private _busy: string | null = null;
+  /** A sign-in that another plugin or command started is running (its login window is open). */
+  private _signingInElsewhere = false;
+  /** Whether this card has shown an access token since the last sign-in, so a missing one has expired. */
+  private _hadToken = false;
   /** The expiry for which a refresh was already requested, so an expired token asks only once. */
   private _expiredReported: number | null = null;
   private readonly _title: HTMLElement;
@@ -123,6 +127,19 @@ export class ProviderCard {
   }
 
   /**
+   * Marks a sign-in that another plugin or command started as running (Sign in disabled, the state says so)
+   * or finished.
+   *
+   * @param running - whether the broker is signing in to this provider.
+   */
+  setSigningIn(running: boolean): void {
+    if (running !== this._signingInElsewhere) {
+      this._signingInElsewhere = running;
+      this._render();
+    }
+  }
+
+  /**
    * Shows the error of the last action, or clears it.
    *
    * @param error - a code and description, or `null`.
@@ -139,19 +156,18 @@ export class ProviderCard {
    * @returns `true` once per expiry when the cached token has just run out (time to re-fetch).
    */
   tick(nowMs: number): boolean {
-    const { expiresAt, signedIn } = this._info;
-    if (!signedIn || expiresAt === null) {
+    const { expiresAt, signedIn, needsLogin } = this._info;
+    if (!signedIn || needsLogin) {
+      this._hadToken = false;
       this._expiry.hidden = true;
       this._expiry.textContent = '';
       return false;
     }
-    // A re-fetch before the broker's own instant would see the same state and never ask again.
-    const expired = isExpired(expiresAt, nowMs);
+    this._hadToken ||= expiresAt !== null;
     this._expiry.hidden = false;
-    this._expiry.textContent = expired
-      ? 'Access token expired; renewed on next use'
-      : `Expires in ${formatRemaining(secondsLeft(expiresAt, nowMs))}`;
-    if (!expired || this._expiredReported === expiresAt) {
+    this._expiry.textContent = expiryText(expiresAt, nowMs, this._hadToken);
+    // A re-fetch before the broker's own instant would see the same state and never ask again.
+    if (expiresAt === null || !isExpired(expiresAt, nowMs) || this._expiredReported === expiresAt) {
       return false;
     }
     this._expiredReported = expiresAt;
@@ -162,7 +178,9 @@ export class ProviderCard {
     const info = this._info;
     const active = info.signedIn && !info.needsLogin;
     this._title.textContent = info.title;
-    this._state.textContent = this._busy ?? stateText(info);
+    const busy =
+      this._busy ?? (this._signingInElsewhere ? 'Signing in… finish in the login window' : null);
+    this._state.textContent = busy ?? stateText(info);
     this.node.classList.toggle('jp-mod-signedIn', active);
     this._scopes.textContent = info.scopes.length > 0 ? `Scopes: ${info.scopes.join(' ')}` : '';
     this._scopes.hidden = info.scopes.length === 0;
@@ -188,7 +206,7 @@ export class ProviderCard {
       this._claims.reset();
     }
     for (const b of [this._signIn, this._signOut, this._copy, this._snippet]) {
-      b.disabled = this._busy !== null;
+      b.disabled = busy !== null;
     }
   }
 }

@@ -211,8 +211,8 @@ export interface ITokenBrokerClient {
   readonly clientId: string;
 
   /**
-   * Fires after a sign-in or sign-out completes, or when the broker reports a changed sign-in
-   * state. The same signal as {@link ITokenBroker.sessionsChanged}.
+   * Fires when a sign-in starts, after a sign-in or sign-out completes, or when the broker reports a
+   * changed sign-in state. The same signal as {@link ITokenBroker.sessionsChanged}.
    */
   readonly sessionsChanged: ISignal<ITokenBroker, ISessionsChangeEvent>;
 
@@ -381,9 +381,24 @@ export interface ITokenBroker {
   forClient(clientId: string): ITokenBrokerClient;
 
   /**
-   * Fires after a sign-in or sign-out completes, or when the broker reports a changed sign-in state.
+   * Fires when a sign-in starts, after a sign-in or sign-out completes, or when the broker reports a changed
+   * sign-in state.
    */
   readonly sessionsChanged: ISignal<ITokenBroker, ISessionsChangeEvent>;
+
+  /**
+   * Whether a sign-in to the provider is running in this JupyterLab (its login window is open), whichever
+   * plugin or command started it.
+   *
+   * @param providerId - the provider id.
+   * @returns `true` from the sign-in's start until it completes, fails or is abandoned.
+   *
+   * @example
+   * ```ts
+   * signInButton.disabled = broker.signingIn('demo');
+   * ```
+   */
+  signingIn(providerId: string): boolean;
 
   /**
    * Lists the providers and their sign-in state.

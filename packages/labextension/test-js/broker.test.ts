@@ -151,6 +151,29 @@ describe('getSession', () => {
     assert.equal(session.accessToken, 'secret-access-token');
   });
 
+  it('the sign-in dialog said "A JupyterLab extension asks" without naming it: it gets the client label', async () => {
+    const api = new FakeBrokerApi()
+      .on('GET providers', () => ({ status: 200, body: { providers: [wireProvider()] } }))
+      .on('POST providers/demo/token', () => ({
+        status: 401,
+        body: { error: 'login_required', error_description: 'needs a login' }
+      }));
+    const asked: Array<[string, string]> = [];
+    const broker = new TokenBroker({
+      serverSettings: api.settings(),
+      host: new FakeHost().asLoginHost(),
+      confirmSignIn: async (provider, client) => {
+        asked.push([provider.id, client]);
+        return false;
+      }
+    });
+    await assert.rejects(
+      broker.forClient('@acme/archive:plugin').getSession('demo', [], { createIfNone: true }),
+      { code: 'login_cancelled' }
+    );
+    assert.deepEqual(asked, [['demo', '@acme/archive:plugin']]);
+  });
+
   it('rejects with login_cancelled when the person declines the sign-in', async () => {
     const { broker, host } = setup({ confirm: false });
     await assert.rejects(
@@ -224,7 +247,37 @@ describe('signIn', () => {
     host.post(ok, ORIGIN);
     await pending;
     assert.equal(host.listenerCount, 0);
-    assert.deepEqual(changes, [{ provider: 'demo' }]);
+    // One when the sign-in started, one when it completed.
+    assert.deepEqual(changes, [{ provider: 'demo' }, { provider: 'demo' }]);
+  });
+
+  it('Sign in stayed enabled during a sign-in a plugin started: signingIn() says so, from start to outcome', async () => {
+    const { broker, host, completeLogin, changes } = setup();
+    assert.equal(broker.signingIn('demo'), false);
+    const pending = broker
+      .forClient('@acme/archive:plugin')
+      .getSession('demo', [], { createIfNone: true });
+    await until(() => host.popup?.location.href === AUTH_URL);
+    assert.equal(broker.signingIn('demo'), true);
+    assert.equal(broker.signingIn('other'), false);
+    assert.deepEqual(changes, [{ provider: 'demo' }], 'listeners heard that a sign-in started');
+    const heard: boolean[] = [];
+    broker.sessionsChanged.connect(() => heard.push(broker.signingIn('demo')));
+    completeLogin();
+    host.post({ source: 'jupyter-token-broker', type: 'login', provider: 'demo', ok: true });
+    await pending;
+    assert.equal(broker.signingIn('demo'), false);
+    assert.deepEqual(heard, [false], 'no longer signing in when the outcome is announced');
+  });
+
+  it('a failed sign-in ends signingIn() and is announced', async () => {
+    const { broker, host, changes } = setup();
+    const pending = broker.signIn('demo');
+    await until(() => host.popup?.location.href === AUTH_URL);
+    host.popup?.close();
+    await assert.rejects(pending, { code: 'login_cancelled' });
+    assert.equal(broker.signingIn('demo'), false);
+    assert.deepEqual(changes, [{ provider: 'demo' }, { provider: 'demo' }]);
   });
 
   it('rejects with login_failed when the callback reports an error', async () => {

@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { eventText } from '../src/activityList';
-import { isExpired, secondsLeft } from '../src/expiry';
+import { describeEvent, eventText } from '../src/activityList';
+import { EXPIRED_TEXT, expiryText, isExpired, NO_TOKEN_TEXT, secondsLeft } from '../src/expiry';
+import { clientName, describeClient } from '../src/pluginNames';
 import { decodeClaims } from '../src/jwtClaims';
 import { DEFAULT_PREFERENCES, readPreferences } from '../src/preferences';
 import { statusText } from '../src/statusText';
@@ -68,10 +69,87 @@ describe('audit events', () => {
     assert.deepEqual(iso.scopes, ['demo:read']);
     assert.equal(toAuditEvent({ time: 1_893_456_000 }).time, Date.UTC(2030, 0, 1));
     assert.equal(toAuditEvent({ time: Date.UTC(2030, 0, 1) }).time, Date.UTC(2030, 0, 1));
-    assert.match(
-      eventText(iso),
-      /denial demo · @acme\/archive:plugin · denied \(consent_denied\)$/
+    assert.match(eventText(iso), /denial demo · Archive · denied \(consent_denied\)$/);
+    assert.equal(describeEvent(iso).tone, 'info', 'refused after the person denied it: no problem');
+  });
+
+  const event = (fields: Record<string, unknown>) =>
+    toAuditEvent({ time: '2030-01-01T00:00:00.000Z', provider: 'demo', ...fields });
+  const archive = '@jupyter-token-broker/archive-browser:plugin';
+
+  it('showed a red "denied (consent_required)" before the person chose: it reads "consent asked"', () => {
+    const asked = describeEvent(
+      event({ type: 'denial', client: archive, outcome: 'denied', code: 'consent_required' })
     );
+    assert.match(asked.text, /consent asked demo · Archive Browser$/);
+    assert.doesNotMatch(asked.text, /denied/);
+    assert.equal(asked.tone, 'info');
+  });
+
+  it('Deny, Withdraw and Allow all read "consent demo · jupyterlab · ok": each says its decision and plugin', () => {
+    const lines = ['allow', 'allow_always', 'deny', 'withdrawn'].map(decision =>
+      describeEvent(
+        event({
+          type: 'consent',
+          client: 'jupyterlab',
+          outcome: 'ok',
+          reason: `${decision} for ${archive}`
+        })
+      )
+    );
+    assert.deepEqual(
+      lines.map(line => line.text.slice(line.text.indexOf('consent '))),
+      [
+        'consent demo · Archive Browser · allowed for this session',
+        'consent demo · Archive Browser · always allowed',
+        'consent demo · Archive Browser · denied',
+        'consent demo · Archive Browser · decision withdrawn'
+      ]
+    );
+    assert.ok(lines.every(line => line.tone === 'ok'));
+    const odd = describeEvent(
+      event({ type: 'consent', client: 'jupyterlab', outcome: 'ok', reason: 'something else' })
+    );
+    assert.match(odd.text, /consent demo · JupyterLab · ok$/);
+  });
+
+  it('names first-party clients and keeps errors as problems', () => {
+    const login = describeEvent(event({ type: 'login', client: 'jupyterlab', outcome: 'ok' }));
+    assert.match(login.text, /login demo · JupyterLab · ok$/);
+    const failed = describeEvent(
+      event({ type: 'refresh', client: null, outcome: 'error', code: 'upstream_unavailable' })
+    );
+    assert.match(failed.text, /refresh demo · error \(upstream_unavailable\)$/);
+    assert.equal(failed.tone, 'problem');
+  });
+});
+
+describe('client names', () => {
+  it('dialogs showed the raw plugin id: a plugin is named by its package, JupyterLab by its name', () => {
+    assert.equal(clientName('@jupyter-token-broker/archive-browser:plugin'), 'Archive Browser');
+    assert.equal(clientName('@acme/vo-tap_client:plugin'), 'Vo Tap Client');
+    assert.equal(clientName('jupyterlab-git:plugin'), 'Jupyterlab Git');
+    assert.equal(clientName('jupyterlab'), 'JupyterLab');
+    assert.equal(clientName('kernel'), 'Notebook kernel');
+    assert.equal(clientName('@acme/:x'), '@acme/:x');
+  });
+
+  it('adds the description JupyterLab knows, and none for first-party or unknown plugins', () => {
+    const descriptions: Record<string, string> = { 'a:plugin': ' Lists the archive. ' };
+    const describe = (id: string): string => {
+      const found = descriptions[id];
+      if (found === undefined) {
+        throw new Error(`no plugin ${id}`);
+      }
+      return found;
+    };
+    assert.deepEqual(describeClient('a:plugin', describe), {
+      name: 'A',
+      id: 'a:plugin',
+      description: 'Lists the archive.'
+    });
+    assert.equal(describeClient('b:plugin', describe).description, '');
+    assert.equal(describeClient('jupyterlab', () => 'JupyterLab itself').description, '');
   });
 });
 
@@ -124,6 +202,19 @@ describe('readPreferences', () => {
       }),
       DEFAULT_PREFERENCES
     );
+  });
+});
+
+describe('expiryText', () => {
+  it('the expiry line vanished at 0: it says the token expired and renews on next use', () => {
+    const expiresAt = 1_700_000_060;
+    assert.equal(expiryText(expiresAt, 1_700_000_003_000, true), 'Expires in 0:57');
+    assert.equal(expiryText(expiresAt, 1_700_000_059_500, true), 'Expires in 0:00');
+    assert.equal(expiryText(expiresAt, 1_700_000_060_000, true), EXPIRED_TEXT);
+    assert.equal(EXPIRED_TEXT, 'Access token expired — renews on next use');
+    // The broker's list no longer carries the expired token: the line stays.
+    assert.equal(expiryText(null, 1_700_000_061_000, true), EXPIRED_TEXT);
+    assert.equal(expiryText(null, 1_700_000_061_000, false), NO_TOKEN_TEXT);
   });
 });
 

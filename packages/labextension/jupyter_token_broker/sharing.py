@@ -110,8 +110,7 @@ class ShareCheck:
 
     async def _ask(self) -> Refusal | None:
         try:
-            shares = await self._count("shares")
-            codes = await self._count("share-codes")
+            shares, codes = await asyncio.gather(self._count("shares"), self._count("share-codes"))
         except ShareCheckFailed as err:
             self._log.warning("token-broker: cannot ask JupyterHub whether this server is shared: %s", err)
             refusal = Refusal(

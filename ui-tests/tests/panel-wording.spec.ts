@@ -97,7 +97,10 @@ test('the panel and the consent dialog say what happened, in words, and fit the 
     await expect(
       lines.filter({ hasText: `consent asked demo · ${ARCHIVE_PLUGIN_NAME}` })
     ).not.toHaveCount(0);
-    await expect(panel.getByText(/denied \(consent_required\)/)).toHaveCount(0);
+    await expect(panel.getByText(/denied \((consent|login)_required\)/)).toHaveCount(0);
+    await expect(
+      lines.filter({ hasText: `sign-in needed demo · ${ARCHIVE_PLUGIN_NAME}` })
+    ).not.toHaveCount(0);
   });
 
   await test.step('the claims fit the sidebar: values wrap by words, not a character at a time', async () => {

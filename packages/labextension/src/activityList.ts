@@ -75,7 +75,7 @@ export class ActivityList {
 /**
  * One event as a line (time, what, provider, who, outcome) and its tone. Clients are named by their readable
  * names (see {@link clientName}); a consent decision says which one it was; a plugin asking before the person
- * chose reads `consent asked`, not as a denial.
+ * chose reads `consent asked`, and a request before any sign-in `sign-in needed`, not as denials.
  *
  * @param event - the audit event.
  * @param nameOf - a client label's readable name.
@@ -96,6 +96,10 @@ export function describeEvent(
   const who = event.client === null ? null : nameOf(event.client);
   if (event.type === 'denial' && event.code === 'consent_required') {
     return { text: line('consent asked', [event.provider, who]), tone: 'info' };
+  }
+  if (event.type === 'denial' && event.code === 'login_required') {
+    // Asked before anyone signed in: the card says so, and the asker may offer the sign-in itself.
+    return { text: line('sign-in needed', [event.provider, who]), tone: 'info' };
   }
   const decided = event.type === 'consent' ? CONSENT_REASON.exec(event.reason ?? '') : null;
   if (decided) {

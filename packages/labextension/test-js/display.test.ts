@@ -84,6 +84,11 @@ describe('audit events', () => {
     assert.match(asked.text, /consent asked demo · Archive Browser$/);
     assert.doesNotMatch(asked.text, /denied/);
     assert.equal(asked.tone, 'info');
+    const notSignedIn = describeEvent(
+      event({ type: 'denial', client: 'kernel', outcome: 'denied', code: 'login_required' })
+    );
+    assert.match(notSignedIn.text, /sign-in needed demo · Notebook kernel$/);
+    assert.equal(notSignedIn.tone, 'info');
   });
 
   it('Deny, Withdraw and Allow all read "consent demo · jupyterlab · ok": each says its decision and plugin', () => {

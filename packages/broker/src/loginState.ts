@@ -2,6 +2,11 @@
  * Logins in progress. A login's `state` is single-use, bound to the user who started it
  * (`X-Broker-User`), expires after `login_state_ttl_seconds`, and carries the PKCE verifier, nonce and
  * redirect URI the callback needs. Kept in memory only.
+ *
+ * Under JupyterHub a named server's `state` starts with its name, `<base64url(name)>.<random>`: the
+ * IdP knows one redirect URI for every server (`/hub/user-redirect/…/callback`), and the hub's
+ * `user_redirect_hook` (`jupyter_token_broker.hub`) reads the name there to send the callback to the
+ * server that started the login. The default server's `state` is the random part alone.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -28,6 +33,22 @@ const MAX_PENDING = 64;
 /** A random URL-safe string with 256 bits of entropy. */
 function random(): string {
   return randomBytes(32).toString('base64url');
+}
+
+/**
+ * A login's `state`: random, behind the JupyterHub server name when there is one.
+ *
+ * @param serverName - the named server that starts the login, or `''` / undefined for the default
+ * @returns `<base64url(serverName)>.<random>`, or the random part alone
+ * @example
+ * ```ts
+ * loginState('lab').startsWith('bGFi.'); // true
+ * ```
+ */
+export function loginState(serverName: string | undefined): string {
+  return serverName
+    ? `${Buffer.from(serverName, 'utf8').toString('base64url')}.${random()}`
+    : random();
 }
 
 /**
@@ -64,16 +85,19 @@ export class LoginStates {
     redirectUri: string;
     scopes: readonly string[];
     client: string;
+    /** The JupyterHub server name the state names (`X-Broker-Server-Name`), if any. */
+    serverName?: string;
   }): PendingLogin {
     this.sweep();
     while (this.pending.size >= MAX_PENDING) {
       const oldest = this.pending.keys().next().value as string;
       this.pending.delete(oldest);
     }
+    const { serverName, ...fields } = login;
     const pending: PendingLogin = {
-      ...login,
+      ...fields,
       scopes: [...login.scopes],
-      state: random(),
+      state: loginState(serverName),
       nonce: random(),
       verifier: random(),
       expiresAt: this.nowSeconds() + this.ttlSeconds

@@ -16,7 +16,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from .identity import client_label, is_admin, is_owner, trusted_headers
+from .identity import client_label, hub_server_name, is_admin, is_owner, trusted_headers
 from .sharing import ShareCheck
 from .supervisor import CONFIG_FIX, BrokerSupervisor
 from .upstream import BrokerClient, BrokerUnavailable, UpstreamResponse
@@ -219,6 +219,7 @@ class BrokerProxyHandler(APIHandler):
                 client=client_label(self.request.headers.get("X-Token-Broker-Client")),
                 redirect_uri=self.callback_url() if login else None,
                 server_url=self.server_url() if login else None,
+                server_name=hub_server_name() if login else None,
                 caller=caller,
             )
         )

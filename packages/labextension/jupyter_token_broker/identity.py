@@ -11,6 +11,7 @@ import getpass
 import os
 import re
 from collections.abc import Mapping
+from urllib.parse import quote
 
 CLIENT_LABEL = re.compile(r"^[A-Za-z0-9@/:._-]{1,128}$")
 """Client labels for the audit trail (``X-Broker-Client``)."""
@@ -101,6 +102,7 @@ def trusted_headers(
     client: str,
     redirect_uri: str | None = None,
     server_url: str | None = None,
+    server_name: str | None = None,
     caller: str = "owner",
 ) -> dict[str, str]:
     """The headers that tell the broker who is calling; the only ``X-Broker-*`` headers it ever receives."""
@@ -114,4 +116,14 @@ def trusted_headers(
         headers["X-Broker-Redirect-Uri"] = redirect_uri
     if server_url is not None:
         headers["X-Broker-Server-Url"] = server_url
+    if server_name:
+        # Percent-encoded: JupyterHub server names need not be ASCII. The broker puts the name in the login's
+        # state, where the hub's user_redirect_hook finds the server to send the callback to.
+        headers["X-Broker-Server-Name"] = quote(server_name, safe="")
     return headers
+
+
+def hub_server_name(environ: Mapping[str, str] | None = None) -> str:
+    """This server's JupyterHub name (``JUPYTERHUB_SERVER_NAME``; ``""`` for the default server or standalone)."""
+    environ = os.environ if environ is None else environ
+    return environ.get("JUPYTERHUB_SERVER_NAME", "") if hub_user(environ) else ""

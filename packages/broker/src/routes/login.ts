@@ -75,6 +75,21 @@ function browserEndpoint(
   return new URL(configured, base).href;
 }
 
+/** JupyterHub server names, percent-encoded by the server extension (`X-Broker-Server-Name`). */
+function serverName(header: string | undefined): string | undefined {
+  if (header === undefined || header === '') return undefined;
+  let name: string;
+  try {
+    name = decodeURIComponent(header);
+  } catch {
+    throw new InvalidRequest('X-Broker-Server-Name is not percent-encoded UTF-8.');
+  }
+  if (name.length > 255 || /[\p{Cc}]/u.test(name)) {
+    throw new InvalidRequest('X-Broker-Server-Name is not a server name.');
+  }
+  return name;
+}
+
 /** The `method` of a login: `browser` (authorization code, the default) or `device` (RFC 8628). */
 function loginMethod(raw: unknown): 'browser' | 'device' {
   if (raw === undefined || raw === null || raw === 'browser') return 'browser';
@@ -169,7 +184,8 @@ export function loginRoutes(context: BrokerContext): Router {
       user,
       redirectUri: redirectUri(provider.config.redirect_uri, req.get('x-broker-redirect-uri')),
       scopes: [...new Set(scopes)],
-      client
+      client,
+      serverName: serverName(req.get('x-broker-server-name'))
     });
     const url = await provider.authorizationUrl({
       redirectUri: pending.redirectUri,

@@ -9,6 +9,7 @@ checked by a real resource server, and reaches user servers through the proxy wi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from hub_stack import REPO_DIR, Hub, Idp, start_stack
+from hub_stack import REPO_DIR, Hub, Idp, free_port, start_hub, start_idp
 
 API_SCRIPT = REPO_DIR / "packages" / "demo" / "api.mjs"
 #: The hub side's part of jupyterhub_config.py, as the docs give it.
@@ -26,6 +27,8 @@ DOCS_FRAGMENT = REPO_DIR / "docs" / "z2jh" / "token_broker.py"
 #: Runs the docs' fragment in the test hub's config (``after_configure`` of ``hub_stack.start_hub``).
 RUN_DOCS_FRAGMENT = f"exec(open({str(DOCS_FRAGMENT)!r}).read())\n"
 BROKER_API = "token-broker/api/v1/"
+#: The hub's one redirect URI for sign-ins to other providers from any user server (``configure``'s redirect hook).
+USER_REDIRECT_CALLBACK = "hub/user-redirect/token-broker/api/v1/callback"
 
 
 @dataclass
@@ -104,24 +107,46 @@ class E2eStack:
 def e2e_stack(
     workdir: Path, *, access_token_ttl: int = 15, extra_config: str = "", **hub_options: Any
 ) -> Iterator[E2eStack]:
-    """IdP + demo API + hub (running the docs' fragment); users' homes under ``workdir/home``."""
+    """IdP + demo API + hub (running the docs' fragment); users' homes under ``workdir/home``.
+
+    The IdP's public demo client (``jupyter-demo``) also accepts the hub's user-redirect callback, so user servers
+    may sign in to it as an extra provider through the hub's single redirect URI.
+    """
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
     extra = f"c.SimpleLocalProcessSpawner.home_dir_template = {str(home / '{username}')!r}\n" + extra_config
-    idp, hub = start_stack(
-        workdir,
-        access_token_ttl=access_token_ttl,
-        configure=None,
-        extra_config=extra,
-        after_configure=RUN_DOCS_FRAGMENT,
-        **hub_options,
-    )
-    api = None
+    port = free_port()
+    hub_url = f"http://127.0.0.1:{port}/"
+    # idp.mjs takes further redirect URIs of the demo client from DEMO_REDIRECT_URIS (hub_stack passes none).
+    previous = os.environ.get("DEMO_REDIRECT_URIS")
+    os.environ["DEMO_REDIRECT_URIS"] = f"{hub_url}{USER_REDIRECT_CALLBACK}"
     try:
-        api = start_api(idp, workdir, hub.port)
+        idp = start_idp(
+            workdir / "idp",
+            access_token_ttl=access_token_ttl,
+            hub_redirect_uris=[f"{hub_url}hub/oauth_callback"],
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("DEMO_REDIRECT_URIS", None)
+        else:
+            os.environ["DEMO_REDIRECT_URIS"] = previous
+    hub = api = None
+    try:
+        hub = start_hub(
+            workdir / "hub",
+            idp,
+            port=port,
+            configure=None,
+            extra_config=extra,
+            after_configure=RUN_DOCS_FRAGMENT,
+            **hub_options,
+        )
+        api = start_api(idp, workdir, port)
         yield E2eStack(idp=idp, hub=hub, api=api, workdir=workdir)
     finally:
-        hub.stop()
+        if hub is not None:
+            hub.stop()
         if api is not None:
             api.stop()
         idp.stop()

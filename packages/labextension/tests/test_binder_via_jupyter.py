@@ -206,7 +206,12 @@ def test_the_demo_story_runs_through_the_jupyter_origin_alone(
     refused = client.get(f"{server.url}proxy/{binder.api_port}/items")
     assert refused.status_code == 401
 
-    # A notebook: the kernel holds the server's token and calls the API on 127.0.0.1 directly.
+    # A notebook: the kernel holds the server's token and calls the API on 127.0.0.1 directly, where the server's
+    # environment (which kernels inherit) says it is.
+    environ = dict(
+        entry.split("=", 1) for entry in Path(f"/proc/{binder.process.pid}/environ").read_text().split("\0") if entry
+    )
+    assert environ["DEMO_API_URL"] == f"http://127.0.0.1:{binder.api_port}"
     with server.token_client() as kernel:
         kernel_token = kernel.post(server.api("providers/demo/token"), json={}).json()["access_token"]
     whoami = httpx.get(

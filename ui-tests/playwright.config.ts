@@ -4,9 +4,10 @@
  * tests never collide with a running `make demo` (9400, 9401, 8888) or anything else. JupyterLab's root is a
  * fresh temporary directory.
  *
- * Every process's output (JupyterLab, the server extension, the broker, the IdP, the API) goes to
- * `test-results/stack-<jupyter port>.log` (one per run, so two runs at once never read each other's), which the
- * specs search for leaked tokens. Playwright's own artifacts go to `test-results/artifacts` so that cleaning
+ * Each run has a directory of its own, `test-results/run-<jupyter port>`, so that two runs at once (two
+ * checkouts' worth of engineers, or a rerun while one is going) never delete or read each other's files. Every
+ * process's output (JupyterLab, the server extension, the broker, the IdP, the API) goes to its `stack.log`,
+ * which the specs search for leaked tokens. Playwright's own artifacts go to its `artifacts` so that cleaning
  * them never deletes the stack log of the running server.
  */
 import { execFileSync } from 'node:child_process';
@@ -40,11 +41,8 @@ if (
   process.env.UI_TESTS_JUPYTER_PORT = jupyter;
 }
 process.env.UI_TESTS_ROOT_DIR ??= mkdtempSync(path.join(tmpdir(), 'token-broker-ui-tests-root-'));
-process.env.UI_TESTS_STACK_LOG ??= path.join(
-  __dirname,
-  'test-results',
-  `stack-${process.env.UI_TESTS_JUPYTER_PORT}.log`
-);
+const RUN_DIR = path.join(__dirname, 'test-results', `run-${process.env.UI_TESTS_JUPYTER_PORT}`);
+process.env.UI_TESTS_STACK_LOG ??= path.join(RUN_DIR, 'stack.log');
 
 /** The ports of the test stack: the IdP, the demo API and JupyterLab (ports, not secrets). */
 export const PORTS = {
@@ -56,7 +54,7 @@ export const PORTS = {
 export default defineConfig({
   ...baseConfig,
   testDir: './tests',
-  outputDir: './test-results/artifacts',
+  outputDir: path.join(RUN_DIR, 'artifacts'),
   // One JupyterLab and one broker are shared: a sign-out in one test would break another running at once.
   workers: 1,
   fullyParallel: false,

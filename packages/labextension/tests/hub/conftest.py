@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+# alice and e2e: the shared stack of the end-to-end tests (test_e2e_*.py), one IdP, demo API and hub per session.
+from e2e_stack import alice, e2e  # noqa: F401
 from hub_stack import CHP, SHORT_TOKEN_TTL, Hub, Idp, start_stack
 
 #: The hub client's access-token lifetime in the shared stack: short, so that tests see several expiries.

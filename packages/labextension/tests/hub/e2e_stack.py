@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from hub_stack import REPO_DIR, Hub, Idp, free_port, start_hub, start_idp
+from hub_stack import REPO_DIR, Hub, Idp, free_port, login, start_hub, start_idp
 
 API_SCRIPT = REPO_DIR / "packages" / "demo" / "api.mjs"
 #: The hub side's part of jupyterhub_config.py, as the docs give it.
@@ -150,3 +151,60 @@ def e2e_stack(
         if api is not None:
             api.stop()
         idp.stop()
+
+
+#: The access-token lifetime of the shared e2e stack: longer than the kernel helper's default min_ttl (60 s), so
+#: notebooks work with the defaults; tests that need a refresh ask a min_ttl close to it instead of waiting.
+E2E_TOKEN_TTL = 90
+#: The hub's settings in the shared stack: short waits for the IdP (the outage test), then the docs' fragment.
+E2E_HUB_SETTINGS = "c.TokenBrokerHub.refresh_timeout_seconds = 2.0\nc.TokenBrokerHub.retry_after_seconds = 2\n"
+#: alice's servers' own config (her ~/.jupyter): the demo IdP's public client as an extra provider, signed in to
+#: through the hub's single redirect URI.
+ALICE_SERVER_CONFIG = """
+c.TokenBroker.providers = [
+    {{
+        "id": "demo",
+        "title": "Demo IdP",
+        "kind": "oidc",
+        "issuer": {issuer!r},
+        "client_id": "jupyter-demo",
+        "scopes": ["openid", "profile", "email", "offline_access", "demo:read"],
+    }}
+]
+c.TokenBroker.redirect_uri = {redirect_uri!r}
+"""
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2eStack]:
+    """One IdP + demo API + hub for every e2e test module (the hub refreshes users at most every second)."""
+    with e2e_stack(
+        tmp_path_factory.mktemp("e2e"),
+        access_token_ttl=E2E_TOKEN_TTL,
+        extra_config=E2E_HUB_SETTINGS,
+        auth_refresh_age=1,
+    ) as running:
+        config_dir = running.workdir / "home" / "alice" / ".jupyter"
+        config_dir.mkdir(parents=True)
+        (config_dir / "jupyter_server_config.py").write_text(
+            ALICE_SERVER_CONFIG.format(
+                issuer=running.idp.issuer, redirect_uri=f"{running.hub.url}{USER_REDIRECT_CALLBACK}"
+            )
+        )
+        yield running
+
+
+@dataclass
+class LoggedIn:
+    """A user logged in at the hub (a browser holding its cookies) with the default server running."""
+
+    browser: httpx.Client
+    server: UserServer
+
+
+@pytest.fixture(scope="session")
+def alice(e2e: E2eStack) -> LoggedIn:
+    """alice logged in through the IdP's form, her default server started (once for all modules)."""
+    browser = login(e2e.hub, "alice")
+    e2e.hub.start_server("alice")
+    return LoggedIn(browser=browser, server=user_server(e2e.hub, "alice"))

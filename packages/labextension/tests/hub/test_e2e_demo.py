@@ -18,8 +18,8 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-from e2e_stack import UserServer
 
+from e2e_stack import UserServer
 from hub_stack import REPO_DIR, free_port, login, wait_until
 from kernel_session import run_in_kernel
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 
 import yaml
-from e2e_stack import DOCS_FRAGMENT, RUN_DOCS_FRAGMENT
 from traitlets.config import Config
 
+from e2e_stack import DOCS_FRAGMENT, RUN_DOCS_FRAGMENT
 from hub_stack import REPO_DIR
 
 DOCS = REPO_DIR / "docs"

@@ -10,50 +10,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-import pytest
-from e2e_stack import USER_REDIRECT_CALLBACK, E2eStack, e2e_stack, user_server
-
-from hub_stack import DEMO_PASSWORD, login
+from e2e_stack import USER_REDIRECT_CALLBACK, E2eStack, LoggedIn, user_server
+from hub_stack import DEMO_PASSWORD
 from kernel_session import run_in_kernel
 
 FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
 SERVER_NAME = "lab2"
 
-#: The user servers' own config (in each user's ~/.jupyter): the demo IdP's public client as an extra provider,
-#: with the hub's single redirect URI.
-USER_CONFIG = """
-c.TokenBroker.providers = [
-    {{
-        "id": "demo",
-        "title": "Demo IdP",
-        "kind": "oidc",
-        "issuer": {issuer!r},
-        "client_id": "jupyter-demo",
-        "scopes": ["openid", "profile", "email", "offline_access", "demo:read"],
-    }}
-]
-c.TokenBroker.redirect_uri = {redirect_uri!r}
-"""
 
-
-@pytest.fixture(scope="module")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2eStack]:
-    with e2e_stack(Path(tmp_path_factory.mktemp("e2e-named-signin")), access_token_ttl=90) as running:
-        config_dir = running.workdir / "home" / "alice" / ".jupyter"
-        config_dir.mkdir(parents=True)
-        (config_dir / "jupyter_server_config.py").write_text(
-            USER_CONFIG.format(issuer=running.idp.issuer, redirect_uri=f"{running.hub.url}{USER_REDIRECT_CALLBACK}")
-        )
-        yield running
-
-
-def test_sign_in_to_another_provider_from_a_named_server_through_the_hubs_redirect_uri(e2e: E2eStack) -> None:
-    hub = e2e.hub
-    browser = login(hub, "alice")
+def test_sign_in_to_another_provider_from_a_named_server_through_the_hubs_redirect_uri(
+    e2e: E2eStack, alice: LoggedIn
+) -> None:
+    """alice's servers have the demo IdP's public client as provider ``demo`` (``e2e_stack.ALICE_SERVER_CONFIG``)."""
+    hub, browser = e2e.hub, alice.browser
     hub.start_server("alice", SERVER_NAME)
     server = user_server(hub, "alice", SERVER_NAME)
 

@@ -8,12 +8,8 @@ saying the server is shared. Once the share is revoked, alice's kernel gets toke
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from e2e_stack import E2eStack, UserServer, e2e_stack, user_server
-
+from e2e_stack import E2eStack, LoggedIn, UserServer
 from hub_stack import login, wait_until
 from kernel_session import run_in_kernel
 
@@ -40,12 +36,6 @@ BROKER_ROUTES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2eStack]:
-    with e2e_stack(Path(tmp_path_factory.mktemp("e2e-sharing")), access_token_ttl=90) as running:
-        yield running
-
-
 def kernel_answer(server: UserServer) -> dict:
     output = run_in_kernel(server, GET_TOKEN)
     lines = [line for line in output.splitlines() if line.startswith("{")]
@@ -53,12 +43,12 @@ def kernel_answer(server: UserServer) -> dict:
     return json.loads(lines[-1])
 
 
-def test_a_shared_servers_visitor_and_kernels_get_no_tokens_until_the_share_is_revoked(e2e: E2eStack) -> None:
+def test_a_shared_servers_visitor_and_kernels_get_no_tokens_until_the_share_is_revoked(
+    e2e: E2eStack, alice: LoggedIn
+) -> None:
     hub = e2e.hub
-    login(hub, "alice")
     login(hub, "bob")
-    hub.start_server("alice")
-    owner = user_server(hub, "alice")
+    owner = alice.server
     assert kernel_answer(owner) == {"token": True}, "before sharing, alice's kernel gets tokens"
 
     admin = hub.admin()

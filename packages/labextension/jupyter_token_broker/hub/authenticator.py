@@ -79,6 +79,9 @@ class TokenBrokerAuthenticatorMixin:
         browser, which the hub can then send to log in again.
         """
         broker = self.token_broker
+        if broker.refresher.busy(user.name):
+            # A refresh (or a token request) of this login is under way: the hub's request need not wait for it.
+            return True
         stored = await user.get_auth_state()
         margin = hub_margin(broker.settings.refresh_margin_seconds, lifetime(stored) if stored else None)
         try:

@@ -131,5 +131,6 @@ def _server_token_scopes(previous: Any) -> Any:
 
 def _hub_environment(spawner: Any) -> str:
     authenticator = spawner.authenticator
-    title = authenticator.token_broker.provider_title(authenticator)
+    broker = getattr(authenticator, "token_broker", None)
+    title = broker.provider_title(authenticator) if broker is not None else "Hub login"
     return json.dumps({"version": 1, "provider_id": "hub", "title": title})

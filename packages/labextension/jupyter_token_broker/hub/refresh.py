@@ -17,6 +17,7 @@ from inspect import isawaitable
 from typing import Any
 from urllib.parse import urlencode
 
+from jupyterhub import roles
 from tornado.httpclient import HTTPRequest
 
 from .config import TokenBrokerHub
@@ -38,6 +39,11 @@ class TokenRefresher:
         self._backoff_until: dict[str, float] = {}
         #: Counts refreshes sent to the IdP (for metrics and tests), by outcome.
         self.refreshes: dict[str, int] = {"ok": 0, "invalid_grant": 0, "unavailable": 0}
+
+    def busy(self, name: str) -> bool:
+        """Whether a refresh (or a check) of this user's login is under way."""
+        lock = self._locks.get(name)
+        return lock is not None and lock.locked()
 
     def _lock(self, name: str) -> asyncio.Lock:
         lock = self._locks.get(name)
@@ -107,7 +113,9 @@ class TokenRefresher:
             raise
         self.refreshes["ok"] += 1
         self._backoff_until.pop(user.name, None)
-        new_state = await self._auth_state_after(user, auth_state, token_info)
+        new_state, model = await self._auth_state_after(user, auth_state, token_info)
+        if model is not None:
+            self._apply_user_data(user, model)
         await user.save_auth_state(new_state)
         self.log.info(
             "token-broker: refreshed the hub login of %s (access token for %s s)",
@@ -150,7 +158,19 @@ class TokenRefresher:
         stamp_expiry(body, time.time(), self.settings.unknown_lifetime_seconds)
         return body
 
-    async def _auth_state_after(self, user: Any, old: dict[str, Any], token_info: dict[str, Any]) -> dict[str, Any]:
+    def _apply_user_data(self, user: Any, model: dict[str, Any]) -> None:
+        """Admin flag and managed groups from the refreshed user data, as the hub applies a refresh_user model
+        (here, inside the lock; ``refresh_user`` then returns True, so the hub saves no stale auth_state)."""
+        admin = model.get("admin")
+        if admin is not None and admin != user.admin:
+            user.admin = admin
+            roles.assign_default_roles(user.db, entity=user)
+        if getattr(self.authenticator, "manage_groups", False) and "groups" in model:
+            user.sync_groups(model["groups"])
+
+    async def _auth_state_after(
+        self, user: Any, old: dict[str, Any], token_info: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The auth_state for fresh tokens, built as the authenticator builds it at login.
 
         The IdP may rotate the refresh token or not, and may send a new id token or not: keep the old ones then.
@@ -168,7 +188,7 @@ class TokenRefresher:
         if to_model is not None:
             try:
                 model = await asyncio.wait_for(to_model(token_info), self.settings.refresh_timeout_seconds)
-                return model["auth_state"]
+                return model["auth_state"], model
             except Exception as err:  # the message may carry tokens: only its type is logged
                 self.log.warning(
                     "token-broker: user data after the refresh of %s unavailable (%s); keeping the previous",
@@ -184,7 +204,7 @@ class TokenRefresher:
                 state = await auth._call_modify_auth_state_hook(state)
             except Exception as err:
                 self.log.warning("token-broker: modify_auth_state_hook failed after a refresh (%s)", type(err).__name__)
-        return state
+        return state, None
 
 
 def _json(body: bytes | None) -> dict[str, Any]:

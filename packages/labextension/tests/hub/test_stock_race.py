@@ -15,7 +15,13 @@ import httpx
 from hub_stack import SHORT_TOKEN_TTL, Hub, Idp, login, start_stack
 
 CONCURRENT = 12
-STOCK_RECIPE = 'c.JupyterHub.extra_user_scopes = {"admin:auth_state!user"}'
+# Users (so their tokens) get admin:auth_state on themselves, the way that works on JupyterHub 5.5 and 6.x.
+STOCK_RECIPE = """
+c.JupyterHub.load_roles = [
+    *c.JupyterHub.load_roles,
+    {"name": "user", "scopes": ["self", "admin:auth_state!user"]},
+]
+"""
 
 
 def read_user_concurrently_after_expiry(hub: Hub, idp: Idp) -> tuple[list[int], int, int]:

@@ -48,6 +48,8 @@ export class HubTokens {
   private readonly ended = new Set<string>();
   /** Providers asked at least once (the provider list asks once to show expiry and scopes). */
   private readonly asked = new Set<string>();
+  /** Providers whose hub refused a `min_ttl` of the refresh margin: their tokens live shorter. */
+  private readonly shortLived = new Set<string>();
 
   constructor(private readonly options: HubTokensOptions) {}
 
@@ -140,13 +142,14 @@ export class HubTokens {
     }
     this.asked.add(provider.id);
     // Ask for the margin too, so the cached token outlives it; a hub whose tokens live shorter than
-    // the margin is asked again for what the caller needs.
-    const ask = Math.max(minTtl, marginSeconds);
+    // the margin is asked again for what the caller needs, and from then on only for that.
+    const ask = this.shortLived.has(provider.id) ? minTtl : Math.max(minTtl, marginSeconds);
     let tokens;
     try {
       tokens = await this.observed(provider, () => provider.fetchToken(ask));
     } catch (err) {
       if (err instanceof InvalidRequest && ask > minTtl) {
+        this.shortLived.add(provider.id);
         tokens = await this.observed(provider, () => provider.fetchToken(minTtl));
       } else {
         this.noteFailure(provider, err);

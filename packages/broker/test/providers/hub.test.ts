@@ -281,6 +281,18 @@ describe('kind hub: tokens of the JupyterHub login, from the hub', () => {
     );
   });
 
+  test('tokens shorter-lived than the refresh margin: asked for what the caller needs, once the hub said so', async () => {
+    const b = await broker();
+    hub.lifetime = 20; // shorter than the 30 s refresh margin
+    const start = hub.calls.length;
+    for (let i = 0; i < 3; i++) {
+      const answer = await token(b, { min_ttl: 10 });
+      expect(answer.status).toBe(200);
+    }
+    // The margin (30) once, refused; then the caller's 10 each time (a 20 s token is always inside the margin).
+    expect(callsSince(start).map(c => c.minTtl)).toEqual(['30', '10', '10', '10']);
+  });
+
   test('scopes: a subset of what the hub token carries is served, anything else is refused', async () => {
     const b = await broker();
     const subset = await token(b, { scopes: ['demo:read'] });

@@ -445,10 +445,12 @@ async function pollUrl({ url, intervalMs = 250 }, signal) {
  */
 export async function runStack({ onExit, ...options }, main) {
   const stack = new Stack(options);
-  let exitCode = 1;
+  /** @type {number | undefined} */
+  let exitCode;
 
+  // The first reason to stop decides the exit code; a second signal does not turn a failure into success.
   const finish = async code => {
-    exitCode = code;
+    exitCode ??= code;
     await stack.stop();
     await onExit?.();
     process.exit(exitCode);
@@ -470,16 +472,28 @@ export async function runStack({ onExit, ...options }, main) {
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
 
+  // A process that dies while `main` still waits for another one (the IdP while JupyterLab starts) ends the
+  // start at once rather than when the other one is ready or times out. One turn of the event loop later, so
+  // that when `main` waits for the dead process itself, its more precise `exited_early` error is the one said.
+  const death = stack.died.then(
+    ({ name, code, signal }) =>
+      new Promise((_, reject) =>
+        setTimeout(() =>
+          reject(
+            new StackError(
+              'exited_early',
+              `${name} exited (${signal ?? `code ${code}`}); stopping everything`
+            )
+          )
+        )
+      )
+  );
+  death.catch(() => {});
   try {
-    await main(stack);
+    await Promise.race([main(stack), death]);
+    await death;
   } catch (err) {
     fail(err);
-    return new Promise(() => {});
-  }
-  const { name, code, signal } = await stack.died;
-  if (!stack.stopping) {
-    stack.say(`${name} exited (${signal ?? `code ${code}`}); stopping everything`);
-    await finish(1);
   }
   return new Promise(() => {});
 }

@@ -107,18 +107,18 @@ function fakeVenv(script) {
 }
 
 /**
- * The pids in the `{"ready":true,…}` lines of a log file (the IdP's and the API's).
+ * The `{"ready":true,…}` lines of a log file (the IdP's has `issuer` and `resource`, the API's `url`).
  *
  * @param {string} logFile - the launcher's `--log-file`.
- * @returns {number[]} the pids.
+ * @returns {{pid: number, resource?: string, url?: string}[]} the parsed lines.
  */
-function readyPids(logFile) {
+function readyLines(logFile) {
   return readFileSync(logFile, 'utf8')
     .split('\n')
     .flatMap(line => {
       try {
         const parsed = JSON.parse(line);
-        return parsed?.ready === true ? [parsed.pid] : [];
+        return parsed?.ready === true ? [parsed] : [];
       } catch {
         return [];
       }
@@ -204,7 +204,7 @@ test('a JupyterLab that fails to start takes the IdP and the API down with it, a
     '[start-demo] JupyterLab exited (code 3) before it was ready; its output is above'
   );
   assert.equal(lines.length, 2, launcher.stderr());
-  const pids = readyPids(logFile);
+  const pids = readyLines(logFile).map(ready => ready.pid);
   assert.equal(pids.length, 2, 'the IdP and the API printed their ready lines');
   assert.deepEqual(
     pids.filter(alive),
@@ -251,6 +251,46 @@ test('SIGTERM stops JupyterLab and what it started, then the API and the IdP, an
   for (const port of [idpPort, apiPort, jupyterPort]) {
     assert.equal(await portInUse(port), false, `port ${port} is free again`);
   }
+});
+
+test('the IdP dying while JupyterLab starts stops everything at once, in one line', async () => {
+  const [idpPort, apiPort, jupyterPort] = await freePorts(3);
+  const marker = `starting-${randomBytes(6).toString('hex')}`;
+  const logFile = join(scratch, 'idp-dies.log');
+  // A "JupyterLab" that never gets ready (it never listens), with a child of its own.
+  const venv = fakeVenv(`
+    require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', '${marker}'], { stdio: 'ignore' });
+    setInterval(() => {}, 1000);
+  `);
+  const launcher = launch([
+    '--idp-port',
+    String(idpPort),
+    '--api-port',
+    String(apiPort),
+    '--jupyter-port',
+    String(jupyterPort),
+    '--root-dir',
+    join(scratch, 'idp-dies-root'),
+    '--venv',
+    venv,
+    '--log-file',
+    logFile
+  ]);
+  assert.ok(await eventually(() => processesWith(marker).length === 1, 30_000), launcher.stderr());
+  const idpPid = readyLines(logFile).find(ready => 'resource' in ready)?.pid;
+  assert.ok(idpPid, 'the IdP printed its ready line');
+  process.kill(idpPid, 'SIGKILL');
+  const started = Date.now();
+  const { code } = await launcher.exited;
+  assert.equal(code, 1);
+  assert.ok(Date.now() - started < 20_000, "not after JupyterLab's ready timeout");
+  assert.equal(
+    launcher.stderr().trimEnd().split('\n').at(-1),
+    '[start-demo] demo IdP exited (SIGKILL); stopping everything'
+  );
+  assert.deepEqual(processesWith(marker), [], "JupyterLab's own child is stopped");
+  assert.deepEqual(processesWith(`--ServerApp.port=${jupyterPort}`), []);
+  assert.equal(await portInUse(apiPort), false);
 });
 
 test(

@@ -136,7 +136,8 @@ class ShareCheck:
             if answer.status == 403:
                 raise ShareCheckFailed(
                     "JupyterHub answered 403: the server's token lacks read:shares!server; the hub must run "
-                    "jupyter_token_broker.hub.configure()"
+                    "jupyter_token_broker.hub.configure(), or an admin accepts the risk of a shared server with "
+                    "c.TokenBroker.refuse_while_shared = False"
                 )
             if answer.status != 200:
                 raise ShareCheckFailed(f"JupyterHub answered {answer.status} for {collection}")

@@ -305,16 +305,19 @@ def test_no_tokens_while_the_server_is_shared(alice_server: JupyterServer, fake_
         assert client.post(alice_server.api("providers/hub/token"), json={}).status_code == 200
 
 
+@pytest.mark.parametrize("status", [500, 403])
 def test_no_tokens_when_the_hub_cannot_say_whether_the_server_is_shared(
-    alice_server: JupyterServer, fake_hub: FakeHub
+    alice_server: JupyterServer, fake_hub: FakeHub, status: int
 ) -> None:
-    fake_hub.shares_status = 500
+    fake_hub.shares_status = status
     time.sleep(0.6)
     with alice_server.token_client(ALICE) as client:
         refused = client.post(alice_server.api("providers/hub/token"), json={})
     assert refused.status_code == 503
     assert refused.json()["error"] == "upstream_unavailable"
     assert "whether this server is shared" in refused.json()["error_description"]
+    if status == 403:
+        assert "read:shares!server" in refused.json()["error_description"]
     assert refused.headers["Retry-After"] == "5"
 
 

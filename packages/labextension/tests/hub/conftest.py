@@ -14,6 +14,17 @@ from hub_stack import CHP, SHORT_TOKEN_TTL, Hub, Idp, start_stack
 
 #: The hub client's access-token lifetime in the shared stack: short, so that tests see several expiries.
 TOKEN_TTL = SHORT_TOKEN_TTL
+#: A service holding the custom scope for every user (its token is the file `reader-token` in the hub's dir).
+READER_SERVICE = """
+import secrets
+reader_token = secrets.token_hex(32)
+with open(os.path.join(settings["dir"], "reader-token"), "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
+    f.write(reader_token)
+c.JupyterHub.services.append({"name": "token-reader", "api_token": reader_token})
+c.JupyterHub.load_roles.append(
+    {"name": "token-reader", "scopes": ["custom:token-broker:token"], "services": ["token-reader"]}
+)
+"""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -32,6 +43,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Idp, Hub]]
         configure={"refresh_timeout_seconds": 2.0, "retry_after_seconds": 2, "refresh_margin_seconds": 4},
         # The hub refreshes its users (refresh_user) at most every 2 s: its refreshes and the route's share the lock.
         auth_refresh_age=2,
+        extra_config=READER_SERVICE,
     )
     yield idp, hub
     hub.stop()

@@ -63,6 +63,13 @@ def test_another_users_name_gets_403(hub: Hub, alice: str) -> None:
     assert httpx.get(hub.token_route("alice")).status_code == 403
 
 
+def test_service_with_the_scope_for_every_user_gets_404_for_an_unknown_user(hub: Hub, alice: str) -> None:
+    reader = (hub.workdir / "reader-token").read_text().strip()
+    assert get_token(hub, "nobody", reader).json()["error"] == "unknown_user"
+    assert get_token(hub, "nobody", reader).status_code == 404
+    assert get_token(hub, "alice", reader, min_ttl=1).status_code == 200
+
+
 def test_bad_min_ttl_gets_400_naming_both_lifetimes(hub: Hub, alice: str) -> None:
     assert get_token(hub, "alice", alice, min_ttl=-1).json()["error"] == "invalid_request"
     answer = httpx.get(hub.token_route("alice"), params={"min_ttl": "x"}, headers={"Authorization": f"token {alice}"})

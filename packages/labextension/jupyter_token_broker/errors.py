@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 
 class TokenBrokerError(Exception):
     """A token request failed.
@@ -20,13 +23,29 @@ class TokenBrokerError(Exception):
         return f"{type(self).__name__}(code={self.code!r}, status={self.status!r}, description={self.description!r})"
 
 
+def hub_provider_id() -> str | None:
+    """The id of the JupyterHub login's provider, when the hub announces one (``JUPYTER_TOKEN_BROKER_HUB``)."""
+    try:
+        announced = json.loads(os.environ.get("JUPYTER_TOKEN_BROKER_HUB") or "null")
+    except ValueError:
+        return None
+    if not isinstance(announced, dict):
+        return None
+    provider = announced.get("provider_id", "hub")
+    return provider if isinstance(provider, str) else None
+
+
 class LoginRequired(TokenBrokerError):
-    """The provider has no grant for this user: sign in from the Token Broker panel in JupyterLab."""
+    """The provider has no grant for this user: sign in from the Token Broker panel in JupyterLab (or, for the
+    JupyterHub login's provider, log in to JupyterHub again)."""
 
     def __init__(self, provider: str, status: int = 401) -> None:
-        super().__init__(
-            "login_required",
-            status,
-            f"Provider {provider!r} needs a login: open the Token Broker panel in JupyterLab and sign in.",
-        )
+        if provider == hub_provider_id():
+            description = (
+                f"Provider {provider!r} is your JupyterHub login, which has ended: log in to JupyterHub again, "
+                "then retry."
+            )
+        else:
+            description = f"Provider {provider!r} needs a login: open the Token Broker panel in JupyterLab and sign in."
+        super().__init__("login_required", status, description)
         self.provider = provider

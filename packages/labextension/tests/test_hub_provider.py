@@ -22,7 +22,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from jupyter_token_broker import config
+from jupyter_token_broker import LoginRequired, config, get_token
+from jupyter_token_broker.discovery import ServerInfo
 from jupyter_token_broker.hub.redirect import server_name_from_state
 
 from fixtures.two_users import TOKENS
@@ -243,6 +244,19 @@ def test_hub_login_ended_is_login_required(alice_server: JupyterServer, fake_hub
     assert answer.status_code == 401
     assert answer.json()["error"] == "login_required"
     assert "log in to JupyterHub again" in answer.json()["error_description"]
+
+
+def test_kernel_helper_says_to_log_in_to_jupyterhub_again(
+    alice_server: JupyterServer, fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a kernel of this server sees: the hub's announcement is in its environment (it holds no secret).
+    monkeypatch.setenv("JUPYTER_TOKEN_BROKER_HUB", alice_server.extra["JUPYTER_TOKEN_BROKER_HUB"])
+    fake_hub.login_ended = True
+    with pytest.raises(LoginRequired) as raised:
+        get_token("hub", min_ttl=3600, server=ServerInfo(url=alice_server.url, token=ALICE))
+    assert str(raised.value) == (
+        "Provider 'hub' is your JupyterHub login, which has ended: log in to JupyterHub again, then retry."
+    )
 
 
 def test_broker_process_holds_no_hub_token_in_its_environment(alice_server: JupyterServer) -> None:

@@ -101,4 +101,7 @@ def _browser_of(user: Any, handler: Any) -> bool:
     """Whether the request is the user's own cookie-authenticated one (the hub can ask for a new login)."""
     if handler is None:
         return True
-    return getattr(handler, "_jupyterhub_user", None) is user and not getattr(handler, "_token_authenticated", True)
+    if getattr(handler, "_token_authenticated", False):
+        return False
+    # JupyterHub 6 sets the request's user before refreshing it; 5.5 only after (then it is the cookie's user).
+    return getattr(handler, "_jupyterhub_user", user) is user

@@ -55,7 +55,7 @@ def test_idp_outage_during_refresh_gives_503_keeps_the_login_and_tokens_flow_aft
 
 
 def test_invalid_grant_ends_the_login_with_401_login_required(hub: Hub, idp: Idp) -> None:
-    login(hub, "bob")
+    browser = login(hub, "bob")
     token = hub.user_token("bob", [TOKEN_SCOPE])
     assert get_token(hub, "bob", token, min_ttl=1).status_code == 200
     # Someone else spends the hub login's refresh token: the IdP rotates it, and the hub's next refresh is reuse,
@@ -81,6 +81,17 @@ def test_invalid_grant_ends_the_login_with_401_login_required(hub: Hub, idp: Idp
     after = hub.auth_state("bob")
     assert not {"access_token", "refresh_token", "id_token", "token_response"} & set(after or {})
     assert get_token(hub, "bob", token, min_ttl=1).status_code == 401
+    # The hub login keeps serving the user's token-authenticated API calls (JupyterHub 5.5 would refuse them if
+    # refresh_user said False) ...
+    time.sleep(2.5)  # auth_refresh_age
+    reader = hub.user_token("bob", ["read:users:name!user"])
+    me = httpx.get(f"{hub.api}user", headers={"Authorization": f"token {reader}"})
+    assert me.status_code == 200
+    # ... while bob's own browser is sent to log in again.
+    time.sleep(2.5)
+    home = browser.get(f"{hub.url}hub/home")
+    assert home.status_code == 302
+    assert "/hub/login" in home.headers["location"]
     # A new hub login brings tokens back.
     login(hub, "bob")
     assert get_token(hub, "bob", token, min_ttl=1).status_code == 200

@@ -109,7 +109,7 @@ def test_make_demo_one_hub_login_then_the_demo_notebook_gets_tokens(demo) -> Non
         notebook = json.loads((demo.state_dir / "home" / "alice" / "hub-demo.ipynb").read_text())
         assert notebook == json.loads(NOTEBOOK.read_text())
         code = "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
-        output = run_in_kernel(server, code, timeout=90)
+        output = run_in_kernel(server, code, timeout=180)
         assert "200 {" in output, output
         assert "'preferred_username': 'alice'" in output, output
         assert "'items': [" in output, output

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from e2e_stack import E2E_TOKEN_TTL, E2eStack, LoggedIn
+from e2e_stack import E2E_TOKEN_TTL, E2eStack, LoggedIn, descendants, environ
 from kernel_session import run_in_kernel
 
 TOKEN_TTL = E2E_TOKEN_TTL
@@ -68,37 +68,6 @@ def secrets_seen(e2e: E2eStack, alice: LoggedIn) -> dict[str, set[str]]:
     assert seen["authorization code"], "the login's authorization code (hub_stack.login records it)"
     assert len(seen["refresh token"]) >= 2, "the refresh token rotated"
     return seen
-
-
-def descendants(*roots: int) -> set[int]:
-    """Every live process below ``roots`` (and the roots), from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = list(roots)
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo.extend(children.get(pid, []))
-    return found
-
-
-def environ(pid: int) -> dict[str, str]:
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return {}
-    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
-    return {key.decode(errors="replace"): value.decode(errors="replace") for key, value in pairs}
 
 
 def cmdline(pid: int) -> str:

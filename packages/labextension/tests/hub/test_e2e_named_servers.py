@@ -64,12 +64,12 @@ def test_two_named_servers_kernels_and_hub_api_at_expiry_make_exactly_one_refres
 
     def run(name: str) -> None:
         code = KERNEL_CODE.format(signals=str(signals), name=name, min_ttl=MIN_TTL, threads=KERNEL_THREADS)
-        outputs[name] = run_in_kernel(servers[name], code, timeout=120)
+        outputs[name] = run_in_kernel(servers[name], code, timeout=240)
 
     kernels = [threading.Thread(target=run, args=(name,)) for name in servers]
     for kernel in kernels:
         kernel.start()
-    wait_until(lambda: all((signals / f"ready-{n}").exists() for n in servers), 120, "both kernels ready")
+    wait_until(lambda: all((signals / f"ready-{n}").exists() for n in servers), 240, "both kernels ready")
 
     with httpx.Client(headers={"Authorization": f"token {route_token}"}, timeout=30) as client:
         current = client.get(hub.token_route("alice"), params={"min_ttl": 1})
@@ -97,7 +97,7 @@ def test_two_named_servers_kernels_and_hub_api_at_expiry_make_exactly_one_refres
         route_answers = [f.result() for f in routes]
         user_answers = [f.result() for f in users]
     for kernel in kernels:
-        kernel.join(150)
+        kernel.join(240)
 
     kernel_answers = {}
     for name, output in outputs.items():

@@ -8,6 +8,7 @@ saying the server is shared. Once the share is revoked, alice's kernel gets toke
 from __future__ import annotations
 
 import json
+import time
 
 from e2e_stack import E2eStack, LoggedIn, UserServer
 from hub_stack import login, wait_until
@@ -62,7 +63,10 @@ def test_a_shared_servers_visitor_and_kernels_get_no_tokens_until_the_share_is_r
             answer = client.request(method, visitor.api(path), json=body)
             assert answer.status_code == 403, f"{method} {path}: {answer.status_code} {answer.text}"
 
-    # Code bob runs in alice's server runs as alice, with alice's server token: refused while shared.
+    # Code bob runs in alice's server runs as alice, with alice's server token: refused while shared. The server
+    # reuses the hub's answer to "is it shared?" for c.TokenBroker.share_check_seconds (5 s); past that, every token
+    # request sees the share.
+    time.sleep(6)
     refused = kernel_answer(visitor)
     assert refused["status"] == 403, refused
     assert refused["code"] == "forbidden"

@@ -16,6 +16,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from .hub_env import hub_callback_path
 from .identity import client_label, hub_server_name, is_admin, is_owner, trusted_headers
 from .sharing import ShareCheck
 from .supervisor import CONFIG_FIX, BrokerSupervisor
@@ -157,6 +158,11 @@ class BrokerProxyHandler(APIHandler):
         """The redirect URI of a login: the configured one, or this server as the browser reached it."""
         if self.redirect_uri_override:
             return self.redirect_uri_override
+        hub_path = hub_callback_path()
+        if hub_path is not None:
+            # Under a hub that runs configure(): the one redirect URI the IdP knows for every user and server; the
+            # hub's user_redirect_hook sends the callback on to this server (its name travels in the login state).
+            return f"{self.request.protocol}://{self.request.host}{hub_path}"
         return f"{self.request.protocol}://{self.request.host}{url_path_join(self.base_url, ROUTE_PREFIX)}callback"
 
     def server_url(self) -> str:

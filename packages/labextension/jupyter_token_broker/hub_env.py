@@ -86,3 +86,16 @@ class HubEnvironment:
             "token_url": self.url("token-broker", "v1", "users", self.user, "token"),
             "hub_api_token": self.api_token,
         }
+
+
+def hub_callback_path(environ: Mapping[str, str] | None = None) -> str | None:
+    """The path of the hub's single broker redirect URI, ``{JUPYTERHUB_BASE_URL}hub/user-redirect/token-broker/api/v1/
+    callback``, when this server runs under a hub that runs ``configure()`` (its ``user_redirect_hook`` routes the
+    callback to the right server); None otherwise (the server's own callback URL is used)."""
+    environ = os.environ if environ is None else environ
+    if not (environ.get(HUB_VARIABLE) and environ.get("JUPYTERHUB_USER")):
+        return None
+    base_url = environ.get("JUPYTERHUB_BASE_URL", "/") or "/"
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return f"{base_url}hub/user-redirect/token-broker/api/v1/callback"

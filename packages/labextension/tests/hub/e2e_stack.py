@@ -19,8 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
+from jupyter_client.blocking import BlockingKernelClient
 
-from hub_stack import REPO_DIR, Hub, Idp, free_port, login, start_hub, start_idp
+from hub_stack import REPO_DIR, Hub, Idp, free_port, login, start_hub, start_idp, wait_until
 
 API_SCRIPT = REPO_DIR / "packages" / "demo" / "api.mjs"
 #: The hub side's part of jupyterhub_config.py, as the docs give it.
@@ -73,6 +74,8 @@ class UserServer:
 
     url: str
     token: str
+    #: The user's home as the server has it (where it writes its kernels' connection files).
+    home: Path | None = None
 
     def api(self, path: str = "") -> str:
         return f"{self.url}{BROKER_API}{path}"
@@ -113,8 +116,8 @@ def environ(pid: int) -> dict[str, str]:
     return {key.decode(errors="replace"): value.decode(errors="replace") for key, value in pairs}
 
 
-def direct_url(hub: Hub, name: str, server_name: str = "") -> str:
-    """The URL a user server listens on (``JUPYTERHUB_SERVICE_URL``), behind the hub's proxy."""
+def server_environ(hub: Hub, name: str, server_name: str = "") -> dict[str, str]:
+    """The environment of the running server ``name/server_name`` of this hub (a child of the hub process)."""
     for pid in descendants(hub.process.pid):
         env = environ(pid)
         if (
@@ -122,7 +125,7 @@ def direct_url(hub: Hub, name: str, server_name: str = "") -> str:
             and env.get("JUPYTERHUB_SERVER_NAME", "") == server_name
             and env.get("JUPYTERHUB_SERVICE_URL")
         ):
-            return env["JUPYTERHUB_SERVICE_URL"].rstrip("/") + "/"
+            return env
     raise LookupError(f"no running server {name}/{server_name} under this hub")
 
 
@@ -134,7 +137,8 @@ def user_server(hub: Hub, name: str, server_name: str = "") -> UserServer:
     kernel -> server -> broker -> hub, does not go through the proxy either).
     """
     token = hub.user_token(name, [f"access:servers!user={name}"])
-    return UserServer(url=direct_url(hub, name, server_name), token=token)
+    env = server_environ(hub, name, server_name)
+    return UserServer(url=env["JUPYTERHUB_SERVICE_URL"].rstrip("/") + "/", token=token, home=Path(env["HOME"]))
 
 
 @dataclass
@@ -257,3 +261,42 @@ def alice(e2e: E2eStack) -> LoggedIn:
     browser = login(e2e.hub, "alice")
     e2e.hub.start_server("alice")
     return LoggedIn(browser=browser, server=user_server(e2e.hub, "alice"))
+
+
+def run_in_user_kernel(server: UserServer, code: str, timeout: float = 120) -> str:
+    """Starts a kernel in a user server (its REST API), runs ``code`` in it, returns what it printed.
+
+    The kernel is the server's own (its environment, its server token, its broker); the test talks to it over
+    ZeroMQ with the connection file the server wrote in the user's home (``home``), as a second client, rather
+    than through the server's websocket: under load a websocket reply was seen lost, and the tests are about
+    what the kernel gets, not about the websocket.
+    """
+    home = server.home
+    assert home is not None, "run_in_user_kernel needs the server's home (user_server() sets it)"
+    with server.token_client() as client:
+        started = client.post(f"{server.url}api/kernels", json={"name": "python3"})
+        assert started.status_code == 201, started.text
+        kernel_id = started.json()["id"]
+        try:
+            connection_file = wait_until(
+                lambda: next(home.rglob(f"kernel-{kernel_id}.json"), None), 60, f"kernel {kernel_id}'s connection file"
+            )
+            kernel = BlockingKernelClient()
+            kernel.load_connection_file(str(connection_file))
+            kernel.start_channels()
+            try:
+                kernel.wait_for_ready(timeout=timeout)
+                output: list[str] = []
+
+                def collect(message: dict) -> None:
+                    if message["msg_type"] == "stream":
+                        output.append(message["content"]["text"])
+                    elif message["msg_type"] == "error":
+                        output.append(f"{message['content']['ename']}: {message['content']['evalue']}\n")
+
+                kernel.execute_interactive(code, timeout=timeout, output_hook=collect, store_history=False)
+                return "".join(output)
+            finally:
+                kernel.stop_channels()
+        finally:
+            client.delete(f"{server.url}api/kernels/{kernel_id}")

@@ -19,9 +19,8 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from e2e_stack import UserServer
+from e2e_stack import UserServer, run_in_user_kernel
 from hub_stack import REPO_DIR, free_port, login, wait_until
-from kernel_session import run_in_kernel
 
 LAUNCHER = REPO_DIR / "packages" / "demo" / "start-hub-demo.mjs"
 NOTEBOOK = REPO_DIR / "packages" / "demo" / "hub" / "hub-demo.ipynb"
@@ -103,13 +102,15 @@ def test_make_demo_one_hub_login_then_the_demo_notebook_gets_tokens(demo) -> Non
             headers=xsrf_header(browser, "/hub"),
         )
         assert made.status_code == 201, made.text
-        server = UserServer(url=f"{hub_url}user/alice/", token=made.json()["token"])
+        server = UserServer(
+            url=f"{hub_url}user/alice/", token=made.json()["token"], home=demo.state_dir / "home" / "alice"
+        )
 
         # The notebook the demo puts in alice's home, run as it is.
         notebook = json.loads((demo.state_dir / "home" / "alice" / "hub-demo.ipynb").read_text())
         assert notebook == json.loads(NOTEBOOK.read_text())
         code = "\n".join("".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code")
-        output = run_in_kernel(server, code, timeout=180)
+        output = run_in_user_kernel(server, code, timeout=180)
         assert "200 {" in output, output
         assert "'preferred_username': 'alice'" in output, output
         assert "'items': [" in output, output

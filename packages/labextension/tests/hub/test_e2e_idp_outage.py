@@ -12,9 +12,8 @@ import re
 import threading
 from pathlib import Path
 
-from e2e_stack import E2E_TOKEN_TTL, E2eStack, LoggedIn, UserServer
+from e2e_stack import E2E_TOKEN_TTL, E2eStack, LoggedIn, UserServer, run_in_user_kernel
 from hub_stack import wait_until
-from kernel_session import run_in_kernel
 
 #: The shared stack's hub waits 2 s for the IdP before answering 503 (E2E_HUB_SETTINGS; the refresh goes on).
 TOKEN_TTL = E2E_TOKEN_TTL
@@ -48,7 +47,7 @@ def last_json(output: str) -> dict:
 
 
 def kernel_answer(server: UserServer, min_ttl: int) -> dict:
-    return last_json(run_in_kernel(server, GET_TOKEN.format(min_ttl=min_ttl), timeout=180))
+    return last_json(run_in_user_kernel(server, GET_TOKEN.format(min_ttl=min_ttl), timeout=180))
 
 
 def test_idp_outage_during_a_refresh_gives_the_kernel_a_retry_hint_and_keeps_the_hub_login(
@@ -61,7 +60,7 @@ def test_idp_outage_during_a_refresh_gives_the_kernel_a_retry_hint_and_keeps_the
     # A kernel that asks, once told to, for more than any token a second old has left: the hub must refresh.
     outputs: list[str] = []
     code = GET_TOKEN_ON_SIGNAL.format(signals=str(tmp_path), min_ttl=TOKEN_TTL - 1)
-    kernel = threading.Thread(target=lambda: outputs.append(run_in_kernel(server, code, timeout=180)))
+    kernel = threading.Thread(target=lambda: outputs.append(run_in_user_kernel(server, code, timeout=180)))
     kernel.start()
     wait_until((tmp_path / "ready").exists, 180, "the kernel to be up")
 

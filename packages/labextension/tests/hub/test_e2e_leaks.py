@@ -21,8 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from e2e_stack import E2E_TOKEN_TTL, E2eStack, LoggedIn, descendants, environ
-from kernel_session import run_in_kernel
+from e2e_stack import E2E_TOKEN_TTL, E2eStack, LoggedIn, descendants, environ, run_in_user_kernel
 
 TOKEN_TTL = E2E_TOKEN_TTL
 #: Environment variables of JupyterHub's own design that hold a secret (the hub's tokens, never the IdP's).
@@ -47,7 +46,7 @@ def secrets_seen(e2e: E2eStack, alice: LoggedIn) -> dict[str, set[str]]:
     """alice (logged in, server running) gets two tokens in a kernel, one after a refresh; every secret seen."""
     states = [e2e.hub.auth_state("alice")]
     refreshes = e2e.idp.refresh_count()
-    output = run_in_kernel(alice.server, KERNEL_CODE.format(min_ttl=TOKEN_TTL - 1))
+    output = run_in_user_kernel(alice.server, KERNEL_CODE.format(min_ttl=TOKEN_TTL - 1))
     lines = [line for line in output.splitlines() if line.startswith("{")]
     assert lines, output
     kernel_tokens = json.loads(lines[-1])["tokens"]

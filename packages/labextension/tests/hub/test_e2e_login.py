@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 
-from e2e_stack import E2eStack, LoggedIn
-from kernel_session import run_in_kernel
+from e2e_stack import E2eStack, LoggedIn, run_in_user_kernel
 
 KERNEL_CODE = """
 import json, requests
@@ -32,7 +31,7 @@ def last_json_line(output: str) -> dict:
 def test_one_hub_login_gives_a_kernel_tokens_the_api_accepts(e2e: E2eStack, alice: LoggedIn) -> None:
     authorizations = len(e2e.idp.events("authorization.success"))
 
-    answer = last_json_line(run_in_kernel(alice.server, KERNEL_CODE.format(api=e2e.api.url)))
+    answer = last_json_line(run_in_user_kernel(alice.server, KERNEL_CODE.format(api=e2e.api.url)))
 
     status, whoami = answer["whoami"]
     assert status == 200, whoami

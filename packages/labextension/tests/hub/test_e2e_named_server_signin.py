@@ -12,9 +12,8 @@ import json
 import re
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from e2e_stack import USER_REDIRECT_CALLBACK, E2eStack, LoggedIn, user_server
+from e2e_stack import USER_REDIRECT_CALLBACK, E2eStack, LoggedIn, run_in_user_kernel, user_server
 from hub_stack import DEMO_PASSWORD
-from kernel_session import run_in_kernel
 
 FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
 SERVER_NAME = "lab2"
@@ -58,7 +57,7 @@ def test_sign_in_to_another_provider_from_a_named_server_through_the_hubs_redire
     demo = next(p for p in providers if p["id"] == "demo")
     assert demo["signed_in"] is True, demo
     assert demo["account"] == "alice"
-    output = run_in_kernel(
+    output = run_in_user_kernel(
         server,
         'import json\nfrom jupyter_token_broker import get_token\nprint(json.dumps({"ok": bool(get_token("demo"))}))',
     )

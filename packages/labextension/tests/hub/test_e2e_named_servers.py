@@ -16,9 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from e2e_stack import E2E_TOKEN_TTL, E2eStack, LoggedIn, user_server
+from e2e_stack import E2E_TOKEN_TTL, E2eStack, LoggedIn, run_in_user_kernel, user_server
 from hub_stack import wait_until
-from kernel_session import run_in_kernel
 
 TOKEN_TTL = E2E_TOKEN_TTL
 #: More than a token has left at the chosen instant, less than a fresh one has after waiting for the refresh.
@@ -64,7 +63,7 @@ def test_two_named_servers_kernels_and_hub_api_at_expiry_make_exactly_one_refres
 
     def run(name: str) -> None:
         code = KERNEL_CODE.format(signals=str(signals), name=name, min_ttl=MIN_TTL, threads=KERNEL_THREADS)
-        outputs[name] = run_in_kernel(servers[name], code, timeout=240)
+        outputs[name] = run_in_user_kernel(servers[name], code, timeout=240)
 
     kernels = [threading.Thread(target=run, args=(name,)) for name in servers]
     for kernel in kernels:

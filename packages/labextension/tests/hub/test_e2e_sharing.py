@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 import time
 
-from e2e_stack import E2eStack, LoggedIn, UserServer
+from e2e_stack import E2eStack, LoggedIn, UserServer, run_in_user_kernel
 from hub_stack import login, wait_until
-from kernel_session import run_in_kernel
 
 GET_TOKEN = """
 import json
@@ -38,7 +37,7 @@ BROKER_ROUTES = [
 
 
 def kernel_answer(server: UserServer) -> dict:
-    output = run_in_kernel(server, GET_TOKEN)
+    output = run_in_user_kernel(server, GET_TOKEN)
     lines = [line for line in output.splitlines() if line.startswith("{")]
     assert lines, output
     return json.loads(lines[-1])
@@ -56,7 +55,7 @@ def test_a_shared_servers_visitor_and_kernels_get_no_tokens_until_the_share_is_r
     shared = admin.post(f"{hub.api}shares/alice/", json={"user": "bob"})
     assert shared.status_code == 200, shared.text
     # bob, the visitor: a token of his that the share lets into alice's server.
-    visitor = UserServer(url=owner.url, token=hub.user_token("bob", ["access:servers!server=alice/"]))
+    visitor = UserServer(url=owner.url, token=hub.user_token("bob", ["access:servers!server=alice/"]), home=owner.home)
     with visitor.token_client() as client:
         assert client.get(f"{owner.url}api/status").status_code == 200, "the share lets bob into alice's server"
         for method, path, body in BROKER_ROUTES:

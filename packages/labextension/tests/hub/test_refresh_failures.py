@@ -4,10 +4,12 @@ login_required once the IdP said invalid_grant."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 
-from hub_stack import SHORT_TOKEN_TTL, Hub, Idp, login, wait_until
+from hub_stack import SHORT_TOKEN_TTL, Hub, Idp, free_port, login, start_hub, start_idp, wait_until
+from tcp_gate import TcpGate
 
 TOKEN_SCOPE = "custom:token-broker:token!user"
 
@@ -95,3 +97,50 @@ def test_invalid_grant_ends_the_login_with_401_login_required(hub: Hub, idp: Idp
     # A new hub login brings tokens back.
     login(hub, "bob")
     assert get_token(hub, "bob", token, min_ttl=1).status_code == 200
+
+
+def test_idp_refusing_connections_gives_503_then_tokens_flow_again(tmp_path: Path) -> None:
+    """The IdP's token endpoint refuses connections (not just slow): 503 at once, login kept, then tokens again.
+    The hub reaches the token endpoint through a gate that stops listening; browsers reach the IdP directly."""
+    port = free_port()
+    idp = start_idp(
+        tmp_path / "idp",
+        access_token_ttl=SHORT_TOKEN_TTL,
+        hub_redirect_uris=[f"http://127.0.0.1:{port}/hub/oauth_callback"],
+    )
+    gate = TcpGate(idp.port)
+    try:
+        hub = start_hub(
+            tmp_path / "hub",
+            idp,
+            port=port,
+            configure={"refresh_timeout_seconds": 2.0, "retry_after_seconds": 2},
+            extra_config=f'c.GenericOAuthenticator.token_url = "{gate.url}/token"',
+        )
+        try:
+            login(hub, "alice")
+            token = hub.user_token("alice", [TOKEN_SCOPE, "read:users:name!user"])
+            refreshes = idp.refresh_count()
+            gate.close()
+            started = time.monotonic()
+            answer = get_token(hub, "alice", token, min_ttl=SHORT_TOKEN_TTL)
+            assert answer.status_code == 503, answer.json().get("error")
+            assert answer.json()["error"] == "upstream_unavailable"
+            assert int(answer.headers["retry-after"]) > 0
+            assert time.monotonic() - started < 5
+            me = httpx.get(f"{hub.api}user", headers={"Authorization": f"token {token}"}, timeout=30)
+            assert me.status_code == 200
+            gate.open()
+            wait_until(
+                lambda: get_token(hub, "alice", token, min_ttl=SHORT_TOKEN_TTL).status_code == 200,
+                20,
+                "tokens after the IdP came back",
+                interval=0.5,
+            )
+            assert idp.refresh_count() == refreshes + 1
+            assert idp.invalid_grant_count() == 0
+        finally:
+            hub.stop()
+    finally:
+        gate.close()
+        idp.stop()

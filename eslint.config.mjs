@@ -10,6 +10,7 @@ export default tseslint.config(
       '**/lib/**',
       '**/dist/**',
       '.venv/**',
+      '.venv-hub55/**',
       'packages/labextension/jupyter_token_broker/**',
       'binder/archive-browser/archive_browser/labextension/**',
       'ui-tests/test-results/**',

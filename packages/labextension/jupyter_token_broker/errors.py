@@ -13,11 +13,13 @@ class TokenBrokerError(Exception):
     HTTP status, 0 when the Jupyter server could not be reached), never on the message text.
     """
 
-    def __init__(self, code: str, status: int, description: str) -> None:
+    def __init__(self, code: str, status: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.status = status
         self.description = description
+        #: Seconds to wait before trying again (the answer's ``Retry-After``), when the failure is temporary.
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, status={self.status!r}, description={self.description!r})"

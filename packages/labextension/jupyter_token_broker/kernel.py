@@ -79,7 +79,18 @@ def credential_headers(info: ServerInfo) -> dict[str, str]:
     return {"Cookie": f"_xsrf={xsrf}", "X-XSRFToken": xsrf}
 
 
-def _error_from_response(provider: str, status: int, raw: bytes, info: ServerInfo) -> TokenBrokerError:
+def _retry_after(value: str | None) -> int | None:
+    """A ``Retry-After`` header in seconds (the broker sends seconds, never a date), or None."""
+    try:
+        seconds = int(value or "")
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _error_from_response(
+    provider: str, status: int, raw: bytes, info: ServerInfo, retry_after: int | None = None
+) -> TokenBrokerError:
     """Turns an error response (the broker's ``{error, error_description}`` or Jupyter's own) into an error."""
     try:
         body: Any = json.loads(raw or b"{}")
@@ -99,7 +110,9 @@ def _error_from_response(provider: str, status: int, raw: bytes, info: ServerInf
                 f" (the Jupyter server at {info.url} has no token this kernel could use; if it is protected by a"
                 " password only, pass server=ServerInfo(url, token) with an API token of that server)"
             )
-    return TokenBrokerError(code, status, description)
+    if retry_after is not None and "try again in" not in description.lower():
+        description += f" Try again in {retry_after} s."
+    return TokenBrokerError(code, status, description, retry_after)
 
 
 def request_token(
@@ -134,7 +147,9 @@ def request_token(
             payload = json.loads(response.read())
     except urllib.error.HTTPError as err:
         with err:
-            raise _error_from_response(provider, err.code, err.read(), info) from None
+            raise _error_from_response(
+                provider, err.code, err.read(), info, _retry_after(err.headers.get("Retry-After"))
+            ) from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise TokenBrokerError(

@@ -133,11 +133,12 @@ export class HubTokens {
     const { cache, log, marginSeconds } = this.options;
     const until = this.backoff.get(provider.id);
     if (until !== undefined && until > this.now()) {
+      // Repeat why the hub refused (the last answer's words) and when to retry, not just "wait".
+      const retryAfter = until - this.now();
+      const why = provider.lastError?.message.replace(/ Try again in \d+ s\.$/, '');
       throw new UpstreamUnavailable(
-        `JupyterHub asked to wait before '${provider.id}' is asked again.`,
-        {
-          retryAfter: until - this.now()
-        }
+        `${why ?? `JupyterHub asked to wait before '${provider.id}' is asked again.`} Try again in ${retryAfter} s.`,
+        { retryAfter }
       );
     }
     this.asked.add(provider.id);

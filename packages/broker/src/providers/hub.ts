@@ -204,10 +204,16 @@ export class HubProvider {
       throw new InvalidRequest(`JupyterHub: ${why}`);
     }
     if (response.status >= 500) {
+      // The hub's own description says why (e.g. the identity provider is down) and that the login is kept;
+      // the retry hint is always said in words too, for callers that only show the message.
+      const retryAfter = retryAfterOf(response);
+      const why = hubDescription(body);
       throw this.failed(
         new UpstreamUnavailable(
-          `JupyterHub could not give a token for '${this.id}' now (${response.status}).`,
-          { retryAfter: retryAfterOf(response) }
+          `JupyterHub could not give a token for '${this.id}' now (${response.status})` +
+            (why ? `: ${why}` : '.') +
+            (why !== null && /try again in/i.test(why) ? '' : ` Try again in ${retryAfter} s.`),
+          { retryAfter }
         )
       );
     }

@@ -351,6 +351,10 @@ describe('kind hub: tokens of the JupyterHub login, from the hub', () => {
     const refused = await token(b, { min_ttl: 30 });
     expect(refused.status).toBe(503);
     expect(refused.json.error).toBe('upstream_unavailable');
+    // The kernel and the panel show only the message: it says why (the hub's words) and when to retry.
+    expect(refused.json.error_description).toMatch(
+      /The identity provider is unreachable\. Try again in [1-7] s\./
+    );
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(7);
     // The 503 came from the first call; the second waited for Retry-After instead of asking again.

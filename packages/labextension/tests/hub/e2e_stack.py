@@ -212,7 +212,7 @@ E2E_TOKEN_TTL = 90
 #: The hub's settings in the shared stack: short waits for the IdP (the outage test), then the docs' fragment.
 E2E_HUB_SETTINGS = "c.TokenBrokerHub.refresh_timeout_seconds = 2.0\nc.TokenBrokerHub.retry_after_seconds = 2\n"
 #: alice's servers' own config (her ~/.jupyter): the demo IdP's public client as an extra provider, signed in to
-#: through the hub's single redirect URI.
+#: through the hub's single redirect URI (the server extension's default under a hub that runs configure()).
 ALICE_SERVER_CONFIG = """
 c.TokenBroker.providers = [
     {{
@@ -224,7 +224,6 @@ c.TokenBroker.providers = [
         "scopes": ["openid", "profile", "email", "offline_access", "demo:read"],
     }}
 ]
-c.TokenBroker.redirect_uri = {redirect_uri!r}
 """
 
 
@@ -239,11 +238,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2eStack]:
     ) as running:
         config_dir = running.workdir / "home" / "alice" / ".jupyter"
         config_dir.mkdir(parents=True)
-        (config_dir / "jupyter_server_config.py").write_text(
-            ALICE_SERVER_CONFIG.format(
-                issuer=running.idp.issuer, redirect_uri=f"{running.hub.url}{USER_REDIRECT_CALLBACK}"
-            )
-        )
+        (config_dir / "jupyter_server_config.py").write_text(ALICE_SERVER_CONFIG.format(issuer=running.idp.issuer))
         yield running
 
 

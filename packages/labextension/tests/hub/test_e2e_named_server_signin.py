@@ -12,7 +12,7 @@ import json
 import re
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from e2e_stack import USER_REDIRECT_CALLBACK, E2eStack, LoggedIn, run_in_user_kernel, user_server
+from e2e_stack import BROKER_API, USER_REDIRECT_CALLBACK, E2eStack, LoggedIn, run_in_user_kernel, user_server
 from hub_stack import DEMO_PASSWORD
 
 FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
@@ -27,8 +27,10 @@ def test_sign_in_to_another_provider_from_a_named_server_through_the_hubs_redire
     hub.start_server("alice", SERVER_NAME)
     server = user_server(hub, "alice", SERVER_NAME)
 
+    # Started as the panel does, through the hub's public URL (the proxy): the redirect URI is built from the host
+    # the request came to, so a request to the server's own port would name that port instead of the hub.
     with server.token_client() as client:
-        started = client.post(server.api("providers/demo/login"), json={})
+        started = client.post(f"{hub.url}user/alice/{SERVER_NAME}/{BROKER_API}providers/demo/login", json={})
     assert started.status_code == 200, started.text
     authorization_url = started.json()["authorization_url"]
     assert parse_qs(urlsplit(authorization_url).query)["redirect_uri"] == [f"{hub.url}{USER_REDIRECT_CALLBACK}"]

@@ -88,7 +88,7 @@ test-hub55: setup $(HUB55)/.requirements
 test-ui: setup system-deps
 	npm test -w @jupyter-token-broker/ui-tests
 
-test: lint test-js test-node-versions test-python test-hub test-ui
+test: lint test-js test-node-versions test-python test-hub test-hub55 test-ui
 
 bench: setup
 	node bench/run.mjs

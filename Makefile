@@ -59,13 +59,13 @@ lint: node_modules/.package-lock.json $(BIN)/.requirements
 	$(BIN)/ruff format --check packages/labextension binder ui-tests bench
 
 # jest for the broker (real oidc-provider), node:test for the demo IdP/API, type + unit tests of the lab extension
-test-js: build system-deps
+test-js: setup system-deps
 	npm test -w @jupyter-token-broker/broker
 	npm test -w @jupyter-token-broker/demo
 	npm test -w jupyter-token-broker
 
 # the same JavaScript tests on Node 22 and 24 (binaries from the npm registry, cached in .cache/node)
-test-node-versions: build system-deps
+test-node-versions: setup system-deps
 	./scripts/node-versions.sh
 
 test-python: setup

@@ -85,7 +85,7 @@ def test_login_required_names_the_provider() -> None:
 def test_config_refuses_secrets_and_bad_ids_naming_the_key(tmp_path) -> None:
     script = tmp_path / "broker.mjs"
     script.write_text("")
-    with pytest.raises(ConfigError, match=r"providers\[0\]\.client_secret"):
+    with pytest.raises(ConfigError, match=r"providers\[0\] \('demo'\)\.client_secret"):
         TokenBroker(providers=[{"id": "demo", "client_secret": "s"}], broker_script=str(script)).validate()
     with pytest.raises(ConfigError, match=r"providers\[1\]\.id"):
         TokenBroker(providers=[{"id": "ok"}, {"id": "Not OK"}], broker_script=str(script)).validate()

@@ -20,6 +20,14 @@ from typing import Any
 KEY_BYTES = 32
 """Entropy of the shared key; its URL-safe text is 43 characters (the broker wants at least 32)."""
 
+MAX_SOCKET_PATH = 100
+"""Longest socket path we use, in bytes: the kernel's limit is 107 on Linux and 103 on macOS (``sun_path``), and a
+longer path fails only at connect time (the broker may even listen on it)."""
+
+RUNDIR_PREFIX = "jupyter-token-broker-"
+SOCKET_NAME = "broker.sock"
+_RUNDIR_NAME_LENGTH = len(RUNDIR_PREFIX) + 8  # mkdtemp adds 8 random characters
+
 
 def base_directory(environ: dict[str, str] | None = None) -> Path:
     """``$XDG_RUNTIME_DIR`` when it is a private directory of ours, else the temp dir."""
@@ -33,6 +41,16 @@ def base_directory(environ: dict[str, str] | None = None) -> Path:
         if info is not None and stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid():
             return Path(xdg)
     return Path(tempfile.gettempdir())
+
+
+def socket_base(preferred: Path) -> Path:
+    """``preferred``, unless the broker's socket under it would be longer than :data:`MAX_SOCKET_PATH`: then the
+    temp dir, then ``/tmp`` (a deep ``$XDG_RUNTIME_DIR`` or home made the broker unreachable before)."""
+    # /tmp is safe here: mkdtemp makes a 0700 directory with a name nobody can guess inside it.
+    for base in (preferred, Path(tempfile.gettempdir()), Path("/tmp")):  # noqa: S108
+        if len(os.fsencode(base)) + len(f"/{'x' * _RUNDIR_NAME_LENGTH}/{SOCKET_NAME}") <= MAX_SOCKET_PATH:
+            return base
+    raise OSError(f"no directory short enough for the broker's socket (at most {MAX_SOCKET_PATH} bytes)")
 
 
 def write_private(path: Path, text: str) -> None:
@@ -58,7 +76,7 @@ class RunDir:
 
     @property
     def socket(self) -> Path:
-        return self.path / "broker.sock"
+        return self.path / SOCKET_NAME
 
     @classmethod
     def create(cls, config: dict[str, Any], base: Path | None = None) -> tuple[RunDir, str]:
@@ -67,7 +85,7 @@ class RunDir:
         :returns: the directory and the key (kept in memory by the server extension, never logged).
         """
         # mkdtemp creates the directory with mode 0700 and a name nobody can guess.
-        path = Path(tempfile.mkdtemp(prefix="jupyter-token-broker-", dir=base or base_directory()))
+        path = Path(tempfile.mkdtemp(prefix=RUNDIR_PREFIX, dir=socket_base(base or base_directory())))
         os.chmod(path, 0o700)
         rundir = cls(path)
         key = secrets.token_urlsafe(KEY_BYTES)

@@ -18,6 +18,7 @@ Every port is free at start; nothing secret is put in an environment variable or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -303,6 +304,9 @@ class Hub:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        # Whatever a killed (or crashed) hub left behind in its group: configurable-http-proxy.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def write_hub_settings(
@@ -400,6 +404,10 @@ def start_hub(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own process group: a hub that has to be killed takes configurable-http-proxy with it (JupyterHub
+            # stops the proxy itself only on a clean exit; user servers get sessions of their own and are stopped
+            # by the hub or by their tests).
+            start_new_session=True,
         )
     hub = Hub(
         url=f"http://127.0.0.1:{port}/",

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,24 +24,10 @@ import pytest
 
 from browser_session import browser_login, xsrf_headers
 from demo_idp import sign_in
-from jupyter_process import BROKER_BUNDLE, PACKAGE_DIR, REPO_DIR, JupyterServer, wait_until
+from jupyter_process import BROKER_BUNDLE, PACKAGE_DIR, REPO_DIR, JupyterServer, free_ports, wait_until
 
 BINDER_DIR = REPO_DIR / "binder"
 BASE_URL = "/user/ada-binder-1x2y3z/"
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct ports nothing listens on now (bound and released by the OS)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 class BinderStack:

@@ -8,7 +8,6 @@ issuer nobody answers, a missing or 0644 client secret file) is logged at start 
 from __future__ import annotations
 
 import re
-import socket
 import time
 from pathlib import Path
 
@@ -16,18 +15,12 @@ import pytest
 
 from jupyter_token_broker.configcheck import parse_check_output
 
-from jupyter_process import JupyterServer, start_server, wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from jupyter_process import JupyterServer, free_ports, start_server, wait_until
 
 
 def closed_port() -> int:
     """A port nothing listens on (bound, then released)."""
-    return free_port()
+    return free_ports(1)[0]
 
 
 BASE = {"title": "Demo", "client_id": "jupyter-demo", "scopes": ["openid"]}
@@ -47,7 +40,7 @@ def broken_providers(tmp_path_factory: pytest.TempPathFactory) -> dict:
         {**BASE, "id": "nofile", "issuer": f"http://127.0.0.1:{port}", "client_secret_file": str(missing)},
         {**BASE, "id": "open", "issuer": f"http://127.0.0.1:{port}", "client_secret_file": str(too_open)},
     ]
-    server = start_server(tmp_path_factory.mktemp("broken-providers"), free_port(), providers)
+    server = start_server(tmp_path_factory.mktemp("broken-providers"), free_ports(1)[0], providers)
     yield {"server": server, "port": port, "missing": missing, "open": too_open}
     server.stop()
 
@@ -123,7 +116,7 @@ def test_a_static_mistake_is_refused_once_and_the_broker_is_never_started_nor_re
     tmp_path: Path, mistake: str
 ) -> None:
     provider, message = STATIC_MISTAKES[mistake]
-    server = start_server(tmp_path, free_port(), [provider], wait_for_broker=False)
+    server = start_server(tmp_path, free_ports(1)[0], [provider], wait_for_broker=False)
     try:
         wait_until(lambda: "not started" in server.log_text(), 30, what="the refusal in the log")
         with server.token_client() as client:
@@ -152,7 +145,7 @@ def test_a_static_mistake_is_refused_once_and_the_broker_is_never_started_nor_re
 
 def test_a_secret_in_the_extension_config_is_refused_naming_the_provider(tmp_path: Path) -> None:
     provider = {**BASE, "id": "demo", "issuer": "https://idp.example.org", "client_secret": "s3cr3t-value"}
-    server = start_server(tmp_path, free_port(), [provider], wait_for_broker=False)
+    server = start_server(tmp_path, free_ports(1)[0], [provider], wait_for_broker=False)
     try:
         wait_until(lambda: "not started" in server.log_text(), 30, what="the refusal in the log")
         with server.token_client() as client:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import threading
 import time
@@ -27,19 +26,13 @@ from jupyter_token_broker.discovery import ServerInfo
 from jupyter_token_broker.hub.redirect import server_name_from_state
 
 from fixtures.two_users import TOKENS
-from jupyter_process import JupyterServer, start_server
+from jupyter_process import JupyterServer, free_ports, start_server
 from kernel_session import run_in_kernel
 
 ALICE = next(token for token, name in TOKENS.items() if name == "alice")
 MALLORY = next(token for token, name in TOKENS.items() if name == "mallory")
 TITLE = "Keycloak (hub login)"
 SCOPE = "openid profile demo:read"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class FakeHub(ThreadingHTTPServer):
@@ -173,7 +166,7 @@ def start_hub_server(
 ) -> JupyterServer:
     return start_server(
         tmp,
-        free_port(),
+        free_ports(1)[0],
         providers or [],
         env_extra={**hub_environment(hub), "JUPYTERHUB_SERVER_NAME": server_name},
         token=ALICE,
@@ -371,7 +364,7 @@ def test_sharing_check_can_be_switched_off(tmp_path: Path, fake_hub: FakeHub) ->
 def test_no_node_names_the_fix(tmp_path: Path) -> None:
     server = start_server(
         tmp_path,
-        free_port(),
+        free_ports(1)[0],
         [],
         config_extra='c.TokenBroker.node_executable = "/nonexistent/node"',
         wait_for_broker=False,

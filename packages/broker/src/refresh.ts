@@ -21,7 +21,7 @@ import {
 } from './errors.js';
 import type { Logger } from './log.js';
 import { GrantRejected, type OidcProvider, type TokenSet } from './providers/oidc.js';
-import type { Grant, TokenStore } from './stores/tokenStore.js';
+import type { Grant, SharedToken, TokenStore } from './stores/tokenStore.js';
 import { type CachedToken, scopeKey, TokenCache } from './tokenCache.js';
 
 /**
@@ -161,7 +161,7 @@ export class Tokens {
       }
     }
     const token = await this.refreshShared(provider, key, scopes, minTtl);
-    const left = token.expiresAt - asked;
+    const left = Math.min(token.expiresAt - asked, token.lifetime);
     if (left < minTtl) {
       throw new InvalidRequest(
         `min_ttl ${minTtl} is longer than the identity provider's token lifetime (${left} s).`
@@ -241,16 +241,18 @@ export class Tokens {
     // Another broker sharing the store may have refreshed (and rotated) this grant while we waited
     // for its lock: use the token it stored instead of a second upstream call.
     const shared = grant.lastToken;
+    const now = this.now();
     if (
       shared != null &&
       shared.scopeKey === key &&
-      !shouldRefresh(shared, this.now(), minTtl, marginSeconds)
+      !shouldRefresh(shared, now, minTtl, marginSeconds)
     ) {
       const token: CachedToken = {
         accessToken: shared.accessToken,
         tokenType: shared.tokenType,
         expiresAt: shared.expiresAt,
-        scopes: shared.scopes
+        scopes: shared.scopes,
+        lifetime: shared.expiresAt - now
       };
       cache.set(provider.id, key, token);
       return token;
@@ -292,13 +294,14 @@ export class Tokens {
       accessToken: tokens.accessToken,
       tokenType: tokens.tokenType,
       expiresAt: tokens.expiresAt,
-      scopes: tokens.scopes
+      scopes: tokens.scopes,
+      lifetime: tokens.lifetime
     };
     await this.writeGrant({
       ...grant,
       refreshToken: tokens.refreshToken,
       updatedAt: tokens.refreshToken !== grant.refreshToken ? this.now() : grant.updatedAt,
-      lastToken: { scopeKey: key, ...token }
+      lastToken: shareable(key, token)
     });
     cache.set(provider.id, key, token);
     log.info('token_refreshed', {
@@ -368,7 +371,8 @@ export class Tokens {
       accessToken: tokens.accessToken,
       tokenType: tokens.tokenType,
       expiresAt: tokens.expiresAt,
-      scopes: tokens.scopes
+      scopes: tokens.scopes,
+      lifetime: tokens.lifetime
     };
     // Under the grant's lock: a refresh of the old grant in another broker cannot overwrite it.
     await this.withStoreLock(provider, () =>
@@ -380,7 +384,7 @@ export class Tokens {
         subject,
         createdAt: now,
         updatedAt: now,
-        lastToken: { scopeKey: scopeKey(undefined), ...token }
+        lastToken: shareable(scopeKey(undefined), token)
       })
     );
     this.options.cache.set(provider, scopeKey(undefined), token);
@@ -452,4 +456,10 @@ export class Tokens {
       throw new StoreUnavailable({ cause: err });
     }
   }
+}
+
+/** What other brokers on the store see of a token: its lifetime is this broker's own reading. */
+function shareable(key: string, token: CachedToken): SharedToken {
+  const { accessToken, tokenType, expiresAt, scopes } = token;
+  return { scopeKey: key, accessToken, tokenType, expiresAt, scopes };
 }

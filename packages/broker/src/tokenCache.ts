@@ -11,6 +11,11 @@ export interface CachedToken {
   readonly expiresAt: number;
   /** Scopes this token carries. */
   readonly scopes: readonly string[];
+  /**
+   * Seconds it had left when the broker received it: a fresh token's lifetime. `min_ttl` is
+   * checked against it, so the answer does not depend on which second boundary the exchange crossed.
+   */
+  readonly lifetime: number;
 }
 
 /**

@@ -99,6 +99,7 @@ export class HubTokens {
       throw err;
     }
     requireScopes(provider.id, token, scopes);
+    // The hub checked min_ttl against its own clock: count from when the caller asked.
     const left = token.expiresAt - asked;
     if (left < minTtl) {
       throw new InvalidRequest(
@@ -163,7 +164,8 @@ export class HubTokens {
       accessToken: tokens.accessToken,
       tokenType: tokens.tokenType,
       expiresAt: tokens.expiresAt,
-      scopes: tokens.scopes
+      scopes: tokens.scopes,
+      lifetime: tokens.lifetime
     };
     cache.set(provider.id, KEY, token);
     log.info('token_fetched', {

@@ -139,7 +139,8 @@ export class TokenIssuer {
           accessToken: tokens.accessToken,
           tokenType: tokens.tokenType,
           expiresAt: tokens.expiresAt,
-          scopes: tokens.scopes
+          scopes: tokens.scopes,
+          lifetime: tokens.lifetime
         };
         cache.set(provider.id, key, token);
         this.options.log.info('token_fetched', {
@@ -154,7 +155,7 @@ export class TokenIssuer {
     }
     const token = await flight;
     // Counted from when the caller asked (see Tokens.get): deterministic for a lifetime of minTtl.
-    const left = token.expiresAt - now;
+    const left = Math.min(token.expiresAt - now, token.lifetime);
     if (left < minTtl) {
       throw new InvalidRequest(
         `min_ttl ${minTtl} is longer than the identity provider's token lifetime (${left} s).`

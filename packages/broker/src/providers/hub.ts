@@ -70,7 +70,7 @@ async function readJson(response: Response): Promise<unknown> {
 }
 
 /** The checked token of a 200 answer; refresh or ID tokens in it are never kept. */
-function tokenSetOf(provider: string, body: unknown): TokenSet {
+function tokenSetOf(provider: string, body: unknown, now: number): TokenSet {
   const fields = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
   const { access_token: access, token_type: type, expires_at: expiresAt, scope } = fields;
   if (
@@ -88,6 +88,7 @@ function tokenSetOf(provider: string, body: unknown): TokenSet {
     accessToken: access,
     tokenType: 'Bearer',
     expiresAt,
+    lifetime: expiresAt - now,
     scopes: typeof scope === 'string' ? [...new Set(scope.split(' ').filter(Boolean))] : [],
     refreshToken: null,
     claims: undefined
@@ -194,7 +195,7 @@ export class HubProvider {
       );
     }
     if (response.status === 200) {
-      const tokens = tokenSetOf(this.id, body);
+      const tokens = tokenSetOf(this.id, body, Math.floor(this.options.now() / 1000));
       this.lastError = undefined;
       return tokens;
     }

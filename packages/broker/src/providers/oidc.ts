@@ -31,6 +31,8 @@ export interface TokenSet {
   readonly tokenType: string;
   /** Epoch seconds. */
   readonly expiresAt: number;
+  /** Seconds it had left when it arrived (the answer's `expires_in`). */
+  readonly lifetime: number;
   readonly scopes: readonly string[];
   readonly refreshToken: string | null;
   /** Claims of the ID token, when one came with the answer and could be checked. */
@@ -579,6 +581,7 @@ export class OidcProvider {
       accessToken: tokens.access_token,
       tokenType: 'Bearer',
       expiresAt: Math.floor(this.options.now() / 1000) + expiresIn,
+      lifetime: expiresIn,
       scopes: granted,
       refreshToken: tokens.refresh_token ?? null,
       claims: tokens.claims()

@@ -99,6 +99,32 @@ describe('refresh ahead of expiry', () => {
     expect([longer.status, longer.json.error]).toEqual([400, 'invalid_request']);
   });
 
+  test('min_ttl one second over the lifetime is refused even when a second boundary passes while the IdP answers', async () => {
+    // Seen in CI: the refusal counted from when the caller asked to an expiry counted from when
+    // the answer arrived, so a 60 s token crossing a second boundary on the way looked like 61 s.
+    let slow = false;
+    await broker.close();
+    broker = await startBroker(idp, {
+      wrapFetch: inner => async (input, init) => {
+        const response = await inner(input, init);
+        if (slow && String(input instanceof Request ? input.url : input).includes('/token')) {
+          broker.advance(1);
+        }
+        return response;
+      }
+    });
+    expect((await broker.login()).status).toBe(200);
+    idp.accessTokenTtl = 60;
+    broker.advance(200);
+    slow = true;
+    const longer = await token({ min_ttl: 61 });
+    expect([longer.status, longer.json.error]).toEqual([400, 'invalid_request']);
+    expect(longer.json.error_description).toMatch(/\(60 s\)/);
+    broker.advance(200);
+    const exact = await token({ min_ttl: 60 });
+    expect([exact.status, exact.json.error_description]).toEqual([200, undefined]);
+  });
+
   test('a token living exactly min_ttl is served when milliseconds pass between its arrival and its use', async () => {
     // Seen in CI under load: openid-client's expiresIn() counts down in whole seconds from the
     // arrival, so one millisecond later a 60 s token looked like 59 s. Every reading of the clock

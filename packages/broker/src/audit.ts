@@ -73,7 +73,7 @@ export interface AuditOptions extends AuditFileOptions {
 export class AuditUnavailable extends BrokerError {
   /** @param options - the file system error, for the log */
   constructor(options: { cause?: unknown } = {}) {
-    super(503, 'store_unavailable', 'The audit trail cannot be written; nothing was changed.', {
+    super('store_unavailable', 'The audit trail cannot be written; nothing was changed.', {
       retryAfter: 5,
       ...options
     });

@@ -53,11 +53,12 @@ export interface BrokerErrorOptions {
 }
 
 /**
- * Base of every error the broker answers with.
+ * Base of every error the broker answers with. The code implies the status ({@link ERROR_STATUS}), so
+ * the two cannot disagree.
  *
  * @example
  * ```ts
- * throw new BrokerError(404, 'unknown_provider', "No provider 'x' is configured.");
+ * throw new BrokerError('unknown_provider', "No provider 'x' is configured.");
  * ```
  */
 export class BrokerError extends Error {
@@ -71,22 +72,16 @@ export class BrokerError extends Error {
   readonly retryAfter: number | undefined;
 
   /**
-   * @param status - HTTP status
-   * @param code - stable code
+   * @param code - stable code; it sets the HTTP status
    * @param description - human-readable text without secrets
    * @param options - cause and retry hint
    */
-  constructor(
-    status: number,
-    code: ErrorCode,
-    description: string,
-    options: BrokerErrorOptions = {}
-  ) {
+  constructor(code: ErrorCode, description: string, options: BrokerErrorOptions = {}) {
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BrokerError';
-    this.status = status;
+    this.status = ERROR_STATUS[code];
     this.code = code;
-    this.expose = status < 500 || code !== 'server_error';
+    this.expose = code !== 'server_error';
     this.retryAfter = options.retryAfter;
   }
 }
@@ -95,14 +90,14 @@ export class BrokerError extends Error {
 export class InvalidRequest extends BrokerError {
   /** @param description - what is wrong */
   constructor(description: string, options?: BrokerErrorOptions) {
-    super(400, 'invalid_request', description, options);
+    super('invalid_request', description, options);
   }
 }
 
 /** 401: missing or wrong `X-Broker-Key`. */
 export class Unauthorized extends BrokerError {
   constructor() {
-    super(401, 'unauthorized', 'Missing or wrong broker key.');
+    super('unauthorized', 'Missing or wrong broker key.');
   }
 }
 
@@ -110,7 +105,7 @@ export class Unauthorized extends BrokerError {
 export class LoginRequired extends BrokerError {
   /** @param provider - the provider id */
   constructor(provider: string, reason = 'is not signed in', options?: BrokerErrorOptions) {
-    super(401, 'login_required', `Provider '${provider}' ${reason}: sign in again.`, options);
+    super('login_required', `Provider '${provider}' ${reason}: sign in again.`, options);
   }
 }
 
@@ -118,7 +113,7 @@ export class LoginRequired extends BrokerError {
 export class ScopeNotAllowed extends BrokerError {
   /** @param description - which scopes and why */
   constructor(description: string) {
-    super(403, 'scope_not_allowed', description);
+    super('scope_not_allowed', description);
   }
 }
 
@@ -130,7 +125,6 @@ export class ConsentRequired extends BrokerError {
    */
   constructor(client: string, provider: string) {
     super(
-      403,
       'consent_required',
       `'${client}' needs your consent to use '${provider}': allow or deny it in JupyterLab.`
     );
@@ -144,7 +138,7 @@ export class ConsentDenied extends BrokerError {
    * @param provider - provider id
    */
   constructor(client: string, provider: string) {
-    super(403, 'consent_denied', `You denied '${client}' the use of '${provider}'.`);
+    super('consent_denied', `You denied '${client}' the use of '${provider}'.`);
   }
 }
 
@@ -152,7 +146,7 @@ export class ConsentDenied extends BrokerError {
 export class UnknownProvider extends BrokerError {
   /** @param provider - the id asked for (already validated, safe to echo) */
   constructor(provider: string) {
-    super(404, 'unknown_provider', `No provider '${provider}' is configured.`);
+    super('unknown_provider', `No provider '${provider}' is configured.`);
   }
 }
 
@@ -160,7 +154,7 @@ export class UnknownProvider extends BrokerError {
 export class UpstreamError extends BrokerError {
   /** @param description - what went wrong, without token material */
   constructor(description: string, options?: BrokerErrorOptions) {
-    super(502, 'upstream_error', description, options);
+    super('upstream_error', description, options);
   }
 }
 
@@ -168,7 +162,7 @@ export class UpstreamError extends BrokerError {
 export class UpstreamUnavailable extends BrokerError {
   /** @param description - what went wrong */
   constructor(description: string, options: BrokerErrorOptions = {}) {
-    super(503, 'upstream_unavailable', description, { retryAfter: 5, ...options });
+    super('upstream_unavailable', description, { retryAfter: 5, ...options });
   }
 }
 
@@ -179,7 +173,7 @@ export class StoreUnavailable extends BrokerError {
    * @param description - what is wrong, without secrets (a store that can say why names it)
    */
   constructor(options: BrokerErrorOptions = {}, description = 'The token store is unavailable.') {
-    super(503, 'store_unavailable', description, {
+    super('store_unavailable', description, {
       retryAfter: 5,
       ...options
     });
@@ -194,7 +188,7 @@ export class StoreUnavailable extends BrokerError {
 export class Misconfigured extends BrokerError {
   /** @param description - what is wrong and how to fix it, naming files but never their contents */
   constructor(description: string, options?: BrokerErrorOptions) {
-    super(503, 'config_error', description, options);
+    super('config_error', description, options);
   }
 }
 

@@ -62,14 +62,14 @@ function hasBody(req: IncomingMessage): boolean {
 function refusal(req: IncomingMessage, limitBytes: number): BrokerError | undefined {
   const type = req.headers['content-type'];
   if (type === undefined || !isJsonMediaType(type)) {
-    return new BrokerError(415, 'unsupported_media_type', 'Send the body as application/json.');
+    return new BrokerError('unsupported_media_type', 'Send the body as application/json.');
   }
   const encoding = req.headers['content-encoding'];
   if (
     (encoding !== undefined && encoding.toLowerCase() !== 'identity') ||
     (type.includes(';') && NOT_UTF8.test(type))
   ) {
-    return new BrokerError(415, 'unsupported_media_type', 'Send JSON in UTF-8.');
+    return new BrokerError('unsupported_media_type', 'Send JSON in UTF-8.');
   }
   const length = req.headers['content-length'];
   if (length !== undefined && Number(length) > limitBytes) return tooLarge();
@@ -77,7 +77,7 @@ function refusal(req: IncomingMessage, limitBytes: number): BrokerError | undefi
 }
 
 function tooLarge(): BrokerError {
-  return new BrokerError(413, 'payload_too_large', 'The request body is over 16 KiB.');
+  return new BrokerError('payload_too_large', 'The request body is over 16 KiB.');
 }
 
 /**

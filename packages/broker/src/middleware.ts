@@ -71,7 +71,7 @@ export function sendError(
  * @returns the middleware
  */
 export function notFound(): RequestHandler {
-  return (_req, _res, next) => next(new BrokerError(404, 'not_found', 'No such route.'));
+  return (_req, _res, next) => next(new BrokerError('not_found', 'No such route.'));
 }
 
 /**

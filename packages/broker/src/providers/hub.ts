@@ -35,7 +35,6 @@ export class HubLoginEnded extends BrokerError {
   /** @param provider - provider id */
   constructor(provider: string) {
     super(
-      401,
       'login_required',
       `Provider '${provider}' is your JupyterHub login, which has ended: log in to JupyterHub again.`
     );

@@ -196,7 +196,7 @@ export class OidcProvider {
       const waited = (this.options.now() - this.failedAt) / 1000;
       const failed = this.lastError;
       if (failed !== undefined && waited < DISCOVERY_BACKOFF_S) {
-        throw new BrokerError(failed.status, failed.code, failed.message, {
+        throw new BrokerError(failed.code, failed.message, {
           retryAfter: failed.retryAfter === undefined ? undefined : DISCOVERY_BACKOFF_S - waited
         });
       }
@@ -605,7 +605,7 @@ function discoveryFailed(
     `${translated.message.replace(/\.$/, '')}${why === undefined ? '' : ` (${why})`}.`;
   return translated.code === 'upstream_unavailable'
     ? new UpstreamUnavailable(description, { cause: err, retryAfter: translated.retryAfter })
-    : new BrokerError(translated.status, translated.code, description, { cause: err });
+    : new BrokerError(translated.code, description, { cause: err });
 }
 
 /** The system error behind a failed connection (`getaddrinfo ENOTFOUND idp.example`), if any. */

@@ -46,7 +46,7 @@ export function adminRoutes(context: BrokerContext): Router {
         code: 'forbidden',
         reason: 'admin revocation without the admin role'
       });
-      throw new BrokerError(403, 'forbidden', 'Only an admin can revoke grants.');
+      throw new BrokerError('forbidden', 'Only an admin can revoke grants.');
     }
     const body = bodyFields(req.body, ['provider', 'reason', 'force']);
     const targets =

@@ -49,7 +49,7 @@ export function consentRoutes(context: BrokerContext): Router {
         code: 'forbidden',
         reason: 'consent decisions come only from JupyterLab'
       });
-      throw new BrokerError(403, 'forbidden', 'Consents are decided only in JupyterLab itself.');
+      throw new BrokerError('forbidden', 'Consents are decided only in JupyterLab itself.');
     }
     return client;
   }

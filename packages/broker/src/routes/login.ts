@@ -208,7 +208,7 @@ export function loginRoutes(context: BrokerContext): Router {
     const provider = providers.lookup(req.params.id);
     const status = context.devices.status(provider.id);
     if (status === undefined) {
-      throw new BrokerError(404, 'not_found', 'No device login was started for this provider.');
+      throw new BrokerError('not_found', 'No device login was started for this provider.');
     }
     res.set('Cache-Control', 'no-store').json(status);
   });

@@ -64,7 +64,6 @@ export function providerRoutes(context: BrokerContext): Router {
         reason: 'sign-out of the hub login'
       });
       throw new BrokerError(
-        403,
         'forbidden',
         `Provider '${provider.id}' is managed by the hub: sign out of JupyterHub to end it.`
       );

@@ -22,6 +22,7 @@ import { type Clock, epochSeconds } from './clock.js';
 import { BrokerError, StoreUnavailable, UpstreamError, UpstreamUnavailable } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
+import { translate } from './providers/translate.js';
 import type { Tokens } from './refresh.js';
 import type { RecordStore } from './records.js';
 import type { Grant, TokenStore } from './stores/tokenStore.js';
@@ -194,7 +195,7 @@ export class Revocations {
         oc.tokenRevocation(configuration, refreshToken, { token_type_hint: 'refresh_token' })
       );
     } catch (err) {
-      throw translate(oc, err);
+      throw translate(oc, err, 'revocation', target.id);
     }
     return 'revoked';
   }
@@ -348,23 +349,4 @@ export class Revocations {
       throw err instanceof BrokerError ? err : new StoreUnavailable({ cause: err });
     }
   }
-}
-
-/** openid-client's revocation errors, translated once. */
-function translate(oc: typeof Oidc, err: unknown): BrokerError {
-  if (err instanceof BrokerError) return err;
-  const cause = (err as { cause?: unknown }).cause;
-  if (cause instanceof BrokerError) return cause;
-  const code = (err as { code?: unknown }).code;
-  if (code === 'OAUTH_TIMEOUT' || code === 'OAUTH_ABORT') {
-    return new UpstreamUnavailable('The identity provider did not answer in time.', { cause: err });
-  }
-  if (err instanceof oc.ResponseBodyError) {
-    return new UpstreamError(`The identity provider refused the revocation ('${err.error}').`, {
-      cause: err
-    });
-  }
-  return new UpstreamError("The identity provider's revocation answer was not usable.", {
-    cause: err
-  });
 }

@@ -51,6 +51,12 @@ export function translate(
   const cause = (err as { cause?: unknown }).cause;
   if (cause instanceof BrokerError) return cause;
   if (err instanceof oc.ResponseBodyError) {
+    // RFC 7009 has no error that a retry or a new sign-in would fix: the IdP refused, and says so.
+    if (operation === 'revocation') {
+      return new UpstreamError(`The identity provider refused the revocation ('${err.error}').`, {
+        cause: err
+      });
+    }
     if (err.error === 'invalid_grant') {
       if (operation === 'refresh') return new GrantRejected(provider, { cause: err });
       if (operation === 'token_exchange') {

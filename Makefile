@@ -6,13 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help setup system-deps demo demo-lab test lint test-js test-node-versions test-python test-hub test-hub55 test-ui bench build clean
+.PHONY: help setup system-deps demo demo-lab test lint contract contract-check test-js test-node-versions test-python test-hub test-hub55 test-ui bench build clean
 
 help:
 	@echo "make demo   - set up everything and run a JupyterHub + demo IdP + demo API: log in once, every notebook gets tokens"
 	@echo "make demo-lab - the same without a hub: JupyterLab + broker + demo IdP + demo API"
 	@echo "make test   - set up everything and run lint, broker, server-extension and browser tests"
 	@echo "make bench  - run the benchmarks"
+	@echo "make contract - regenerate the wire types and shared constants from packages/broker/openapi.yaml"
 
 # --- set-up -----------------------------------------------------------------------------------------
 node_modules/.package-lock.json: package.json package-lock.json packages/*/package.json ui-tests/package.json binder/archive-browser/package.json
@@ -51,8 +52,18 @@ demo: setup
 demo-lab: setup
 	node packages/demo/start-demo.mjs
 
+# --- the contract ----------------------------------------------------------------------------------
+# packages/broker/openapi.yaml is the one source of the HTTP contract: the lab extension's wire types and
+# the constants TypeScript and Python share are generated from it (scripts/generate-contract.mjs) and
+# checked in. `contract-check` regenerates into a temp dir and fails when a checked-in file differs.
+contract: node_modules/.package-lock.json
+	node scripts/generate-contract.mjs
+
+contract-check: node_modules/.package-lock.json
+	node scripts/generate-contract.mjs --check
+
 # --- tests ----------------------------------------------------------------------------------------------
-lint: node_modules/.package-lock.json $(BIN)/.requirements
+lint: node_modules/.package-lock.json $(BIN)/.requirements contract-check
 	npx eslint .
 	npx prettier --check .
 	$(BIN)/ruff check packages/labextension binder ui-tests bench

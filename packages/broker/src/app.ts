@@ -7,6 +7,7 @@ import type { RequestListener } from 'node:http';
 import express, { type Express } from 'express';
 
 import type { BrokerContext } from './context.js';
+import { MAX_BODY_BYTES } from './contract.generated.js';
 import { readJsonBody } from './jsonBody.js';
 import { requireKey } from './keyAuth.js';
 import { handleErrors, notFound } from './middleware.js';
@@ -18,9 +19,6 @@ import { loginRoutes } from './routes/login.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { providerRoutes } from './routes/providers.js';
 import { tokenRoute } from './routes/token.js';
-
-/** The largest request body accepted, in bytes. */
-export const BODY_LIMIT = 16 * 1024;
 
 /** HTTP API v1, ready to be handed to `node:http`. */
 export interface BrokerApp {
@@ -49,7 +47,7 @@ export function createApp(context: BrokerContext, key: string): BrokerApp {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requireKey(key));
-  app.use(readJsonBody(BODY_LIMIT));
+  app.use(readJsonBody(MAX_BODY_BYTES));
   app.use(providerRoutes(context));
   app.use(healthRoutes());
   app.use(loginRoutes(context));
@@ -61,7 +59,7 @@ export function createApp(context: BrokerContext, key: string): BrokerApp {
   app.use(handleErrors(context));
 
   // The token route is the one called for every token a kernel or plugin asks for.
-  const token = tokenRoute(context, key, BODY_LIMIT);
+  const token = tokenRoute(context, key, MAX_BODY_BYTES);
   return {
     listener: (req, res) => {
       if (!token.handle(req, res)) app(req, res);

@@ -4,10 +4,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 
+import { CLIENT_LABEL } from './contract.generated.js';
 import { InvalidRequest } from './errors.js';
 
-/** A client label: `jupyterlab`, `kernel`, or a plugin id. */
-export const CLIENT_LABEL = /^[A-Za-z0-9@/:._-]{1,128}$/;
+/** A client label: `jupyterlab`, `kernel`, or a plugin id (from `openapi.yaml`). */
+export { CLIENT_LABEL };
 
 /** The label of a request that names no client (only the server extension can call, and it always does). */
 export const UNLABELLED = 'unknown';

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 
 import { type AuditConfig, AUDIT_DEFAULTS, validateAuditConfig } from './audit.js';
 import { ConfigError, didYouMean } from './configError.js';
+import { MAX_MIN_TTL } from './contract.generated.js';
 import {
   checkProviderReferences,
   PROVIDER_ID,
@@ -101,7 +102,7 @@ export function validateConfig(raw: unknown): BrokerConfig {
     providers,
     store,
     refresh_margin_seconds: int(raw, 'refresh_margin_seconds', 0, 3600),
-    default_min_ttl: int(raw, 'default_min_ttl', 0, 86400),
+    default_min_ttl: int(raw, 'default_min_ttl', 0, MAX_MIN_TTL),
     login_state_ttl_seconds: int(raw, 'login_state_ttl_seconds', 10, 3600),
     upstream_timeout_ms: int(raw, 'upstream_timeout_ms', 100, 120000),
     audit: validateAuditConfig(raw.audit, (key, problem) => {

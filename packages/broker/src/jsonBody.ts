@@ -72,12 +72,12 @@ function refusal(req: IncomingMessage, limitBytes: number): BrokerError | undefi
     return new BrokerError('unsupported_media_type', 'Send JSON in UTF-8.');
   }
   const length = req.headers['content-length'];
-  if (length !== undefined && Number(length) > limitBytes) return tooLarge();
+  if (length !== undefined && Number(length) > limitBytes) return tooLarge(limitBytes);
   return undefined;
 }
 
-function tooLarge(): BrokerError {
-  return new BrokerError('payload_too_large', 'The request body is over 16 KiB.');
+function tooLarge(limitBytes: number): BrokerError {
+  return new BrokerError('payload_too_large', `The request body is over ${limitBytes / 1024} KiB.`);
 }
 
 /**
@@ -93,7 +93,7 @@ function tooLarge(): BrokerError {
  *   400 `invalid_request` for malformed JSON
  * @example
  * ```ts
- * const body = await readJson(req, 16 * 1024);
+ * const body = await readJson(req, MAX_BODY_BYTES);
  * ```
  */
 export function readJson(req: IncomingMessage, limitBytes: number): Promise<unknown> {
@@ -120,7 +120,7 @@ export function readJson(req: IncomingMessage, limitBytes: number): Promise<unkn
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limitBytes) settle(tooLarge());
+      if (size > limitBytes) settle(tooLarge(limitBytes));
       else chunks.push(chunk);
     };
     const onEnd = (): void => {
@@ -156,7 +156,7 @@ export function readJson(req: IncomingMessage, limitBytes: number): Promise<unkn
  * @returns the middleware; it passes readJson's errors on
  * @example
  * ```ts
- * app.use(readJsonBody(16 * 1024));
+ * app.use(readJsonBody(MAX_BODY_BYTES));
  * ```
  */
 export function readJsonBody(limitBytes: number): RequestHandler {

@@ -14,10 +14,11 @@
  * - `hub`: the user's JupyterHub login, tokens from the hub's own route (`hubConfig.ts`).
  */
 import { ConfigError, didYouMean } from '../configError.js';
+import { PROVIDER_ID } from '../contract.generated.js';
 import { type HubSource, validateHubProvider } from './hubConfig.js';
 
-/** Provider ids: lower-case ASCII, digits, `_` and `-`; never `.`, `/` or NUL. */
-export const PROVIDER_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Provider ids: lower-case ASCII, digits, `_` and `-`; never `.`, `/` or NUL (from `openapi.yaml`). */
+export { PROVIDER_ID };
 
 /** How a provider is configured. */
 export type ProviderKind = 'oidc' | 'oauth2' | 'keycloak' | 'cognito' | 'jupyterhub' | 'hub';

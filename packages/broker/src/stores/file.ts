@@ -18,6 +18,7 @@
  */
 import { readFile } from 'node:fs/promises';
 
+import { PROVIDER_ID } from '../contract.generated.js';
 import { StoreUnavailable } from '../errors.js';
 import type { RecordStore } from '../records.js';
 import { LockTimeout, FileLock, type FileLockOptions, pidAlive } from './fileLock.js';
@@ -47,7 +48,7 @@ export interface FileStoreOptions {
 }
 
 /** Lock keys are provider ids; they become part of a file name. */
-const LOCK_KEY = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const LOCK_KEY = PROVIDER_ID;
 
 /** The decrypted document. */
 interface Document {

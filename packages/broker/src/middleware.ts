@@ -1,12 +1,12 @@
 /**
- * The HTTP plumbing around the routes: the not-found answer and the one error answer, shared by
- * the express routes and the plain token route.
+ * The HTTP plumbing around the routes: the not-found answer and the one function that writes every
+ * error answer (the express routes, the plain token route and the sign-in callback's page).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 
-import { BrokerError, toErrorBody } from './errors.js';
+import { BrokerError, type ErrorAnswer, toErrorBody } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -16,20 +16,31 @@ export interface ErrorServices {
   readonly metrics: Metrics;
 }
 
+/** An error answer in another form than JSON: the sign-in callback's page for the login popup. */
+export type ErrorPage = (body: ErrorAnswer['body']) => {
+  readonly contentType: string;
+  readonly text: string;
+  readonly headers?: Readonly<Record<string, string>>;
+};
+
 /**
- * Answers a failed request: `{error, error_description}`, `Retry-After` on 503, details of a 5xx
- * only in the log; every answer is counted by code.
+ * Answers a failed request: the status its code implies, `Retry-After` when a retry may succeed,
+ * `Cache-Control: no-store`, and `{error, error_description}` (or `page` of it) with the
+ * description of an unexposed 5xx replaced; the details go only to the log, and every answer is
+ * counted by code.
  *
  * @param err - what went wrong (a {@link BrokerError}, or anything else: a 500 `server_error`)
  * @param req - the request
  * @param res - its response; when the answer already started, the connection is ended instead
  * @param services - the log and the metrics
+ * @param page - renders the body instead of JSON (headers already set on `res` are kept)
  */
 export function sendError(
   err: unknown,
   req: IncomingMessage,
   res: ServerResponse,
-  { log, metrics }: ErrorServices
+  { log, metrics }: ErrorServices,
+  page?: ErrorPage
 ): void {
   const answer = toErrorBody(err);
   metrics.failures.inc({ code: answer.body.error });
@@ -54,15 +65,19 @@ export function sendError(
     res.destroy();
     return;
   }
-  const body = JSON.stringify(answer.body);
+  const rendered = page?.(answer.body) ?? {
+    contentType: 'application/json; charset=utf-8',
+    text: JSON.stringify(answer.body)
+  };
   res
     .writeHead(answer.status, {
+      ...rendered.headers,
       ...answer.headers,
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
+      'Content-Type': rendered.contentType,
+      'Content-Length': Buffer.byteLength(rendered.text),
       'Cache-Control': 'no-store'
     })
-    .end(body);
+    .end(rendered.text);
 }
 
 /**

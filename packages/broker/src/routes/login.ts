@@ -9,7 +9,8 @@ import { renderCallbackPage } from '../callbackPage.js';
 import { clientOf } from '../caller.js';
 import type { BrokerContext } from '../context.js';
 import type { ProviderConfig } from '../config.js';
-import { BrokerError, InvalidRequest, toErrorBody } from '../errors.js';
+import { BrokerError, type ErrorAnswer, InvalidRequest, toErrorBody } from '../errors.js';
+import { sendError } from '../middleware.js';
 import { bodyFields, parseScopes, requireAllowed } from '../scopes.js';
 
 /** User names: anything without control characters (JupyterHub allows e-mail-like and non-ASCII names). */
@@ -114,22 +115,14 @@ function wantsJson(req: Request): boolean {
   return req.get('accept') !== undefined && !req.accepts('html') && Boolean(req.accepts('json'));
 }
 
-function answerCallback(
-  req: Request,
-  res: Response,
-  status: number,
+/** Headers of every callback answer, failed or not: the page is reached by the IdP's redirect. */
+const CALLBACK_HEADERS = { 'Referrer-Policy': 'no-referrer', 'X-Content-Type-Options': 'nosniff' };
+
+/** The popup's page: it tells the opener how the sign-in went (a code, never token material). */
+function callbackPage(
   provider: string | null,
   error?: { error: string; error_description: string }
-): void {
-  res.status(status).set({
-    'Cache-Control': 'no-store',
-    'Referrer-Policy': 'no-referrer',
-    'X-Content-Type-Options': 'nosniff'
-  });
-  if (wantsJson(req)) {
-    res.json(error ?? { ok: true, provider });
-    return;
-  }
+): { contentType: string; text: string; headers: Record<string, string> } {
   const message = {
     source: 'jupyter-token-broker' as const,
     type: 'login' as const,
@@ -142,7 +135,21 @@ function answerCallback(
       ? 'Signed in. You can close this window.'
       : `Sign-in failed: ${error.error_description}`;
   const page = renderCallbackPage(message, text);
-  res.set('Content-Security-Policy', page.csp).type('html').send(page.html);
+  return {
+    contentType: 'text/html; charset=utf-8',
+    text: page.html,
+    headers: { 'Content-Security-Policy': page.csp }
+  };
+}
+
+function answerSignedIn(req: Request, res: Response, provider: string): void {
+  res.status(200).set({ ...CALLBACK_HEADERS, 'Cache-Control': 'no-store' });
+  if (wantsJson(req)) {
+    res.json({ ok: true, provider });
+    return;
+  }
+  const page = callbackPage(provider);
+  res.set(page.headers).type(page.contentType).send(page.text);
 }
 
 /**
@@ -247,11 +254,10 @@ export function loginRoutes(context: BrokerContext): Router {
         scopes: tokenSet.scopes,
         refreshable: tokenSet.refreshToken !== null
       });
-      answerCallback(req, res, 200, provider.id);
+      answerSignedIn(req, res, provider.id);
     } catch (err) {
       const answer = toErrorBody(err);
       const fields = { provider: providerId, status: answer.status, error: answer.body.error };
-      context.metrics.failures.inc({ code: answer.body.error });
       audit.note({
         type: 'login',
         provider: providerId,
@@ -265,8 +271,11 @@ export function loginRoutes(context: BrokerContext): Router {
       } else {
         log.info('login_failed', { ...fields, reason: answer.body.error_description });
       }
-      res.set(answer.headers);
-      answerCallback(req, res, answer.status, providerId, answer.body);
+      res.set(CALLBACK_HEADERS);
+      const page = wantsJson(req)
+        ? undefined
+        : (body: ErrorAnswer['body']) => callbackPage(providerId, body);
+      sendError(err, req, res, context, page);
     }
   });
 

@@ -92,6 +92,9 @@ describe('login state', () => {
     expect(answer.text).toContain('"ok":false');
     expect(answer.text).toContain('"error":"invalid_request"');
     expect(answer.text).not.toContain('abc');
+    expect(answer.headers['cache-control']).toBe('no-store');
+    expect(answer.headers['content-security-policy']).toMatch(/^default-src 'none'; script-src/);
+    expect(answer.headers['referrer-policy']).toBe('no-referrer');
   });
 
   test('a login without X-Broker-User is 400', async () => {

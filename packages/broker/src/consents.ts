@@ -4,11 +4,11 @@
  *
  * - `allow`: for this session only; kept in memory and expires after `consent_session_seconds`;
  * - `allow_always` and `deny`: kept in the store's records (namespace `consents`) when the store is
- *   durable (`records.ts`), else in memory like the grants themselves.
+ *   durable (`stores/records.ts`), else in memory like the grants themselves.
  */
 import { type Clock, epochSeconds } from './clock.js';
 import { ConsentDenied, ConsentRequired, StoreUnavailable } from './errors.js';
-import type { RecordStore } from './records.js';
+import type { RecordStore } from './stores/records.js';
 
 /** A decision the user can record. */
 export type ConsentDecision = 'allow' | 'allow_always' | 'deny';

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from './log.js';
 import { LoginStates } from './loginState.js';
 import { Metrics } from './metrics.js';
 import { ProviderRegistry } from './providers/registry.js';
-import { recordsOf } from './records.js';
+import { recordsOf } from './stores/records.js';
 import { Tokens, type TokensObserver } from './refresh.js';
 import { Revocations } from './revocation.js';
 import { createStore } from './stores/index.js';

@@ -24,7 +24,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { translate } from './providers/translate.js';
 import type { Tokens } from './refresh.js';
-import type { RecordStore } from './records.js';
+import type { RecordStore } from './stores/records.js';
 import type { Grant, TokenStore } from './stores/tokenStore.js';
 
 /** A provider whose grants can be revoked: OIDC providers expose their discovered configuration. */

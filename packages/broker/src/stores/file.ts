@@ -20,7 +20,7 @@ import { readFile } from 'node:fs/promises';
 
 import { PROVIDER_ID } from '../contract.generated.js';
 import { StoreUnavailable } from '../errors.js';
-import type { RecordStore } from '../records.js';
+import type { RecordStore } from './records.js';
 import { LockTimeout, FileLock, type FileLockOptions, pidAlive } from './fileLock.js';
 import { MalformedGrant, parseSecretJson, readGrant } from './grantCodec.js';
 import { KeyedMutex } from './keyedMutex.js';

@@ -6,6 +6,8 @@ import type { StoreConfig } from './storeConfig.js';
 import type { TokenStore } from './tokenStore.js';
 
 export type { Grant, SharedToken, TokenStore } from './tokenStore.js';
+export type { RecordStore, StoreWithRecords } from './records.js';
+export { MemoryRecords, recordsOf } from './records.js';
 export type { StoreConfig } from './storeConfig.js';
 export { FileStore } from './file.js';
 export { KeyringStore } from './keyring.js';

@@ -26,7 +26,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
 import { StoreUnavailable } from '../errors.js';
-import type { RecordStore } from '../records.js';
+import type { RecordStore } from './records.js';
 import { FileLock, type FileLockOptions, LockTimeout } from './fileLock.js';
 import { MalformedGrant, parseSecretJson, readGrant } from './grantCodec.js';
 import { KeyedMutex } from './keyedMutex.js';

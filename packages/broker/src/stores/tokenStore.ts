@@ -42,8 +42,10 @@ export interface Grant {
 }
 
 /**
- * Where grants are kept. Every method may reject: with a `store_unavailable` {@link BrokerError}
- * when the store says why, otherwise callers translate the rejection to `store_unavailable`.
+ * Where grants are kept. A store translates its own failures: every method rejects only with
+ * `StoreUnavailable` (503 `store_unavailable`, naming the store type and the problem, never a
+ * secret), so callers pass its rejections on as they are. `withLock` passes the task's own errors on
+ * unchanged.
  */
 export interface TokenStore {
   /**

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 
-import { MemoryRecords } from '../../src/records.js';
+import { MemoryRecords } from '../../src/stores/records.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
 import { startIdP, type IdP } from '../fixtures/idp.js';

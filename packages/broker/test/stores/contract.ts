@@ -3,7 +3,8 @@
  */
 import { describe, expect, test } from '@jest/globals';
 
-import type { StoreWithRecords } from '../../src/records.js';
+import { StoreUnavailable } from '../../src/errors.js';
+import type { StoreWithRecords } from '../../src/stores/records.js';
 import type { Grant, TokenStore } from '../../src/stores/tokenStore.js';
 
 const grant = (provider: string, refreshToken: string | null = 'rt-1'): Grant => ({
@@ -22,6 +23,11 @@ export interface ContractSubject {
   make(): Promise<TokenStore>;
   /** Opens another store on the same data as `store` (another process would); durable stores only. */
   reopen?(store: TokenStore): Promise<TokenStore>;
+  /**
+   * Makes an opened store and a way to break what lies under it (its files, its keychain), for
+   * stores that can fail at all.
+   */
+  breakable?(): Promise<{ store: TokenStore; fail(): Promise<void> }>;
 }
 
 /**
@@ -34,7 +40,11 @@ export function runTokenStoreContract(
   name: string,
   subject: ContractSubject | (() => Promise<TokenStore>)
 ): void {
-  const { make: makeStore, reopen } = typeof subject === 'function' ? { make: subject } : subject;
+  const {
+    make: makeStore,
+    reopen,
+    breakable
+  } = typeof subject === 'function' ? { make: subject } : subject;
 
   describe(`TokenStore contract: ${name}`, () => {
     test('get of a missing grant is undefined', async () => {
@@ -163,6 +173,47 @@ export function runTokenStoreContract(
       expect(await records.getRecords('revocations')).toEqual({});
       await store.close();
     });
+
+    if (breakable !== undefined) {
+      test('a store whose backing fails answers store_unavailable (503, Retry-After) without its secrets', async () => {
+        const { store, fail } = await breakable();
+        await store.put(grant('demo', 'rt-must-not-leak'));
+        const records = (store as Partial<StoreWithRecords>).records;
+        await records?.putRecord('revocations', 'r1', 'rt-queued-must-not-leak');
+        await fail();
+        const calls: Array<[string, () => Promise<unknown>]> = [
+          ['get', () => store.get('demo')],
+          ['put', () => store.put(grant('demo', 'rt-2'))],
+          ['delete', () => store.delete('demo')]
+        ];
+        if (records !== undefined) {
+          calls.push(
+            ['getRecords', () => records.getRecords('revocations')],
+            ['putRecord', () => records.putRecord('revocations', 'r2', 'x')],
+            ['deleteRecord', () => records.deleteRecord('revocations', 'r1')]
+          );
+        }
+        for (const [name, call] of calls) {
+          const err = await call().then(
+            () => new Error(`${name} did not fail`),
+            (e: unknown) => e
+          );
+          expect({ name, err }).toMatchObject({
+            name,
+            err: { code: 'store_unavailable', status: 503, retryAfter: 5 }
+          });
+          expect(err).toBeInstanceOf(StoreUnavailable);
+          expect((err as Error).message).not.toMatch(/must-not-leak/);
+        }
+        // The lock may still work (a keychain's lock is a file beside it); if not, it says why.
+        await store
+          .withLock('demo', async () => undefined)
+          .catch((err: unknown) => {
+            expect(err).toBeInstanceOf(StoreUnavailable);
+          });
+        await store.close();
+      });
+    }
 
     if (reopen !== undefined) {
       test('what one store wrote, a second store on the same data reads (durable)', async () => {

@@ -60,7 +60,17 @@ runTokenStoreContract('FileStore', {
     dirs.set(store, dir);
     return store;
   },
-  reopen: async store => openIn(dirs.get(store as FileStore)!)
+  reopen: async store => openIn(dirs.get(store as FileStore)!),
+  breakable: async () => {
+    const dir = await freshDir();
+    const store = await openIn(dir);
+    // The directory is gone and a plain file stands in its place: every path in it is ENOTDIR.
+    const fail = async (): Promise<void> => {
+      await rm(dir, { recursive: true });
+      await writeFile(dir, 'not a directory');
+    };
+    return { store, fail };
+  }
 });
 
 const mode = async (path: string): Promise<number> => (await stat(path)).mode & 0o777;

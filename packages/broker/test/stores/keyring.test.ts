@@ -38,7 +38,39 @@ describeKeyring('KeyringStore (real Secret Service)', () => {
       names.set(store, name);
       return store;
     },
-    reopen: async store => openKeyring(names.get(store as KeyringStore)!)
+    reopen: async store => openKeyring(names.get(store as KeyringStore)!),
+    breakable: async () => {
+      // The real binding, until `fail` makes every keychain call throw as when the Secret Service
+      // goes away under a running broker.
+      const real = loadKeyringModule(null);
+      let broken = false;
+      const check = (): void => {
+        if (broken) throw new Error('org.freedesktop.DBus.Error.ServiceUnknown');
+      };
+      class AsyncEntry extends real.AsyncEntry {
+        override async getPassword() {
+          check();
+          return super.getPassword();
+        }
+        override async setPassword(password: string) {
+          check();
+          return super.setPassword(password);
+        }
+        override async deletePassword() {
+          check();
+          return super.deletePassword();
+        }
+      }
+      const store = new KeyringStore({
+        service: serviceName(),
+        modulePath: null,
+        load: () => ({ ...real, AsyncEntry }),
+        lockDir,
+        lock: LOCK
+      });
+      await store.open();
+      return { store, fail: async () => void (broken = true) };
+    }
   });
 
   test('one Secret Service entry per grant: service, account <user>/<provider>, JSON grant', async () => {

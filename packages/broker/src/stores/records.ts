@@ -3,12 +3,13 @@
  * as the grants: a store that outlives the process exposes a {@link RecordStore} as `records`; for
  * any other store (memory) the records live in memory, which is as durable as its grants.
  */
-import type { TokenStore } from './stores/tokenStore.js';
+import type { TokenStore } from './tokenStore.js';
 
 /**
  * A record space. A namespace is a short fixed name (`consents`, `revocations`); keys and values are
  * strings the caller encodes. Values may hold secrets (a refresh token waiting to be revoked), so an
- * implementation keeps them as it keeps grants.
+ * implementation keeps them as it keeps grants, and fails as its store does: only with
+ * `StoreUnavailable`.
  */
 export interface RecordStore {
   /** Every record of a namespace, key to value (empty when there is none). */

@@ -42,7 +42,7 @@ export function providerRoutes(context: BrokerContext): Router {
           needs_login: status.needsLogin,
           ...(problem === undefined
             ? {}
-            : { error: problem.code, error_description: problem.description })
+            : { error: { code: problem.code, description: problem.description } })
         };
       })
     );

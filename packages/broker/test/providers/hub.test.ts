@@ -313,7 +313,7 @@ describe('kind hub: tokens of the JupyterHub login, from the hub', () => {
       signed_in: true,
       needs_login: false,
       expires_at: null,
-      error: 'upstream_unavailable'
+      error: { code: 'upstream_unavailable', description: expect.any(String) }
     });
   });
 
@@ -330,7 +330,7 @@ describe('kind hub: tokens of the JupyterHub login, from the hub', () => {
     expect(list.json.providers[0]).toMatchObject({
       signed_in: true,
       needs_login: true,
-      error: 'login_required'
+      error: { code: 'login_required', description: expect.stringMatching(/JupyterHub/) }
     });
     hub.mode = 'ok';
     const back = await token(b);

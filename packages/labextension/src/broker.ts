@@ -7,6 +7,7 @@ import type { ServerConnection } from '@jupyterlab/services';
 import { Signal } from '@lumino/signaling';
 
 import { TokenBrokerClient } from './client';
+import { CLIENT_LABEL } from './contract.generated';
 import { ConsentError, SignInError, TokenBrokerError, TokenBrokerRequestError } from './errors';
 import { DEFAULT_LOGIN_TIMING, ILoginTiming, LoginHost, LoginPopup } from './loginPopup';
 import { requestBroker } from './request';
@@ -29,14 +30,16 @@ import {
   toConsent,
   toProviderInfo,
   toSession,
-  type IConsentWire,
-  type IEventWire,
-  type IProviderWire,
-  type ITokenWire
+  type BrowserLoginAnswer,
+  type ConsentRequest,
+  type ConsentsAnswer,
+  type EventsAnswer,
+  type LoginRequest,
+  type ProvidersAnswer,
+  type Received,
+  type TokenRequest,
+  type TokenWire
 } from './wire';
-
-/** Plugin ids the server extension accepts as client labels. */
-const CLIENT_ID = /^[A-Za-z0-9@/:._-]{1,128}$/;
 
 /** How many audit events {@link TokenBroker.events} reads by default. */
 const DEFAULT_EVENT_LIMIT = 20;
@@ -141,7 +144,7 @@ export class TokenBroker implements ITokenBroker {
 
   /** {@inheritDoc ITokenBroker.forClient} */
   forClient(clientId: string): ITokenBrokerClient {
-    if (!CLIENT_ID.test(clientId)) {
+    if (!CLIENT_LABEL.test(clientId)) {
       throw new TokenBrokerError(
         'invalid_request',
         'A client id is a plugin id of 1 to 128 characters from A-Z a-z 0-9 @ / : . _ -.'
@@ -173,7 +176,7 @@ export class TokenBroker implements ITokenBroker {
     if (options.provider !== undefined) {
       query.set('provider', options.provider);
     }
-    const answer = await requestBroker<{ events?: IEventWire[] }>(
+    const answer = await requestBroker<Received<EventsAnswer>>(
       `events?${query}`,
       {},
       this._settings
@@ -183,11 +186,7 @@ export class TokenBroker implements ITokenBroker {
 
   /** {@inheritDoc ITokenBroker.consents} */
   async consents(): Promise<ReadonlyArray<IConsent>> {
-    const answer = await requestBroker<{ consents?: IConsentWire[] }>(
-      'consents',
-      {},
-      this._settings
-    );
+    const answer = await requestBroker<Received<ConsentsAnswer>>('consents', {}, this._settings);
     const consents = (answer.consents ?? []).map(toConsent);
     return Object.freeze(consents.filter((c): c is IConsent => c !== null));
   }
@@ -215,14 +214,14 @@ export class TokenBroker implements ITokenBroker {
     minTtl: number | undefined,
     client: string
   ): Promise<ISession> {
-    const body: { scopes?: string[]; min_ttl?: number } = {};
+    const body: TokenRequest = {};
     if (scopes.length > 0) {
       body.scopes = [...scopes];
     }
     if (minTtl !== undefined) {
       body.min_ttl = minTtl;
     }
-    const answer = await requestBroker<ITokenWire>(
+    const answer = await requestBroker<TokenWire>(
       `providers/${encodeURIComponent(providerId)}/token`,
       { method: 'POST', body, client },
       this._settings
@@ -358,13 +357,10 @@ export class TokenBroker implements ITokenBroker {
         { client, provider: providerId }
       );
     }
+    const body: ConsentRequest = { client, provider: providerId, decision };
     await requestBroker<void>(
       'consents',
-      {
-        method: 'PUT',
-        body: { client, provider: providerId, decision },
-        client: FIRST_PARTY_CLIENT
-      },
+      { method: 'PUT', body, client: FIRST_PARTY_CLIENT },
       this._settings
     );
     this._sessionsChanged.emit({ provider: providerId });
@@ -379,9 +375,10 @@ export class TokenBroker implements ITokenBroker {
   private async _runLogin(providerId: string, popup: LoginPopup, client: string): Promise<void> {
     try {
       try {
-        const { authorization_url } = await requestBroker<{ authorization_url: string }>(
+        const body: LoginRequest = {};
+        const { authorization_url } = await requestBroker<BrowserLoginAnswer>(
           `providers/${encodeURIComponent(providerId)}/login`,
-          { method: 'POST', body: {}, client },
+          { method: 'POST', body, client },
           this._settings
         );
         popup.navigate(authorization_url);
@@ -432,11 +429,7 @@ export class TokenBroker implements ITokenBroker {
     providers: ReadonlyArray<IProviderInfo>;
     changed: ReadonlySet<string>;
   }> {
-    const answer = await requestBroker<{ providers?: IProviderWire[] }>(
-      'providers',
-      {},
-      this._settings
-    );
+    const answer = await requestBroker<Received<ProvidersAnswer>>('providers', {}, this._settings);
     const providers = (answer.providers ?? []).map(toProviderInfo);
     const previous = this._known;
     this._known = new Map(providers.map(p => [p.id, p]));

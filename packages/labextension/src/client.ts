@@ -5,6 +5,7 @@
 import type { ISignal } from '@lumino/signaling';
 
 import type { TokenBroker } from './broker';
+import { MAX_MIN_TTL } from './contract.generated';
 import { ConsentError, TokenBrokerError, TokenBrokerRequestError } from './errors';
 import type {
   IGetSessionOptions,
@@ -16,9 +17,6 @@ import type {
   ITokenBrokerClient,
   ITokenFetchInit
 } from './tokens';
-
-/** The largest `min_ttl` the broker accepts. */
-const MAX_MIN_TTL = 86400;
 
 /**
  * The client of one plugin; made by {@link TokenBroker.forClient}.

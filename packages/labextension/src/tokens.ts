@@ -7,6 +7,18 @@
 import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
 
+import type { components } from './wire.generated';
+
+/** How a provider is configured (`openapi.yaml`, `Provider.kind`): `oidc`, `keycloak`, … or `hub`. */
+export type ProviderKind = components['schemas']['Provider']['kind'];
+
+/**
+ * How the broker gets a provider's tokens (`openapi.yaml`, `Provider.grant`): `authorization_code`
+ * (a person signs in), `client_credentials` (a service account, always signed in),
+ * `token_exchange` (exchanges another provider's token) or `hub` (the JupyterHub login).
+ */
+export type ProviderGrant = components['schemas']['Provider']['grant'];
+
 /**
  * One identity provider the broker knows, as the broker reports it. It never carries a token.
  */
@@ -15,8 +27,10 @@ export interface IProviderInfo {
   readonly id: string;
   /** Human readable title, e.g. `Demo IdP`. */
   readonly title: string;
-  /** Grant kind, e.g. `oidc`, `hub`, `client_credentials`. */
+  /** How the provider is configured, a {@link ProviderKind}: e.g. `oidc`, or `hub` for the JupyterHub login. */
   readonly kind: string;
+  /** How the broker gets its tokens, a {@link ProviderGrant}: e.g. `authorization_code`, `client_credentials`. */
+  readonly grant: string;
   /** Whether the broker holds a grant for this provider. */
   readonly signedIn: boolean;
   /** The signed-in account (preferred user name or subject), or `null`. */

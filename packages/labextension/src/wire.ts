@@ -1,6 +1,7 @@
 /**
- * The broker API's JSON shapes (snake_case, as `openapi.yaml` has them) and their conversion to the
- * public, frozen, camelCase objects of `tokens.ts`. Nothing here ever handles a refresh token.
+ * The broker API's JSON shapes, named over the types generated from `openapi.yaml`
+ * (`wire.generated.ts`, `make contract`), and their conversion to the public, frozen, camelCase
+ * objects of `tokens.ts`. Nothing here ever handles a refresh token.
  */
 import type {
   ConsentDecision,
@@ -10,50 +11,56 @@ import type {
   IProviderInfo,
   ISession
 } from './tokens';
+import type { components, operations } from './wire.generated';
 
-/** The broker's provider entry on the wire. */
-export interface IProviderWire {
-  id: string;
-  title?: string;
-  kind?: string;
-  signed_in?: boolean;
-  account?: string | null;
-  scopes?: string[] | string;
-  expires_at?: number | null;
-  needs_login?: boolean;
-  error?: string | { error?: string; error_description?: string } | null;
-  error_description?: string;
-}
+type Schemas = components['schemas'];
 
-/** The broker's token answer on the wire. */
-export interface ITokenWire {
-  access_token: string;
-  token_type: string;
-  expires_at: number;
-  expires_in: number;
-  scopes?: string[] | string;
-  provider?: string;
-}
+/** The JSON of an operation's answer with `status`. */
+type Answer<
+  Name extends keyof operations,
+  Status extends keyof operations[Name]['responses']
+> = operations[Name]['responses'][Status] extends { content: { 'application/json': infer T } }
+  ? T
+  : never;
 
-/** The broker's audit event on the wire. */
-export interface IEventWire {
-  time?: number | string;
-  type?: string;
-  provider?: string | null;
-  client?: string | null;
-  scopes?: string[] | string;
-  outcome?: string;
-  code?: string;
-  reason?: string;
-}
+/** The JSON body an operation takes. */
+type Body<Name extends keyof operations> =
+  NonNullable<operations[Name]['requestBody']> extends { content: { 'application/json': infer T } }
+    ? T
+    : never;
 
-/** The broker's consent entry on the wire. */
-export interface IConsentWire {
-  client?: string;
-  provider?: string;
-  decision?: string;
-  expires_at?: number | null;
-}
+/**
+ * An answer as it arrives: the documented shape, but no field is taken for granted (it may be
+ * missing or null), so a conversion never throws on an entry it cannot fully read.
+ */
+export type Received<T> = { readonly [K in keyof T]?: T[K] | null };
+
+/** A provider entry of `GET providers`. */
+export type ProviderWire = Schemas['Provider'];
+/** The answer of `POST providers/{id}/token`. */
+export type TokenWire = Schemas['Token'];
+/** An audit event of `GET events`. */
+export type AuditEventWire = Schemas['AuditEvent'];
+/** A consent entry of `GET consents`. */
+export type ConsentWire = Schemas['Consent'];
+/** An error answer: `{error, error_description}`. */
+export type ErrorWire = Schemas['Error'];
+
+/** The answer of `GET providers`. */
+export type ProvidersAnswer = Answer<'listProviders', 200>;
+/** The answer of `GET events`. */
+export type EventsAnswer = Answer<'listEvents', 200>;
+/** The answer of `GET consents`. */
+export type ConsentsAnswer = Answer<'listConsents', 200>;
+/** The answer of `POST providers/{id}/login` for a browser sign-in (the only one JupyterLab starts). */
+export type BrowserLoginAnswer = Extract<Answer<'startLogin', 200>, { authorization_url: string }>;
+
+/** The body of `POST providers/{id}/token`. */
+export type TokenRequest = Body<'getToken'>;
+/** The body of `POST providers/{id}/login`. */
+export type LoginRequest = Body<'startLogin'>;
+/** The body of `PUT consents`. */
+export type ConsentRequest = Body<'decideConsent'>;
 
 const DECISIONS: ReadonlyArray<ConsentDecision> = ['allow', 'allow_always', 'deny'];
 
@@ -63,12 +70,13 @@ const DECISIONS: ReadonlyArray<ConsentDecision> = ['allow', 'allow_always', 'den
  * @param wire - the broker's entry.
  * @returns a frozen provider info.
  */
-export function toProviderInfo(wire: IProviderWire): IProviderInfo {
+export function toProviderInfo(wire: Received<ProviderWire> & { id: string }): IProviderInfo {
   const error = toProviderError(wire);
   return Object.freeze({
     id: wire.id,
     title: wire.title ?? wire.id,
     kind: wire.kind ?? 'oidc',
+    grant: wire.grant ?? 'authorization_code',
     signedIn: wire.signed_in === true,
     account: wire.account ?? null,
     scopes: Object.freeze(toScopes(wire.scopes)),
@@ -86,10 +94,10 @@ export function toProviderInfo(wire: IProviderWire): IProviderInfo {
  * @param account - the signed-in account, if known.
  * @returns a frozen session.
  */
-export function toSession(wire: ITokenWire, providerId: string, account: string | null): ISession {
+export function toSession(wire: TokenWire, providerId: string, account: string | null): ISession {
   return Object.freeze({
     id: `${providerId}:${account ?? ''}`,
-    provider: wire.provider ?? providerId,
+    provider: wire.provider,
     accessToken: wire.access_token,
     expiresAt: wire.expires_at,
     account,
@@ -101,11 +109,11 @@ export function toSession(wire: ITokenWire, providerId: string, account: string 
  * An audit event as the public {@link IAuditEvent}.
  *
  * @param wire - the broker's event.
- * @returns a frozen event; `time` in ms since the epoch (the broker sends seconds, ms or ISO text).
+ * @returns a frozen event; `time` in ms since the epoch (`NaN` when the broker's ISO time is unreadable).
  */
-export function toAuditEvent(wire: IEventWire): IAuditEvent {
+export function toAuditEvent(wire: Received<AuditEventWire>): IAuditEvent {
   return Object.freeze({
-    time: toMillis(wire.time),
+    time: typeof wire.time === 'string' ? Date.parse(wire.time) : Number.NaN,
     type: wire.type ?? 'unknown',
     provider: wire.provider ?? null,
     client: wire.client ?? null,
@@ -122,7 +130,7 @@ export function toAuditEvent(wire: IEventWire): IAuditEvent {
  * @param wire - the broker's entry.
  * @returns a frozen consent, or `null` for an entry without client, provider or a known decision.
  */
-export function toConsent(wire: IConsentWire): IConsent | null {
+export function toConsent(wire: Received<ConsentWire>): IConsent | null {
   const decision = DECISIONS.find(d => d === wire.decision);
   if (!wire.client || !wire.provider || !decision) {
     return null;
@@ -157,38 +165,17 @@ export function hasChanged(
   );
 }
 
-function toProviderError(wire: IProviderWire): IProviderError | undefined {
+function toProviderError(wire: Received<ProviderWire>): IProviderError | undefined {
   if (!wire.error) {
     return undefined;
   }
-  if (typeof wire.error === 'string') {
-    // The broker reports either a stable code (with `error_description`) or, for an IdP it cannot
-    // reach, the reason as text.
-    return /^[a-z_]+$/.test(wire.error)
-      ? Object.freeze({
-          code: wire.error,
-          description: wire.error_description ?? 'The provider reported a problem.'
-        })
-      : Object.freeze({ code: 'upstream_unavailable', description: wire.error });
-  }
   return Object.freeze({
-    code: wire.error.error ?? 'server_error',
-    description: wire.error.error_description ?? 'The provider reported a problem.'
+    code: wire.error,
+    description: wire.error_description ?? 'The provider reported a problem.'
   });
 }
 
-/** Scopes arrive as an array or as an OAuth space-separated string. */
-function toScopes(scopes: string[] | string | undefined): string[] {
-  if (Array.isArray(scopes)) {
-    return scopes.filter(s => typeof s === 'string');
-  }
-  return typeof scopes === 'string' ? scopes.split(' ').filter(s => s !== '') : [];
-}
-
-/** Epoch seconds (below 1e12), epoch ms, or ISO text, as ms; `NaN` when unreadable. */
-function toMillis(time: number | string | undefined): number {
-  if (typeof time === 'number') {
-    return time < 1e12 ? time * 1000 : time;
-  }
-  return typeof time === 'string' ? Date.parse(time) : Number.NaN;
+/** The scopes of an entry; none when it has no readable list. */
+function toScopes(scopes: ReadonlyArray<string> | null | undefined): string[] {
+  return Array.isArray(scopes) ? scopes.filter(s => typeof s === 'string') : [];
 }

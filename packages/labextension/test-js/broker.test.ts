@@ -36,7 +36,7 @@ function setup(options: { signedIn?: boolean; confirm?: boolean } = {}) {
               token_type: 'Bearer',
               expires_at: 2_000_000_000,
               expires_in: 60,
-              scopes: 'openid demo:read',
+              scopes: ['openid', 'demo:read'],
               provider: 'demo'
             }
           }
@@ -86,6 +86,7 @@ describe('providers', () => {
       id: 'demo',
       title: 'Demo IdP',
       kind: 'oidc',
+      grant: 'authorization_code',
       signedIn: true,
       account: 'alice',
       scopes: ['openid', 'demo:read'],
@@ -97,10 +98,32 @@ describe('providers', () => {
     assert.equal(api.seen[0].headers.get('X-Token-Broker-Client'), 'jupyterlab');
   });
 
-  it('turns an unreachable IdP message into an upstream_unavailable error', async () => {
+  it("dropped the broker's grant: a service account's provider says client_credentials", async () => {
     const api = new FakeBrokerApi().on('GET providers', () => ({
       status: 200,
-      body: { providers: [wireProvider({ error: 'fetch failed' })] }
+      body: {
+        providers: [
+          wireProvider({ id: 'svc', kind: 'oauth2', grant: 'client_credentials', signed_in: true })
+        ]
+      }
+    }));
+    const broker = new TokenBroker({
+      serverSettings: api.settings(),
+      host: new FakeHost() as never
+    });
+    const [svc] = await broker.providers();
+    assert.equal(svc.kind, 'oauth2');
+    assert.equal(svc.grant, 'client_credentials');
+  });
+
+  it('keeps the code and description of a provider the broker cannot use', async () => {
+    const api = new FakeBrokerApi().on('GET providers', () => ({
+      status: 200,
+      body: {
+        providers: [
+          wireProvider({ error: 'upstream_unavailable', error_description: 'fetch failed' })
+        ]
+      }
     }));
     const broker = new TokenBroker({
       serverSettings: api.settings(),

@@ -11,7 +11,7 @@ import { clientName, describeClient } from '../src/pluginNames';
 import { decodeClaims } from '../src/jwtClaims';
 import { DEFAULT_PREFERENCES, readPreferences } from '../src/preferences';
 import { statusText } from '../src/statusText';
-import { toAuditEvent, toProviderInfo, type IProviderWire } from '../src/wire';
+import { toAuditEvent, toProviderInfo, type ProviderWire } from '../src/wire';
 import { wireProvider } from './fakes';
 
 function jwt(payload: unknown, header: unknown = { alg: 'RS256', typ: 'at+jwt' }): string {
@@ -55,20 +55,18 @@ describe('decodeClaims', () => {
 });
 
 describe('audit events', () => {
-  it('reads ISO, second and millisecond times, and shows a line without token material', () => {
+  it('reads the ISO time, and shows a line without token material', () => {
     const iso = toAuditEvent({
       time: '2030-01-01T00:00:00.000Z',
       type: 'denial',
       provider: 'demo',
       client: '@acme/archive:plugin',
-      scopes: 'demo:read',
+      scopes: ['demo:read'],
       outcome: 'denied',
       code: 'consent_denied'
     });
     assert.equal(iso.time, Date.UTC(2030, 0, 1));
     assert.deepEqual(iso.scopes, ['demo:read']);
-    assert.equal(toAuditEvent({ time: 1_893_456_000 }).time, Date.UTC(2030, 0, 1));
-    assert.equal(toAuditEvent({ time: Date.UTC(2030, 0, 1) }).time, Date.UTC(2030, 0, 1));
     assert.match(eventText(iso), /denial demo · Archive · denied \(consent_denied\)$/);
     assert.equal(describeEvent(iso).tone, 'info', 'refused after the person denied it: no problem');
   });
@@ -160,7 +158,7 @@ describe('client names', () => {
 
 describe('statusText', () => {
   const info = (overrides: Record<string, unknown>) =>
-    toProviderInfo(wireProvider(overrides) as unknown as IProviderWire);
+    toProviderInfo(wireProvider(overrides) as unknown as ProviderWire);
 
   it('counts signed-in providers', () => {
     assert.deepEqual(

@@ -86,6 +86,7 @@ export function wireProvider(overrides: Record<string, unknown> = {}): Record<st
     id: 'demo',
     title: 'Demo IdP',
     kind: 'oidc',
+    grant: 'authorization_code',
     signed_in: false,
     account: null,
     scopes: ['openid', 'demo:read'],

@@ -38,7 +38,6 @@ RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "Retry-After")
 """Response headers forwarded from the broker."""
 
 LOGIN_PATH = re.compile(r"^providers/[^/]+/login$")
-GRANT_PATH = re.compile(r"^providers/[^/]+/grant$")
 TOKEN_PATH = re.compile(r"^providers/[^/]+/token$")
 ADMIN_PATH = "admin/revoke"
 """The one route an admin (not the owner) may call: ``POST admin/revoke``."""
@@ -71,11 +70,6 @@ class _AccessLogAtDebug(logging.LoggerAdapter):
 
     def warning(self, msg: object, *args: object, **kwargs: object) -> None:
         self.debug(msg, *args, **kwargs)  # type: ignore[arg-type]
-
-
-def is_browser_grant_upload(method: str, path: str) -> bool:
-    """``PUT …/grant`` hands the broker a grant; only the server extension itself may, never a request."""
-    return method == "PUT" and GRANT_PATH.match(path) is not None
 
 
 def has_dot_segment(path: str) -> bool:
@@ -197,9 +191,6 @@ class BrokerProxyHandler(APIHandler):
             return
         if has_dot_segment(path):
             self.send_error_json(400, "invalid_request", "Invalid path.")
-            return
-        if is_browser_grant_upload(method, path):
-            self.send_error_json(403, "forbidden", "Grants are only handed to the broker by the server itself.")
             return
         body = self.request.body or b""
         if len(body) > MAX_BODY_BYTES:

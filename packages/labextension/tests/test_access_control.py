@@ -61,11 +61,12 @@ def test_body_over_16_kib_is_refused_with_413(server: JupyterServer) -> None:
     assert response.json()["error"] == "payload_too_large"
 
 
-def test_put_grant_from_a_browser_is_never_forwarded(server: JupyterServer) -> None:
+def test_no_request_can_hand_the_broker_a_grant(server: JupyterServer) -> None:
+    # Grants come only from a sign-in the broker completes itself: no route takes one from a request.
     browser = browser_login(server)
     response = browser.put(server.api("providers/demo/grant"), json={}, headers=xsrf_headers(browser))
-    assert response.status_code == 403
-    assert response.json()["error"] == "forbidden"
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
 
 
 def test_forged_broker_headers_are_replaced(server: JupyterServer) -> None:

@@ -9,7 +9,7 @@ import pytest
 from jupyter_token_broker import LoginRequired, TokenBrokerError
 from jupyter_token_broker.config import ConfigError, TokenBroker
 from jupyter_token_broker.discovery import ServerInfo, ancestor_pids, from_jupyterhub_env, parent_pid
-from jupyter_token_broker.handlers import has_dot_segment, is_browser_grant_upload
+from jupyter_token_broker.handlers import has_dot_segment
 from jupyter_token_broker.identity import client_label, is_owner, owner_name
 from jupyter_token_broker.supervisor import Backoff, minimal_environment, parse_ready_line
 
@@ -33,12 +33,10 @@ def test_client_label_falls_back_to_jupyterlab_when_invalid() -> None:
     assert client_label(None) == "jupyterlab"
 
 
-def test_dot_segments_and_grant_uploads_are_recognised() -> None:
+def test_dot_segments_are_recognised() -> None:
     assert has_dot_segment("providers/../metrics")
     assert has_dot_segment("providers/%2E%2e/metrics")
     assert not has_dot_segment("providers/demo/token")
-    assert is_browser_grant_upload("PUT", "providers/demo/grant")
-    assert not is_browser_grant_upload("DELETE", "providers/demo/grant")
 
 
 def test_backoff_doubles_up_to_the_cap() -> None:

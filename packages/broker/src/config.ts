@@ -1,10 +1,8 @@
 /**
  * The broker's typed configuration: the defaults in one object (each option with a one-line
- * description), a validation step that names the bad key, and the loader that refuses files others
- * can read. The file shape is the contract in docs/architecture.md ("Config file").
+ * description), a validation step that names the bad key, and the loader (which refuses files others
+ * can read: `secretFile.ts`). The file shape is the contract in docs/architecture.md ("Config file").
  */
-import { readFile, stat } from 'node:fs/promises';
-
 import { type AuditConfig, AUDIT_DEFAULTS, validateAuditConfig } from './audit.js';
 import { ConfigError, didYouMean } from './configError.js';
 import { MAX_MIN_TTL } from './contract.generated.js';
@@ -14,6 +12,7 @@ import {
   type ProviderConfig,
   validateProvider
 } from './providers/providerConfig.js';
+import { readSecretFile } from './secretFile.js';
 import { type StoreConfig, validateStoreConfig } from './stores/storeConfig.js';
 
 export { ConfigError, PROVIDER_ID, type ProviderConfig, type StoreConfig };
@@ -114,31 +113,6 @@ export function validateConfig(raw: unknown): BrokerConfig {
 }
 
 /**
- * Reads a file that may hold secrets, refusing it when group or others can read it.
- *
- * @param path - the file
- * @param what - its role, for the message (`key file`, `config file`)
- * @returns the file's text
- * @throws {@link ConfigError} when it is missing, not a regular file or too open
- */
-export async function readPrivateFile(path: string, what: string): Promise<string> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (err) {
-    throw new ConfigError(what, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code}`);
-  }
-  if (!info.isFile()) throw new ConfigError(what, `${path} is not a regular file`);
-  if ((info.mode & 0o077) !== 0) {
-    throw new ConfigError(
-      what,
-      `${path} is readable by group or others (mode ${(info.mode & 0o777).toString(8)}); chmod 600 it`
-    );
-  }
-  return readFile(path, 'utf8');
-}
-
-/**
  * Loads, checks and validates the config file.
  *
  * @param path - the JSON file
@@ -146,7 +120,7 @@ export async function readPrivateFile(path: string, what: string): Promise<strin
  * @throws {@link ConfigError}
  */
 export async function loadConfig(path: string): Promise<BrokerConfig> {
-  const text = await readPrivateFile(path, 'config file');
+  const text = await readSecretFile(path, 'config file');
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -164,7 +138,7 @@ export async function loadConfig(path: string): Promise<BrokerConfig> {
  * @throws {@link ConfigError}
  */
 export async function loadKey(path: string): Promise<string> {
-  const key = (await readPrivateFile(path, 'key file')).trim();
+  const key = (await readSecretFile(path, 'key file')).trim();
   if (key.length < 32 || /\s/.test(key)) {
     throw new ConfigError('key file', 'must hold one line of at least 32 characters');
   }

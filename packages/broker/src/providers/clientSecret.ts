@@ -7,6 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 
 import { Misconfigured } from '../errors.js';
+import { tooOpen } from '../secretFile.js';
 
 /**
  * What is wrong with a secret file, or undefined when it can be used. Reads the file (to see it is
@@ -53,12 +54,8 @@ export async function readClientSecret(provider: string, file: string): Promise<
   try {
     const info = await stat(file);
     if (!info.isFile()) throw new Misconfigured(`${what} is not a regular file.`);
-    const mode = info.mode & 0o777;
-    if ((mode & 0o077) !== 0) {
-      throw new Misconfigured(
-        `${what} is readable by group or others (mode ${mode.toString(8)}); chmod 600 it.`
-      );
-    }
+    const open = tooOpen(info.mode);
+    if (open !== undefined) throw new Misconfigured(`${what} is ${open}.`);
     text = await readFile(file, 'utf8');
   } catch (err) {
     if (err instanceof Misconfigured) throw err;

@@ -175,6 +175,12 @@ if (jupyter) {
     '  (the floor is the extension forwarding over its unix socket to a process that answers a ' +
       'constant: no broker design behind a socket can go below it)'
   );
+  say(
+    `  the broker route with tornado's SimpleAsyncHTTPClient instead of the extension's client: ` +
+      `${fixed(jupyter.tornado.p50_ms)} ms (p90 ${fixed(jupyter.tornado.p90_ms)}), ` +
+      `${fixed(jupyter.tornado_client_extra_ms)} ms per request over the shipped client, ratio ` +
+      `${fixed(jupyter.tornado_client_ratio)}`
+  );
 }
 
 say('\n5. The lab extension as built');
@@ -207,6 +213,10 @@ const figures = {
   jupyter_overhead_ratio: jupyter?.jupyter_overhead_ratio ?? null,
   // Informational, not a goal: what the architecture costs with nothing behind the socket.
   jupyter_floor_ratio: jupyter?.floor_ratio ?? null,
+  // Informational: the broker route with tornado's HTTP client in place of the extension's.
+  jupyter_broker_p50_ms: jupyter?.broker.p50_ms ?? null,
+  tornado_client_ratio: jupyter?.tornado_client_ratio ?? null,
+  tornado_client_extra_ms: jupyter?.tornado_client_extra_ms ?? null,
   labextension_js_gzip_kb: lab?.kb ?? null
 };
 const holds = (value, test) => (value === null ? false : test(value));

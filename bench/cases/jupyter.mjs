@@ -4,7 +4,9 @@
  * the ratio of p50 latencies is what the extension and the broker add to a Jupyter API call. A third
  * route, the floor, runs the extension's own forwarding code against a process that answers the
  * same bytes as a constant (jupyter/floor-server.mjs): what the architecture costs whatever the
- * broker does, so that broker − floor is the broker's own share.
+ * broker does, so that broker − floor is the broker's own share. A fourth route is the broker's
+ * route with tornado's own HTTP client in place of the extension's (`upstream.py`): what that client
+ * buys per request.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,12 +49,14 @@ async function call(url, token, { method = 'GET', body, accept = 'application/js
 
 /**
  * Starts a Jupyter server with the token broker extension (launching the broker the Python package
- * ships) and the benchmark's extension, signs in, starts the floor process, and times the three
+ * ships) and the benchmark's extension, signs in, starts the floor process, and times the four
  * routes.
  *
  * @param {object} options - `idp`, `port`, `requests`, `warmup`.
- * @returns {Promise<object>} p50/p90 of the broker, no-op and floor routes, the broker/no-op ratio
- *   (`jupyter_overhead_ratio`), `floor_ratio` (floor/no-op) and `broker_over_floor_ms`.
+ * @returns {Promise<object>} p50/p90 of the broker, no-op, floor and tornado-client routes, the
+ *   broker/no-op ratio (`jupyter_overhead_ratio`), `floor_ratio` (floor/no-op),
+ *   `broker_over_floor_ms`, and `tornado_client_ratio` (tornado client / shipped client) with
+ *   `tornado_client_extra_ms` (the p50 difference).
  */
 export async function measureJupyter({ idp, port, requests, warmup }) {
   const dir = privateDir('jupyter');
@@ -114,6 +118,7 @@ export async function measureJupyter({ idp, port, requests, warmup }) {
   const base = `http://127.0.0.1:${port}/`;
   const api = `${base}token-broker/api/v1/`;
   const floorUrl = `${base}tb-bench/floor/api/v1/providers/demo/token`;
+  const tornadoUrl = `${base}tb-bench/tornado/api/v1/providers/demo/token`;
   let floor = null;
   try {
     await waitFor(
@@ -145,17 +150,24 @@ export async function measureJupyter({ idp, port, requests, warmup }) {
     if (floorAnswer !== answer) {
       throw new Error('the floor route did not answer the bytes of the broker route');
     }
+    const tornadoAnswer = JSON.parse(
+      await call(tornadoUrl, token, { method: 'POST', body: { min_ttl: 60 } })
+    );
+    if (tornadoAnswer.access_token !== JSON.parse(answer).access_token) {
+      throw new Error("the tornado-client route did not answer the broker route's token");
+    }
 
     const timings = await runJson(
       PYTHON,
       [
         join(JUPYTER_DIR, 'client.py'),
-        `${api}providers/demo/token`,
-        `${base}tb-bench/api/v1/providers/demo/token`,
-        floorUrl,
         token,
         String(requests),
-        String(warmup)
+        String(warmup),
+        `broker=${api}providers/demo/token`,
+        `noop=${base}tb-bench/api/v1/providers/demo/token`,
+        `floor=${floorUrl}`,
+        `tornado=${tornadoUrl}`
       ],
       { env }
     );
@@ -164,9 +176,12 @@ export async function measureJupyter({ idp, port, requests, warmup }) {
       broker: timings.broker,
       noop: timings.noop,
       floor: timings.floor,
+      tornado: timings.tornado,
       jupyter_overhead_ratio: timings.broker.p50_ms / timings.noop.p50_ms,
       floor_ratio: timings.floor.p50_ms / timings.noop.p50_ms,
-      broker_over_floor_ms: timings.broker.p50_ms - timings.floor.p50_ms
+      broker_over_floor_ms: timings.broker.p50_ms - timings.floor.p50_ms,
+      tornado_client_ratio: timings.tornado.p50_ms / timings.broker.p50_ms,
+      tornado_client_extra_ms: timings.tornado.p50_ms - timings.broker.p50_ms
     };
   } finally {
     await Promise.all([server.stop(), floor?.stop()]);

@@ -1,9 +1,9 @@
 """Sequential token requests made as the kernel helper makes them (``urllib``, one connection per call,
-``Authorization: token …``, ``X-Token-Broker-Client: kernel``), rotating among the broker's route, the no-op route
-and the floor route (the extension's forwarding to a process answering a constant), so that all see the same
-machine. Prints one JSON line of latencies in milliseconds.
+``Authorization: token …``, ``X-Token-Broker-Client: kernel``), rotating among the routes given (the broker's route,
+the no-op route, the floor route, ...), so that all see the same machine. Prints one JSON line of latencies in
+milliseconds, by route name.
 
-    python client.py BROKER_URL NOOP_URL FLOOR_URL TOKEN REQUESTS WARMUP
+    python client.py TOKEN REQUESTS WARMUP NAME=URL...
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ def call(url: str, token: str) -> float:
 
 
 def main() -> None:
-    broker_url, noop_url, floor_url, token, requests, warmup = sys.argv[1:7]
-    routes = [("broker", broker_url), ("noop", noop_url), ("floor", floor_url)]
-    # Every order in turn: each route is as often first, second and third, and as often right after each of the
-    # others, so no route always runs on a machine left in the same state by the same neighbour.
+    token, requests, warmup = sys.argv[1:4]
+    routes = [tuple(arg.split("=", 1)) for arg in sys.argv[4:]]
+    # Every order in turn: each route is as often in each place, and as often right after each of the others, so
+    # no route always runs on a machine left in the same state by the same neighbour.
     orders = list(itertools.permutations(routes))
     times: dict[str, list[float]] = {name: [] for name, _ in routes}
     for i in range(int(warmup) + int(requests)):

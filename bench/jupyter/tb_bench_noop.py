@@ -8,6 +8,11 @@ answer (read once from the file named by ``TB_BENCH_NOOP_BODY_FILE``), with the 
 the architecture: the extension's real forwarding code (``BrokerProxyHandler`` and ``BrokerClient``) talking over
 a unix socket to ``floor-server.mjs``, a bare ``node:http`` server answering that same body. What the broker's
 route costs above it is the broker's own work; no broker behind a socket can go below it.
+
+``{base_url}tb-bench/tornado/api/v1/(.*)`` is the broker's own route with one thing changed: the client that talks
+to the broker is tornado's ``SimpleAsyncHTTPClient`` over the broker's socket, nothing around it, as
+jupyter-server-proxy reaches a process on a unix socket (a resolver that answers every host with the socket). Timed
+beside the broker's route, it says what the extension's own client (``upstream.py``) buys over the library's.
 """
 
 from __future__ import annotations
@@ -16,12 +21,17 @@ import functools
 import json
 import os
 import secrets
+import socket
+from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
+from tornado.httpclient import HTTPRequest
+from tornado.netutil import Resolver
+from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
 from jupyter_token_broker.handlers import BrokerProxyHandler
 from jupyter_token_broker.identity import owner_name
@@ -30,6 +40,9 @@ from jupyter_token_broker.upstream import BrokerClient
 
 FLOOR_PREFIX = "tb-bench/floor/api/v1/"
 """The floor route under the server's base URL; what follows it is forwarded as the broker's path."""
+
+TORNADO_PREFIX = "tb-bench/tornado/api/v1/"
+"""The broker's route forwarded by tornado's client, under the server's base URL."""
 
 
 @functools.cache
@@ -48,10 +61,59 @@ class NoopTokenHandler(APIHandler):
 class FloorProxyHandler(BrokerProxyHandler):
     """The broker's proxy handler as it ships, reached under :data:`FLOOR_PREFIX` instead of its own prefix."""
 
+    prefix = FLOOR_PREFIX
+
     def broker_path(self) -> str:
-        prefix = url_path_join(self.base_url, FLOOR_PREFIX)
+        prefix = url_path_join(self.base_url, self.prefix)
         raw = self.request.path
         return raw[len(prefix) :] if raw.startswith(prefix) else ""
+
+
+class TornadoProxyHandler(FloorProxyHandler):
+    """The broker's proxy handler as it ships, forwarding with :class:`TornadoClient`."""
+
+    prefix = TORNADO_PREFIX
+
+
+class _SocketResolver(Resolver):
+    """Resolves every host to one unix socket (jupyter-server-proxy's way into a process on a socket)."""
+
+    def initialize(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+
+    async def resolve(self, host: str, port: int, family: int = socket.AF_UNSPEC) -> list:
+        return [(socket.AF_UNIX, self.socket_path)]
+
+
+class TornadoClient:
+    """tornado's ``SimpleAsyncHTTPClient`` on the broker's socket, with the request interface of ``BrokerClient``.
+
+    Nothing of ``upstream.py`` around it (no checks, no limits): the yardstick is the library as it comes. It is
+    made on the first request, inside the server's running event loop.
+    """
+
+    def __init__(self, socket_path: str) -> None:
+        self.socket_path = socket_path
+        self._http: SimpleAsyncHTTPClient | None = None
+
+    async def request(
+        self, method: str, path_and_query: str, headers: Mapping[str, str], body: bytes | None
+    ) -> SimpleNamespace:
+        if self._http is None:
+            resolver = _SocketResolver(socket_path=self.socket_path)
+            self._http = SimpleAsyncHTTPClient(force_instance=True, resolver=resolver)
+        request = HTTPRequest(
+            f"http://token-broker{path_and_query}",
+            method=method,
+            headers=dict(headers),
+            body=body,
+            follow_redirects=False,
+            decompress_response=False,
+        )
+        response = await self._http.fetch(request, raise_error=False)
+        return SimpleNamespace(
+            status=response.code, reason=response.reason, headers=response.headers, body=response.body or b""
+        )
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -76,4 +138,13 @@ def _load_jupyter_server_extension(serverapp) -> None:
             "redirect_uri": None,
         }
         handlers.append((url_path_join(serverapp.base_url, f"{FLOOR_PREFIX}(.*)"), FloorProxyHandler, options))
+    # The token broker's own app: extensions load in alphabetical order, so it is set up by now.
+    (broker,) = serverapp.extension_manager.extension_apps["jupyter_token_broker"]
+    options = {
+        "supervisor": broker.supervisor,
+        "client": TornadoClient(broker.supervisor.socket),
+        "owner": owner_name(),
+        "redirect_uri": None,
+    }
+    handlers.append((url_path_join(serverapp.base_url, f"{TORNADO_PREFIX}(.*)"), TornadoProxyHandler, options))
     serverapp.web_app.add_handlers(".*$", handlers)

@@ -251,7 +251,7 @@ export interface components {
        *     grant `hub`, the user's JupyterHub login) are signed in through the hub (no sign-in or
        *     sign-out here): `account` is the hub user, `scopes` and `expires_at` those of the last
        *     token the hub gave (the first list asks the hub once), `needs_login` true after the hub
-       *     said the login ended (`error` login_required)
+       *     said the login ended (`error.code` login_required)
        * @enum {unknown}
        */
       grant: 'authorization_code' | 'client_credentials' | 'token_exchange' | 'hub';
@@ -265,16 +265,21 @@ export interface components {
       /**
        * @description present when the provider cannot be used now: config_error (its client_secret_file is
        *     missing, unreadable, empty or readable by group or others; checked on every list, so a
-       *     fixed file clears it) or upstream_unavailable / upstream_error (the last discovery
-       *     failed). The list waits up to 1.5 s for a provider's first discovery, so an issuer that
-       *     refuses connections is reported in the first answer.
+       *     fixed file clears it), upstream_unavailable / upstream_error (the last discovery
+       *     failed) or login_required (a hub provider whose hub login ended). The list waits up to
+       *     1.5 s for a provider's first discovery, so an issuer that refuses connections is
+       *     reported in the first answer.
        */
-      error?: components['schemas']['ErrorCode'];
+      error?: components['schemas']['ProviderProblem'];
+    };
+    /** @description why a provider cannot be used now; clients branch on `code`, never on the text */
+    ProviderProblem: {
+      code: components['schemas']['ErrorCode'];
       /**
        * @description what is wrong, naming the provider and the file or the discovery URL with the cause
-       *     (e.g. `connect ECONNREFUSED 127.0.0.1:9400`); present with `error`
+       *     (e.g. `connect ECONNREFUSED 127.0.0.1:9400`); never a secret
        */
-      error_description?: string;
+      description: string;
     };
     Token: {
       access_token: string;

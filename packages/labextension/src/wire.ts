@@ -37,6 +37,8 @@ export type Received<T> = { readonly [K in keyof T]?: T[K] | null };
 
 /** A provider entry of `GET providers`. */
 export type ProviderWire = Schemas['Provider'];
+/** Why a provider cannot be used now: `{code, description}`. */
+export type ProviderProblemWire = Schemas['ProviderProblem'];
 /** The answer of `POST providers/{id}/token`. */
 export type TokenWire = Schemas['Token'];
 /** An audit event of `GET events`. */
@@ -166,12 +168,16 @@ export function hasChanged(
 }
 
 function toProviderError(wire: Received<ProviderWire>): IProviderError | undefined {
-  if (!wire.error) {
+  const problem: Received<ProviderProblemWire> | null | undefined = wire.error;
+  if (!problem) {
     return undefined;
   }
   return Object.freeze({
-    code: wire.error,
-    description: wire.error_description ?? 'The provider reported a problem.'
+    code: typeof problem.code === 'string' ? problem.code : 'server_error',
+    description:
+      typeof problem.description === 'string'
+        ? problem.description
+        : 'The provider reported a problem.'
   });
 }
 

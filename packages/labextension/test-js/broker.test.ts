@@ -121,7 +121,7 @@ describe('providers', () => {
       status: 200,
       body: {
         providers: [
-          wireProvider({ error: 'upstream_unavailable', error_description: 'fetch failed' })
+          wireProvider({ error: { code: 'upstream_unavailable', description: 'fetch failed' } })
         ]
       }
     }));

@@ -174,7 +174,13 @@ describe('statusText', () => {
       warning: true
     });
     assert.deepEqual(
-      statusText([info({ signed_in: true, needs_login: false, error: 'fetch failed' })]),
+      statusText([
+        info({
+          signed_in: true,
+          needs_login: false,
+          error: { code: 'upstream_unavailable', description: 'fetch failed' }
+        })
+      ]),
       { text: 'Tokens: 1 signed in, 1 with problems', warning: true }
     );
   });

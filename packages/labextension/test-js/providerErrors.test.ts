@@ -1,6 +1,6 @@
 /**
  * A provider the broker cannot use carries its problem to its card: the broker's list says
- * `{error: <code>, error_description: <text>}` (a missing secret file is `config_error`, never a
+ * `error: {code, description}` (a missing secret file is `config_error`, never a
  * network problem), and the card shows that text with that code.
  */
 import assert from 'node:assert/strict';
@@ -12,9 +12,10 @@ describe('provider problems from the broker list', () => {
   it('keeps a config_error with its description (a local file is not a network problem)', () => {
     const info = toProviderInfo({
       id: 'svc',
-      error: 'config_error',
-      error_description:
-        "The client_secret_file of provider 'svc' (/etc/tb/svc-secret) does not exist."
+      error: {
+        code: 'config_error',
+        description: "The client_secret_file of provider 'svc' (/etc/tb/svc-secret) does not exist."
+      }
     });
     assert.deepEqual(info.error, {
       code: 'config_error',
@@ -28,8 +29,7 @@ describe('provider problems from the broker list', () => {
       'The identity provider is unreachable (connect ECONNREFUSED 127.0.0.1:9).';
     const info = toProviderInfo({
       id: 'gone',
-      error: 'upstream_unavailable',
-      error_description: description
+      error: { code: 'upstream_unavailable', description }
     });
     assert.deepEqual(info.error, { code: 'upstream_unavailable', description });
   });

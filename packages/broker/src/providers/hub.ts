@@ -11,7 +11,7 @@
  * - anything else (403: the server's token lacks the scope; 404) → 502 `upstream_error`.
  * The server's API token appears in no message, log line or error.
  */
-import type { ProviderConfig } from '../config.js';
+import type { ProviderConfig } from './providerConfig.js';
 import {
   BrokerError,
   type ErrorCode,

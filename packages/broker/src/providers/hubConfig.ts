@@ -13,7 +13,7 @@
  */
 import { ConfigError } from '../configError.js';
 import { Secret } from '../secret.js';
-import { PROVIDER_ID, type ProviderConfig } from './providerConfig.js';
+import { PROVIDER_ID } from '../contract.generated.js';
 
 /** Where a `hub` provider gets its tokens. */
 export interface HubSource {
@@ -61,15 +61,22 @@ function accountOf(url: URL): string | null {
   }
 }
 
+/** What a `hub` entry says; `providerConfig.ts` makes the full provider of it. */
+export interface HubEntry {
+  readonly id: string;
+  readonly title: string;
+  readonly hub: HubSource;
+}
+
 /**
  * Checks a `providers[i]` entry of kind `hub`.
  *
  * @param raw - the parsed entry (its `kind` is `hub`)
  * @param key - its path, `providers[i]`
- * @returns the resolved provider (grant `hub`, no OAuth endpoints of its own)
+ * @returns its id, title and token source
  * @throws {@link ConfigError} naming the first bad key; never quoting the token
  */
-export function validateHubProvider(raw: Record<string, unknown>, key: string): ProviderConfig {
+export function validateHubProvider(raw: Record<string, unknown>, key: string): HubEntry {
   for (const k of Object.keys(raw)) {
     if (!HUB_KEYS.has(k) && raw[k] !== undefined) {
       throw new ConfigError(`${key}.${k}`, 'is not an option of kind "hub"');
@@ -92,22 +99,6 @@ export function validateHubProvider(raw: Record<string, unknown>, key: string): 
   return {
     id,
     title: title ?? id,
-    kind: 'hub',
-    issuer: null,
-    endpoints: null,
-    authorization_response_iss_parameter_supported: false,
-    client_id: 'jupyterhub-server',
-    client_secret_file: null,
-    token_endpoint_auth_method: 'none',
-    // What the hub's token holds is only known from its answers.
-    scopes: [],
-    redirect_uri: null,
-    authorization_params: {},
-    grant: 'hub',
-    audiences: [],
-    token_exchange: null,
-    implied_scopes: [],
-    account_claim: null,
     hub: {
       token_url: url.href,
       hub_api_token: new Secret(raw.hub_api_token),

@@ -8,7 +8,7 @@
  */
 import type * as Oidc from 'openid-client';
 
-import type { ProviderConfig } from '../config.js';
+import type { ProviderConfig } from './providerConfig.js';
 import {
   BrokerError,
   type ErrorCode,

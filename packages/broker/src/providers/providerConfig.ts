@@ -15,7 +15,7 @@
  */
 import { ConfigError, didYouMean } from '../configError.js';
 import { PROVIDER_ID } from '../contract.generated.js';
-import { type HubSource, validateHubProvider } from './hubConfig.js';
+import { type HubEntry, type HubSource, validateHubProvider } from './hubConfig.js';
 
 /** Provider ids: lower-case ASCII, digits, `_` and `-`; never `.`, `/` or NUL (from `openapi.yaml`). */
 export { PROVIDER_ID };
@@ -398,10 +398,35 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
   }
 }
 
+/** A `hub` provider: grant `hub`, no OAuth endpoints or client of its own. */
+function hubProvider({ id, title, hub }: HubEntry): ProviderConfig {
+  return {
+    id,
+    title,
+    kind: 'hub',
+    issuer: null,
+    endpoints: null,
+    authorization_response_iss_parameter_supported: false,
+    client_id: 'jupyterhub-server',
+    client_secret_file: null,
+    token_endpoint_auth_method: 'none',
+    // What the hub's token holds is only known from its answers.
+    scopes: [],
+    redirect_uri: null,
+    authorization_params: {},
+    grant: 'hub',
+    audiences: [],
+    token_exchange: null,
+    implied_scopes: [],
+    account_claim: null,
+    hub
+  };
+}
+
 function resolveProvider(raw: unknown, key: string): ProviderConfig {
   if (!isObject(raw)) throw new ConfigError(key, 'must be an object');
   const kind = oneOf(raw.kind ?? 'oidc', KINDS, `${key}.kind`);
-  if (kind === 'hub') return validateHubProvider(raw, key);
+  if (kind === 'hub') return hubProvider(validateHubProvider(raw, key));
   const known = new Set([...COMMON_KEYS, ...KIND_KEYS[kind]]);
   for (const k of Object.keys(raw)) {
     if (!known.has(k) && raw[k] !== undefined)

@@ -1,4 +1,4 @@
-import { PROVIDER_ID, type ProviderConfig } from '../config.js';
+import { PROVIDER_ID, type ProviderConfig } from './providerConfig.js';
 import { InvalidRequest, UnknownProvider } from '../errors.js';
 import { HubProvider } from './hub.js';
 import { OidcProvider, type UpstreamOptions } from './oidc.js';

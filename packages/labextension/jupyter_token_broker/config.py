@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ from jupyter_core.paths import jupyter_data_dir
 from traitlets import Bool, Dict, Float, List, Unicode, default
 from traitlets.config import Configurable
 
-PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-"""Provider ids, as the broker's config allows them."""
+from .contract import PROVIDER_ID
 
 BUNDLED_BROKER = Path(__file__).parent / "broker" / "token-broker.mjs"
 """The broker bundle shipped in this package (copied there at build time)."""

@@ -16,6 +16,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
+from .contract import MAX_BODY_BYTES
 from .hub_env import hub_callback_path
 from .identity import client_label, hub_server_name, is_admin, is_owner, trusted_headers
 from .sharing import ShareCheck
@@ -24,9 +25,6 @@ from .upstream import BrokerClient, BrokerUnavailable, UpstreamResponse
 
 ROUTE_PREFIX = "token-broker/api/v1/"
 """The broker's API under the server's base URL."""
-
-MAX_BODY_BYTES = 16 * 1024
-"""Largest request body forwarded; the broker's own requests are a few hundred bytes."""
 
 RETRY_AFTER_SECONDS = 2
 """Retry-After while the broker is (re)starting."""
@@ -38,11 +36,9 @@ RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "Retry-After")
 """Response headers forwarded from the broker."""
 
 LOGIN_PATH = re.compile(r"^providers/[^/]+/login$")
-TOKEN_PATH = re.compile(r"^providers/[^/]+/token$")
+TOKEN_PATH = re.compile(r"^providers/([^/]+)/token$")
 ADMIN_PATH = "admin/revoke"
 """The one route an admin (not the owner) may call: ``POST admin/revoke``."""
-
-TOKEN_PATH = re.compile(r"^providers/([a-z0-9][a-z0-9_-]{0,63})/token$")
 
 EVERYDAY_REFUSALS = {
     "login_required": "{client} asked for {provider} tokens: not signed in (login_required)",

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from .contract import PROVIDER_ID
+
 HUB_VARIABLE = "JUPYTER_TOKEN_BROKER_HUB"
 """Set by ``jupyter_token_broker.hub.configure()`` on every spawner."""
 
-PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_TITLE = 200
 
 

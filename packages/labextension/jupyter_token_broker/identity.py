@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
-CLIENT_LABEL = re.compile(r"^[A-Za-z0-9@/:._-]{1,128}$")
-"""Client labels for the audit trail (``X-Broker-Client``)."""
+from .contract import CLIENT_LABEL
 
 DEFAULT_CLIENT = "jupyterlab"
 """The label when a request names none (or an invalid one)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import secrets
 import time
 import urllib.error
@@ -18,17 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from .contract import MAX_MIN_TTL, PROVIDER_ID
 from .discovery import ServerInfo, find_server
 from .errors import LoginRequired, TokenBrokerError
 
-PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-"""Provider ids, as the broker's config allows them."""
-
 CLIENT_LABEL = "kernel"
 """The audit-trail label of calls from a kernel (``X-Token-Broker-Client``)."""
-
-MAX_MIN_TTL = 86400
-"""The largest ``min_ttl`` the broker accepts."""
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -13,6 +13,7 @@ from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.scopes import Scope
 from tornado import web
 
+from ..contract import MAX_MIN_TTL
 from .errors import Forbidden, HubTokenError, InvalidRequest, LoginRequired, UnknownUser
 from .expiry import expires_at, lifetime
 
@@ -20,8 +21,6 @@ from .expiry import expires_at, lifetime
 TOKEN_SCOPE = "custom:token-broker:token"  # noqa: S105 - a scope name
 #: The custom scope of token-broker administration (`!server=<user>/<server>` in user servers).
 ADMIN_SCOPE = "custom:token-broker:admin"
-#: The most a caller may ask a token to have left.
-MAX_MIN_TTL = 24 * 3600
 
 
 class TokenHandler(APIHandler):

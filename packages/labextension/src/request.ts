@@ -4,12 +4,10 @@
 import { ServerConnection } from '@jupyterlab/services';
 
 import { TokenBrokerRequestError } from './errors';
+import { FIRST_PARTY_CLIENT } from './tokens';
 
 /** Where the Jupyter server exposes the broker, relative to the server's base URL. */
 const API_PREFIX = 'token-broker/api/v1/';
-
-/** The client label the broker writes to its audit trail for calls from JupyterLab itself. */
-const FIRST_PARTY_LABEL = 'jupyterlab';
 
 /**
  * A request to the broker API.
@@ -54,7 +52,7 @@ export async function requestBroker<T>(
     cache: 'no-store',
     headers: {
       Accept: 'application/json',
-      'X-Token-Broker-Client': request.client ?? FIRST_PARTY_LABEL,
+      'X-Token-Broker-Client': request.client ?? FIRST_PARTY_CLIENT,
       ...(request.body === undefined ? {} : { 'Content-Type': 'application/json' })
     },
     body: request.body === undefined ? undefined : JSON.stringify(request.body)

@@ -153,8 +153,10 @@ export interface IPickResult {
  * - `allow`: for this browser session of the broker (it expires, and is never written to disk);
  * - `allow_always`: kept by the broker until withdrawn in the Token Broker panel;
  * - `deny`: the plugin's token requests for that provider fail with `consent_denied`.
+ *
+ * The values are `openapi.yaml`'s `Consent.decision`.
  */
-export type ConsentDecision = 'allow' | 'allow_always' | 'deny';
+export type ConsentDecision = components['schemas']['Consent']['decision'];
 
 /**
  * A recorded consent decision, as the broker keeps it.

@@ -64,7 +64,16 @@ export type LoginRequest = Body<'startLogin'>;
 /** The body of `PUT consents`. */
 export type ConsentRequest = Body<'decideConsent'>;
 
-const DECISIONS: ReadonlyArray<ConsentDecision> = ['allow', 'allow_always', 'deny'];
+/** Every decision of the contract: a decision `openapi.yaml` adds is a compile error here until listed. */
+const DECISIONS: Readonly<Record<ConsentDecision, true>> = {
+  allow: true,
+  allow_always: true,
+  deny: true
+};
+
+function isDecision(value: unknown): value is ConsentDecision {
+  return typeof value === 'string' && Object.hasOwn(DECISIONS, value);
+}
 
 /**
  * A provider entry as the public {@link IProviderInfo}.
@@ -133,8 +142,8 @@ export function toAuditEvent(wire: Received<AuditEventWire>): IAuditEvent {
  * @returns a frozen consent, or `null` for an entry without client, provider or a known decision.
  */
 export function toConsent(wire: Received<ConsentWire>): IConsent | null {
-  const decision = DECISIONS.find(d => d === wire.decision);
-  if (!wire.client || !wire.provider || !decision) {
+  const decision: unknown = wire.decision;
+  if (!wire.client || !wire.provider || !isDecision(decision)) {
     return null;
   }
   return Object.freeze({

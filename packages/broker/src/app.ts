@@ -1,9 +1,7 @@
 /**
- * Wiring only: the plain token route in front, then express with the middleware in order, the
- * routes and the error middleware.
+ * Wiring only: express with the middleware in order, the routes and the error middleware. Every
+ * route goes through this one pipeline.
  */
-import type { RequestListener } from 'node:http';
-
 import express, { type Express } from 'express';
 
 import type { BrokerContext } from './context.js';
@@ -18,36 +16,28 @@ import { healthRoutes } from './routes/health.js';
 import { loginRoutes } from './routes/login.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { providerRoutes } from './routes/providers.js';
-import { tokenRoute } from './routes/token.js';
-
-/** HTTP API v1, ready to be handed to `node:http`. */
-export interface BrokerApp {
-  /** Serves every request: the plain routes first, then express. */
-  readonly listener: RequestListener;
-  /** The express application, serving every route but the plain ones. */
-  readonly express: Express;
-  /** The routes served in front of express, in OpenAPI syntax (`POST /api/v1/…/{id}/token`). */
-  readonly plainRoutes: readonly string[];
-}
+import { tokenRoutes } from './routes/token.js';
 
 /**
  * Builds HTTP API v1.
  *
  * @param context - the broker's services
  * @param key - the shared key every request but health must carry
- * @returns the application, ready to listen
+ * @returns the express application, ready to listen
  * @example
  * ```ts
  * const app = createApp(createContext(config), key);
  * await listen(app, { socket: '/run/user/1000/tb/broker.sock' });
  * ```
  */
-export function createApp(context: BrokerContext, key: string): BrokerApp {
+export function createApp(context: BrokerContext, key: string): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requireKey(key));
   app.use(readJsonBody(MAX_BODY_BYTES));
+  // First: every token a kernel or plugin asks for comes through here.
+  app.use(tokenRoutes(context));
   app.use(providerRoutes(context));
   app.use(healthRoutes());
   app.use(loginRoutes(context));
@@ -57,14 +47,5 @@ export function createApp(context: BrokerContext, key: string): BrokerApp {
   app.use(metricsRoutes(context));
   app.use(notFound());
   app.use(handleErrors(context));
-
-  // The token route is the one called for every token a kernel or plugin asks for.
-  const token = tokenRoute(context, key, MAX_BODY_BYTES);
-  return {
-    listener: (req, res) => {
-      if (!token.handle(req, res)) app(req, res);
-    },
-    express: app,
-    plainRoutes: [token.route]
-  };
+  return app;
 }

@@ -1,10 +1,9 @@
 /**
  * Running the app: listening on a private unix socket or on a loopback port, and closing gracefully.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import type { BrokerApp } from './app.js';
 import { listenPrivately, prepareSocketPath, removeSocket } from './socket.js';
 
 /** Where to listen. */
@@ -22,13 +21,13 @@ export interface RunningServer {
 /**
  * Starts listening.
  *
- * @param app - the broker's API
+ * @param app - the broker's API (`createApp`)
  * @param target - socket path or host and port
  * @returns the running server
  * @throws {@link SocketError} when the socket path is not safe to use
  */
-export async function listen(app: BrokerApp, target: ListenTarget): Promise<RunningServer> {
-  const server = createServer(app.listener);
+export async function listen(app: RequestListener, target: ListenTarget): Promise<RunningServer> {
+  const server = createServer(app);
   server.keepAliveTimeout = 5000;
   const start = (where: string | { host: string; port: number }): Promise<void> =>
     new Promise((resolve, reject) => {

@@ -7,16 +7,19 @@
  * - an event has a closed set of fields, all labels; no field ever carries token material — a field
  *   whose value looks like a token (a JWT, a long random string) is refused and written as
  *   `[refused]`, so a bug elsewhere cannot leak a token into the trail;
- * - a state-changing call that cannot be recorded does not happen: routes call
- *   {@link AuditTrail.assertWritable} before acting and {@link AuditTrail.record} before answering,
- *   and both throw {@link AuditUnavailable} (503 `store_unavailable`) when the file cannot be written;
- *   `record` resolves only once the event's line is written to the file (see {@link AuditFile}: one
- *   open descriptor, group commit, rotation between writes), and `assertWritable` reads the sink's
- *   state — no system call while the file is open and writing.
+ * - a state-changing call that cannot be recorded does not happen: the domain code checks
+ *   {@link AuditTrail.assertWritable} before acting and its event is recorded before the call
+ *   answers (the kinds of `events.ts` `RECORDED_BEFORE_ANSWER`); both throw {@link AuditUnavailable}
+ *   (503 `store_unavailable`) when the file cannot be written; `record` resolves only once the
+ *   event's line is written to the file (see {@link AuditFile}: one open descriptor, group commit,
+ *   rotation between writes), and `assertWritable` reads the sink's state — no system call while the
+ *   file is open and writing;
+ * - the trail's record of each broker event is {@link auditInputOf}, subscribed once in `context.ts`.
  */
 import { AuditFile } from './auditFile.js';
 import { type Clock } from './clock.js';
 import { BrokerError } from './errors.js';
+import { type BrokerEvent, type EventRecorder, outcomeOf } from './events.js';
 import type { Logger } from './log.js';
 
 /** What happened. */
@@ -221,16 +224,6 @@ export class AuditTrail {
   }
 
   /**
-   * Records an event that must not fail its caller (a background refresh, a retried revocation):
-   * a write failure is logged only.
-   *
-   * @param input - what happened
-   */
-  note(input: AuditInput): void {
-    this.record(input).catch(() => undefined);
-  }
-
-  /**
    * Recent events, newest first.
    *
    * @param filter - at most `limit` events, only of `provider` when given
@@ -244,6 +237,169 @@ export class AuditTrail {
     }
     return out;
   }
+}
+
+/** What the trail says of a fetched or failed upstream token: the grant, when not a refresh. */
+function grantReason(grant: string): { reason?: string } {
+  return grant === 'refresh_token' ? {} : { reason: grant };
+}
+
+/**
+ * The trail's record of a broker event.
+ *
+ * @param event - what happened
+ * @returns the record, without time
+ * @example
+ * ```ts
+ * auditInputOf({ kind: 'logout', provider: 'demo', client: 'jupyterlab', upstream: null });
+ * // { type: 'logout', provider: 'demo', client: 'jupyterlab', outcome: 'ok', reason: 'was not signed in' }
+ * ```
+ */
+export function auditInputOf(event: BrokerEvent): AuditInput {
+  const outcome = outcomeOf(event);
+  switch (event.kind) {
+    case 'login.completed':
+      return {
+        type: 'login',
+        provider: event.provider,
+        client: event.client,
+        scopes: event.scopes,
+        outcome,
+        reason: event.method === 'device' ? 'device flow completed' : 'completed'
+      };
+    case 'login.failed':
+      return {
+        type: 'login',
+        provider: event.provider,
+        client: event.client,
+        outcome,
+        code: event.code,
+        reason: event.method === 'device' ? 'device flow failed' : 'failed'
+      };
+    case 'logout':
+      return {
+        type: 'logout',
+        provider: event.provider,
+        client: event.client,
+        outcome,
+        reason:
+          event.upstream === null ? 'was not signed in' : `signed out (upstream: ${event.upstream})`
+      };
+    case 'token.issued':
+      return {
+        type: 'issue',
+        provider: event.provider,
+        client: event.client,
+        scopes: event.scopes,
+        outcome
+      };
+    case 'token.denied':
+    case 'token.failed':
+      return {
+        type: event.kind === 'token.denied' ? 'denial' : 'issue',
+        provider: event.provider,
+        client: event.client,
+        scopes: event.scopes,
+        outcome,
+        code: event.code
+      };
+    case 'token.fetched':
+      return {
+        type: 'refresh',
+        provider: event.provider,
+        client: null,
+        scopes: event.scopes,
+        outcome,
+        ...grantReason(event.grant)
+      };
+    case 'token.fetch_failed':
+      return {
+        type: 'refresh',
+        provider: event.provider,
+        client: null,
+        scopes: event.scopes,
+        outcome,
+        code: event.code,
+        ...grantReason(event.grant)
+      };
+    case 'grant.revoked': {
+      const code =
+        event.upstream === 'failed'
+          ? event.code
+          : event.upstream === 'not_supported'
+            ? 'not_supported'
+            : undefined;
+      return {
+        type: 'revoke',
+        provider: event.provider,
+        client: event.client,
+        scopes: event.scopes,
+        outcome,
+        ...(code === undefined ? {} : { code }),
+        reason: `${event.by}: ${event.reason}`
+      };
+    }
+    case 'revocation.retried': {
+      const retry = `retry ${event.attempts - 1}: ${event.reason}`;
+      return {
+        type: 'revoke',
+        provider: event.provider,
+        client: null,
+        outcome,
+        ...(event.code === undefined ? {} : { code: event.code }),
+        reason: event.gaveUp ? `gave up: ${retry}` : retry
+      };
+    }
+    case 'revocation.dropped':
+      return {
+        type: 'revoke',
+        provider: event.provider,
+        client: null,
+        outcome,
+        code: 'upstream_unavailable',
+        reason: 'retry queue full: the oldest pending revocation was dropped'
+      };
+    case 'admin.revoked':
+      return {
+        type: 'revoke',
+        provider: event.provider,
+        client: event.client,
+        outcome,
+        reason: `admin: ${event.reason}${event.force ? ' (force)' : ''}: ${event.revoked} revoked, ${event.failed} failed`
+      };
+    case 'access.denied':
+      return {
+        type: 'denial',
+        provider: event.provider,
+        client: event.client,
+        outcome,
+        code: event.code,
+        reason: event.reason
+      };
+    case 'consent.decided':
+      return {
+        type: 'consent',
+        provider: event.provider,
+        client: event.client,
+        outcome,
+        reason: `${event.decision} for ${event.plugin}`
+      };
+  }
+}
+
+/**
+ * The trail as the events' recorder: every broker event, in its {@link auditInputOf} form.
+ *
+ * @param trail - the audit trail
+ * @returns the recorder `brokerEvents` awaits
+ */
+export function auditRecorder(trail: AuditTrail): EventRecorder {
+  return {
+    assertWritable: () => trail.assertWritable(),
+    record: async event => {
+      await trail.record(auditInputOf(event));
+    }
+  };
 }
 
 /** The `audit` section of the config file. */

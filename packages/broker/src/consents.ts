@@ -5,9 +5,13 @@
  * - `allow`: for this session only; kept in memory and expires after `consent_session_seconds`;
  * - `allow_always` and `deny`: kept in the store's records (namespace `consents`) when the store is
  *   durable (`stores/records.ts`), else in memory like the grants themselves.
+ *
+ * Only the owner's own JupyterLab decides (client label `jupyterlab`), never the plugin a decision is
+ * about; every decision and every refused attempt is in the audit trail before it is answered.
  */
 import { type Clock, epochSeconds } from './clock.js';
-import { ConsentDenied, ConsentRequired, StoreUnavailable } from './errors.js';
+import { BrokerError, ConsentDenied, ConsentRequired } from './errors.js';
+import type { BrokerEvents } from './events.js';
 import type { RecordStore } from './stores/records.js';
 
 /** A decision the user can record. */
@@ -31,6 +35,9 @@ export interface Consent {
   /** Epoch seconds when an `allow` ends; null for the persisted decisions. */
   readonly expires_at: number | null;
 }
+
+/** The only client that may record or withdraw decisions: the owner's own JupyterLab. */
+export const DECIDER = 'jupyterlab';
 
 /** The records namespace of persisted decisions. */
 const NAMESPACE = 'consents';
@@ -60,8 +67,8 @@ function keyOf(client: string, provider: string): string {
  *
  * @example
  * ```ts
- * const consents = new Consents({ records: new MemoryRecords(), clock: Date.now, sessionSeconds: 28800 });
- * await consents.decide('@org/archive:plugin', 'demo', 'allow');
+ * const consents = new Consents({ records: new MemoryRecords(), events: NO_EVENTS, clock: Date.now, sessionSeconds: 28800 });
+ * await consents.decide('@org/archive:plugin', 'demo', 'allow', 'jupyterlab');
  * await consents.require('@org/archive:plugin', 'demo');
  * ```
  */
@@ -72,6 +79,7 @@ export class Consents {
   constructor(
     private readonly options: {
       readonly records: RecordStore;
+      readonly events: BrokerEvents;
       readonly clock: Clock;
       readonly sessionSeconds: number;
     }
@@ -84,7 +92,7 @@ export class Consents {
    * @param provider - provider id
    * @throws {@link ConsentRequired} when the user has not decided (or an `allow` expired)
    * @throws {@link ConsentDenied} when the user said `deny`
-   * @throws {@link StoreUnavailable} when the records cannot be read
+   * @throws `StoreUnavailable` when the records cannot be read
    */
   async require(client: string, provider: string): Promise<void> {
     if (!needsConsent(client)) return;
@@ -99,21 +107,38 @@ export class Consents {
    * @param client - the plugin's client label
    * @param provider - provider id
    * @param decision - the user's choice
+   * @param decider - the client label of the caller, which must be {@link DECIDER}
    * @returns the recorded consent
+   * @throws {@link BrokerError} 403 `forbidden` when the caller is not JupyterLab itself
+   * @throws `AuditUnavailable` when the decision cannot be recorded (nothing is changed)
    */
-  async decide(client: string, provider: string, decision: ConsentDecision): Promise<Consent> {
+  async decide(
+    client: string,
+    provider: string,
+    decision: ConsentDecision,
+    decider: string
+  ): Promise<Consent> {
+    await this.requireDecider(decider, provider);
     const key = keyOf(client, provider);
+    let consent: Consent;
     if (decision === 'allow') {
       await this.deletePersisted(key);
       const expiresAt = this.now() + this.options.sessionSeconds;
       this.session.set(key, expiresAt);
-      return { client, provider, decision, expires_at: expiresAt };
+      consent = { client, provider, decision, expires_at: expiresAt };
+    } else {
+      this.session.delete(key);
+      await this.options.records.putRecord(NAMESPACE, key, JSON.stringify({ decision }));
+      consent = { client, provider, decision, expires_at: null };
     }
-    this.session.delete(key);
-    await this.guard(() =>
-      this.options.records.putRecord(NAMESPACE, key, JSON.stringify({ decision }))
-    );
-    return { client, provider, decision, expires_at: null };
+    await this.options.events.emit({
+      kind: 'consent.decided',
+      provider,
+      client: decider,
+      plugin: client,
+      decision
+    });
+    return consent;
   }
 
   /**
@@ -121,11 +146,38 @@ export class Consents {
    *
    * @param client - client label
    * @param provider - provider id
+   * @param decider - the client label of the caller, which must be {@link DECIDER}
+   * @throws {@link BrokerError} 403 `forbidden` when the caller is not JupyterLab itself
+   * @throws `AuditUnavailable` when the withdrawal cannot be recorded (nothing is changed)
    */
-  async withdraw(client: string, provider: string): Promise<void> {
+  async withdraw(client: string, provider: string, decider: string): Promise<void> {
+    await this.requireDecider(decider, provider);
     const key = keyOf(client, provider);
     this.session.delete(key);
     await this.deletePersisted(key);
+    await this.options.events.emit({
+      kind: 'consent.decided',
+      provider,
+      client: decider,
+      plugin: client,
+      decision: 'withdrawn'
+    });
+  }
+
+  /** Only the owner's JupyterLab decides; a refusal is itself recorded. Checks the trail is writable. */
+  private async requireDecider(decider: string, provider: string): Promise<void> {
+    const { events } = this.options;
+    if (decider !== DECIDER) {
+      await events.emit({
+        kind: 'access.denied',
+        provider,
+        client: decider,
+        code: 'forbidden',
+        reason: 'consent decisions come only from JupyterLab'
+      });
+      throw new BrokerError('forbidden', 'Consents are decided only in JupyterLab itself.');
+    }
+    await events.assertRecordable();
   }
 
   /**
@@ -141,7 +193,7 @@ export class Consents {
       const [client, provider] = key.split(' ');
       out.push({ client, provider, decision: 'allow', expires_at: expiresAt });
     }
-    const records = await this.guard(() => this.options.records.getRecords(NAMESPACE));
+    const records = await this.options.records.getRecords(NAMESPACE);
     for (const [key, value] of Object.entries(records)) {
       const decision = parseDecision(value);
       if (decision === undefined) continue;
@@ -153,7 +205,7 @@ export class Consents {
 
   private async decisionOf(client: string, provider: string): Promise<ConsentDecision | undefined> {
     const key = keyOf(client, provider);
-    const records = await this.guard(() => this.options.records.getRecords(NAMESPACE));
+    const records = await this.options.records.getRecords(NAMESPACE);
     const persisted = key in records ? parseDecision(records[key]) : undefined;
     if (persisted !== undefined) return persisted;
     const expiresAt = this.session.get(key);
@@ -166,19 +218,11 @@ export class Consents {
   }
 
   private deletePersisted(key: string): Promise<void> {
-    return this.guard(() => this.options.records.deleteRecord(NAMESPACE, key));
+    return this.options.records.deleteRecord(NAMESPACE, key);
   }
 
   private now(): number {
     return epochSeconds(this.options.clock);
-  }
-
-  private async guard<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw new StoreUnavailable({ cause: err });
-    }
   }
 }
 

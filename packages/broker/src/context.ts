@@ -2,39 +2,46 @@
  * What the routes share: the config and the long-lived services built from it. Built once by
  * {@link createContext}; tests pass their own seams (clock, fetch, store, log sink).
  */
-import { AuditTrail } from './audit.js';
+import { AuditTrail, auditRecorder } from './audit.js';
 import { type Clock, systemClock } from './clock.js';
 import type { BrokerConfig } from './config.js';
 import { Consents } from './consents.js';
+import { brokerEvents, type BrokerEvents } from './events.js';
 import { DeviceLogins } from './grants/deviceFlow.js';
-import { HubTokens } from './grants/hub.js';
-import { TokenIssuer } from './grants/issuer.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, eventLogger, type Logger } from './log.js';
 import { LoginStates } from './loginState.js';
 import { Metrics } from './metrics.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { recordsOf } from './stores/records.js';
-import { Tokens, type TokensObserver } from './refresh.js';
 import { Revocations } from './revocation.js';
+import { BrowserSignIns } from './signIn.js';
 import { createStore } from './stores/index.js';
 import type { TokenStore } from './stores/tokenStore.js';
 import { TokenCache } from './tokenCache.js';
+import { TokenRequests } from './tokenRequests.js';
+import { TokenService } from './tokens/service.js';
 
 /** Services the routes use. */
 export interface BrokerContext {
   readonly config: BrokerConfig;
   readonly providers: ProviderRegistry;
-  readonly tokens: Tokens;
-  /** Access tokens by grant type (sign-in, client credentials, token exchange). */
-  readonly grants: TokenIssuer;
+  /** Access tokens of every provider, whatever its grant, and the sign-ins' grants. */
+  readonly tokens: TokenService;
+  /** Callers' token requests: checks, the token service, and their events. */
+  readonly tokenRequests: TokenRequests;
   /** Device logins (RFC 8628) polling in the background. */
   readonly devices: DeviceLogins;
   readonly logins: LoginStates;
+  /** Browser sign-ins (authorization code), started and completed. */
+  readonly signIns: BrowserSignIns;
   readonly store: TokenStore;
   readonly log: Logger;
   readonly clock: Clock;
+  /** The audit trail, as `GET /api/v1/events` reads it; events reach it through `events`. */
   readonly audit: AuditTrail;
   readonly metrics: Metrics;
+  /** What the domain code reports to: the audit trail, the log and the metrics, subscribed once. */
+  readonly events: BrokerEvents;
   readonly consents: Consents;
   readonly revocations: Revocations;
 }
@@ -70,6 +77,11 @@ export function createContext(config: BrokerConfig, seams: ContextSeams = {}): B
     clock,
     log
   });
+  // The one place the audit trail (awaited, fail-closed), the log and the metrics subscribe.
+  const events = brokerEvents(auditRecorder(audit), [
+    eventLogger(log),
+    event => metrics.count(event)
+  ]);
   const records = recordsOf(store);
   const providers = new ProviderRegistry(config.providers, {
     timeoutMs: config.upstream_timeout_ms,
@@ -78,23 +90,27 @@ export function createContext(config: BrokerConfig, seams: ContextSeams = {}): B
     log,
     clockToleranceSeconds: config.clock_tolerance_seconds
   });
-  const cache = new TokenCache();
-  const observer = observeTokens(audit, metrics);
-  const tokens = new Tokens({
+  const logins = new LoginStates(config.login_state_ttl_seconds, () => Math.floor(clock() / 1000));
+  const tokens = new TokenService({
+    providers,
     store,
-    cache,
+    cache: new TokenCache(),
+    events,
     clock,
-    log,
-    marginSeconds: config.refresh_margin_seconds,
-    observer
+    marginSeconds: config.refresh_margin_seconds
+  });
+  const consents = new Consents({
+    records,
+    events,
+    clock,
+    sessionSeconds: config.consent_session_seconds
   });
   const revocations = new Revocations({
     store,
     records,
     tokens,
     lookup: id => providers.all().find(p => p.id === id),
-    audit,
-    metrics,
+    events,
     clock,
     log
   });
@@ -106,46 +122,14 @@ export function createContext(config: BrokerConfig, seams: ContextSeams = {}): B
     store,
     providers,
     tokens,
-    grants: new TokenIssuer({
-      tokens,
-      hub: new HubTokens({
-        cache,
-        clock,
-        log,
-        marginSeconds: config.refresh_margin_seconds,
-        observer
-      }),
-      providers,
-      store,
-      cache,
-      clock,
-      log,
-      marginSeconds: config.refresh_margin_seconds
-    }),
-    devices: new DeviceLogins({ tokens, clock, log }),
-    logins: new LoginStates(config.login_state_ttl_seconds, () => Math.floor(clock() / 1000)),
+    tokenRequests: new TokenRequests({ tokens, consents, events }),
+    devices: new DeviceLogins({ tokens, events, clock, log }),
+    logins,
+    signIns: new BrowserSignIns({ logins, providers, tokens, events, log }),
     audit,
     metrics,
-    consents: new Consents({ records, clock, sessionSeconds: config.consent_session_seconds }),
+    events,
+    consents,
     revocations
-  };
-}
-
-/** Refreshes and cache hits, into the audit trail (best effort: a refresh is not a user's call) and the metrics. */
-function observeTokens(audit: AuditTrail, metrics: Metrics): TokensObserver {
-  return {
-    cacheHit: provider => metrics.cacheHits.inc({ provider }),
-    refreshed: (provider, scopes, code) => {
-      metrics.refreshes.inc({ provider, outcome: code === null ? 'ok' : code });
-      audit.note({
-        type: 'refresh',
-        provider,
-        client: null,
-        scopes: scopes ?? null,
-        outcome: code === null ? 'ok' : 'error',
-        ...(code === null ? {} : { code })
-      });
-    },
-    timeRefresh: (provider, call) => metrics.timeUpstream(provider, 'refresh', call)
   };
 }

@@ -16,5 +16,5 @@ export { BrokerError, toErrorBody, type ErrorCode } from './errors.js';
 export { createLogger, type Logger } from './log.js';
 export { listen, type ListenTarget, type RunningServer } from './server.js';
 export { MemoryStore, createStore, type Grant, type TokenStore } from './stores/index.js';
-export { shouldRefresh } from './refresh.js';
+export { shouldRefresh } from './accessToken.js';
 export { VERSION } from './version.js';

@@ -4,7 +4,11 @@
  * The redaction guard is a second line of defence: call sites never pass token material, and if one
  * ever does, fields whose name looks secret and values that look like tokens are replaced before the
  * line is written.
+ *
+ * The broker's events (`events.ts`) reach the log through {@link eventLogger}, subscribed once in
+ * `context.ts`; other lines (start-up, request failures, a provider's discovery) are written directly.
  */
+import type { BrokerEvent, EventObserver } from './events.js';
 
 /** Severity of a log line. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -87,5 +91,195 @@ export function createLogger(
     info: (event, fields) => write('info', event, fields),
     warn: (event, fields) => write('warn', event, fields),
     error: (event, fields) => write('error', event, fields)
+  };
+}
+
+/**
+ * One event as a log line: its level, name and fields. Codes go in `error` (a field named `code`
+ * would be redacted), times as `expires_at`.
+ *
+ * @param event - what happened
+ * @returns the line, before redaction
+ */
+export function logLineOf(event: BrokerEvent): {
+  level: LogLevel;
+  event: string;
+  fields: LogFields;
+} {
+  switch (event.kind) {
+    case 'login.completed':
+      return {
+        level: 'info',
+        event: 'login_completed',
+        fields: {
+          provider: event.provider,
+          client: event.client,
+          method: event.method,
+          scopes: event.scopes,
+          refreshable: event.refreshable
+        }
+      };
+    case 'login.failed':
+      return {
+        level: event.status >= 500 ? 'error' : 'info',
+        event: 'login_failed',
+        fields: {
+          provider: event.provider,
+          client: event.client,
+          method: event.method,
+          status: event.status,
+          error: event.code,
+          reason: event.description
+        }
+      };
+    case 'logout':
+      return {
+        level: 'info',
+        event: 'signed_out',
+        fields: { provider: event.provider, client: event.client, upstream: event.upstream }
+      };
+    case 'token.issued':
+      // Debug, not info: the audit trail already records every issue, and a line per cache hit
+      // was the largest cost of the token route (and of the Jupyter log the lines go to).
+      return {
+        level: 'debug',
+        event: 'token_issued',
+        fields: {
+          provider: event.provider,
+          client: event.client,
+          scopes: event.scopes,
+          expires_at: event.expiresAt,
+          cached: event.cached
+        }
+      };
+    case 'token.denied':
+    case 'token.failed':
+      return {
+        level: 'info',
+        event: event.kind === 'token.denied' ? 'token_denied' : 'token_failed',
+        fields: {
+          provider: event.provider,
+          client: event.client,
+          scopes: event.scopes,
+          reason: event.code
+        }
+      };
+    case 'token.fetched':
+      return event.grant === 'refresh_token'
+        ? {
+            level: 'info',
+            event: 'token_refreshed',
+            fields: {
+              provider: event.provider,
+              scopes: event.scopes,
+              expires_at: event.expiresAt,
+              rotated: event.rotated ?? false
+            }
+          }
+        : {
+            level: 'info',
+            event: 'token_fetched',
+            fields: {
+              provider: event.provider,
+              grant: event.grant,
+              scopes: event.scopes,
+              expires_at: event.expiresAt
+            }
+          };
+    case 'token.fetch_failed':
+      if (event.grantEnded !== undefined) {
+        return {
+          level: 'info',
+          event: 'grant_ended',
+          fields: { provider: event.provider, grant: event.grant, reason: event.grantEnded }
+        };
+      }
+      return {
+        level: event.code === 'upstream_unavailable' ? 'warn' : 'info',
+        event:
+          event.code === 'upstream_unavailable' ? 'upstream_unavailable' : 'token_fetch_failed',
+        fields: {
+          provider: event.provider,
+          grant: event.grant,
+          error: event.code,
+          reason: event.description,
+          ...(event.retryAfter === undefined ? {} : { retry_after: event.retryAfter })
+        }
+      };
+    case 'grant.revoked':
+      return {
+        level: event.upstream === 'failed' ? 'warn' : 'info',
+        event: 'grant_revoked',
+        fields: {
+          provider: event.provider,
+          client: event.client,
+          by: event.by,
+          upstream: event.upstream,
+          ...(event.code === undefined ? {} : { error: event.code })
+        }
+      };
+    case 'revocation.retried':
+      return {
+        level: event.gaveUp ? 'warn' : 'info',
+        event: event.gaveUp ? 'revocation_given_up' : 'revocation_retried',
+        fields: {
+          provider: event.provider,
+          attempts: event.attempts,
+          ...(event.code === undefined ? {} : { error: event.code })
+        }
+      };
+    case 'revocation.dropped':
+      return { level: 'warn', event: 'revocation_dropped', fields: { provider: event.provider } };
+    case 'admin.revoked':
+      return {
+        level: 'info',
+        event: 'admin_revoked',
+        fields: {
+          provider: event.provider,
+          client: event.client,
+          force: event.force,
+          revoked: event.revoked,
+          failed: event.failed
+        }
+      };
+    case 'access.denied':
+      return {
+        level: 'info',
+        event: 'access_denied',
+        fields: {
+          provider: event.provider,
+          client: event.client,
+          error: event.code,
+          reason: event.reason
+        }
+      };
+    case 'consent.decided':
+      return {
+        level: 'info',
+        event: 'consent_decided',
+        fields: {
+          provider: event.provider,
+          client: event.client,
+          plugin: event.plugin,
+          decision: event.decision
+        }
+      };
+  }
+}
+
+/**
+ * The log as a subscriber of the broker's events.
+ *
+ * @param log - the logger
+ * @returns the observer `brokerEvents` calls
+ * @example
+ * ```ts
+ * const events = brokerEvents(auditRecorder(audit), [eventLogger(log)]);
+ * ```
+ */
+export function eventLogger(log: Logger): EventObserver {
+  return event => {
+    const line = logLineOf(event);
+    log[line.level](line.event, line.fields);
   };
 }

@@ -2,8 +2,11 @@
  * The broker's Prometheus metrics, kept in memory and rendered in the text exposition format
  * (version 0.0.4) by hand: counters and one histogram, labelled only with provider ids, outcomes,
  * operations and error codes — never with a client label or anything a caller chose freely, so the
- * number of series stays bounded.
+ * number of series stays bounded. The broker's events (`events.ts`) reach them through
+ * {@link Metrics.count}, subscribed once in `context.ts`; error answers are counted where they are
+ * written (`middleware.ts`).
  */
+import { type BrokerEvent, outcomeOf, type UpstreamGrant } from './events.js';
 
 /** Label names to values of one series. */
 export type Labels = Readonly<Record<string, string>>;
@@ -109,7 +112,16 @@ export class Histogram {
 }
 
 /** What an upstream call was for. */
-export type UpstreamOperation = 'refresh' | 'code' | 'revocation';
+export type UpstreamOperation =
+  'refresh' | 'code' | 'revocation' | 'client_credentials' | 'token_exchange';
+
+/** The latency operation of an upstream token call: a hub request counts as a refresh. */
+const OPERATION_OF: Readonly<Record<UpstreamGrant, UpstreamOperation>> = {
+  refresh_token: 'refresh',
+  hub: 'refresh',
+  client_credentials: 'client_credentials',
+  token_exchange: 'token_exchange'
+};
 
 /**
  * Every metric the broker exports.
@@ -144,34 +156,76 @@ export class Metrics {
   );
   /** Error answers by code. */
   readonly failures = new Counter('token_broker_failures_total', 'Error answers, by error code.');
+  /** Every broker event by kind, provider and outcome. */
+  readonly events = new Counter(
+    'token_broker_events_total',
+    'Broker events (logins, sign-outs, issues, upstream tokens, revocations, denials, consents), by event, provider and outcome.'
+  );
 
   /**
-   * Times an upstream call.
+   * Counts a broker event: every event in {@link Metrics.events}, and each in its own metrics.
    *
-   * @param provider - provider id
-   * @param operation - what the call is for
-   * @param call - the call
-   * @param now - milliseconds clock (a monotonic one by default)
-   * @returns what the call returned
+   * @param event - what happened
    */
-  async timeUpstream<T>(
-    provider: string,
-    operation: UpstreamOperation,
-    call: () => Promise<T>,
-    now: () => number = () => performance.now()
-  ): Promise<T> {
-    const started = now();
-    try {
-      return await call();
-    } finally {
-      this.upstreamLatency.observe({ provider, operation }, (now() - started) / 1000);
+  count(event: BrokerEvent): void {
+    const outcome = outcomeOf(event);
+    this.events.inc({ event: event.kind, provider: event.provider ?? '', outcome });
+    switch (event.kind) {
+      case 'token.issued':
+      case 'token.denied':
+      case 'token.failed':
+        this.tokensIssued.inc({ provider: event.provider, outcome });
+        if (event.kind === 'token.issued' && event.cached) {
+          this.cacheHits.inc({ provider: event.provider });
+        }
+        return;
+      case 'token.fetched':
+      case 'token.fetch_failed':
+        if (event.grant === 'refresh_token' || event.grant === 'hub') {
+          this.refreshes.inc({
+            provider: event.provider,
+            outcome: event.kind === 'token.fetched' ? 'ok' : event.code
+          });
+        }
+        this.upstreamLatency.observe(
+          { provider: event.provider, operation: OPERATION_OF[event.grant] },
+          event.seconds
+        );
+        return;
+      case 'login.completed':
+      case 'login.failed':
+        if (event.upstreamSeconds !== null && event.provider !== null) {
+          this.upstreamLatency.observe(
+            { provider: event.provider, operation: 'code' },
+            event.upstreamSeconds
+          );
+        }
+        return;
+      case 'grant.revoked':
+      case 'revocation.retried':
+        if (event.seconds !== null) {
+          this.upstreamLatency.observe(
+            { provider: event.provider, operation: 'revocation' },
+            event.seconds
+          );
+        }
+        return;
+      default:
+        return;
     }
   }
 
   /** Every metric in the text exposition format. */
   render(): string {
     return (
-      [this.tokensIssued, this.cacheHits, this.refreshes, this.upstreamLatency, this.failures]
+      [
+        this.tokensIssued,
+        this.cacheHits,
+        this.refreshes,
+        this.upstreamLatency,
+        this.failures,
+        this.events
+      ]
         .map(m => m.render())
         .join('\n') + '\n'
     );

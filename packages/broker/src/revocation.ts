@@ -11,30 +11,33 @@
  *   them across restarts; the queue holds at most `maxQueue` entries and gives up after
  *   `maxAttempts`, both recorded in the audit trail;
  * - only an unreachable or failing IdP (`upstream_unavailable`) is retried; an IdP that refuses the
- *   request outright will refuse it again.
+ *   request outright will refuse it again;
+ * - what happens is reported as broker events (`grant.revoked`, `logout`, `admin.revoked`,
+ *   `revocation.retried`, `revocation.dropped`, `access.denied`); a sign-out and an admin revocation
+ *   are in the audit trail before they are answered.
  */
 import { randomUUID } from 'node:crypto';
 
 import type * as Oidc from 'openid-client';
 
-import type { AuditTrail } from './audit.js';
 import { type Clock, epochSeconds } from './clock.js';
-import { BrokerError, StoreUnavailable, UpstreamError, UpstreamUnavailable } from './errors.js';
+import { BrokerError, UpstreamError, UpstreamUnavailable } from './errors.js';
+import { type BrokerEvents, stopwatch, type UpstreamOutcome } from './events.js';
 import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
 import { translate } from './providers/translate.js';
-import type { Tokens } from './refresh.js';
+import type { TokenService } from './tokens/service.js';
 import type { RecordStore } from './stores/records.js';
-import type { Grant, TokenStore } from './stores/tokenStore.js';
+import type { TokenStore } from './stores/tokenStore.js';
+
+export type { UpstreamOutcome } from './events.js';
 
 /** A provider whose grants can be revoked: OIDC providers expose their discovered configuration. */
 export interface RevocationTarget {
   readonly id: string;
+  /** `hub`: the login is the hub's, which no sign-out here can end. */
+  readonly config: { readonly kind: string };
   discover?(): Promise<Oidc.Configuration>;
 }
-
-/** What became of the upstream side of a revocation. */
-export type UpstreamOutcome = 'revoked' | 'not_supported' | 'retrying' | 'refused';
 
 /** The result of ending one provider's grant. */
 export type EndResult =
@@ -67,6 +70,11 @@ interface QueuedRevocation {
 
 const NAMESPACE = 'revocations';
 
+/** Where the duration of an upstream revocation call is left, when one was made. */
+interface Timed {
+  seconds: number | null;
+}
+
 /**
  * Seconds before retry number `attempt` of a failed revocation.
  *
@@ -91,10 +99,9 @@ function openidClient(): Promise<typeof Oidc> {
 export interface RevocationsOptions {
   readonly store: TokenStore;
   readonly records: RecordStore;
-  readonly tokens: Tokens;
+  readonly tokens: TokenService;
   readonly lookup: (provider: string) => RevocationTarget | undefined;
-  readonly audit: AuditTrail;
-  readonly metrics: Metrics;
+  readonly events: BrokerEvents;
   readonly clock: Clock;
   readonly log: Logger;
   /** Most revocations waiting for a retry. */
@@ -103,12 +110,18 @@ export interface RevocationsOptions {
   readonly maxAttempts?: number;
 }
 
+/** What an admin revocation did: the providers whose grant ended, and those the IdP failed. */
+export interface AdminRevocation {
+  readonly revoked: Array<{ provider: string; upstream: UpstreamOutcome }>;
+  readonly failed: Array<{ provider: string; error: string }>;
+}
+
 /**
  * Sign-out and admin revocation, and the retry queue of revocations the IdP did not take.
  *
  * @example
  * ```ts
- * const result = await revocations.end(provider, { client: 'jupyterlab', by: 'user', reason: 'sign-out', force: true });
+ * await revocations.signOut(provider, 'jupyterlab');
  * ```
  */
 export class Revocations {
@@ -122,51 +135,146 @@ export class Revocations {
   }
 
   /**
+   * The user's sign-out: forgets the grant and every cached token, revokes the refresh token
+   * upstream (queued for a retry when the IdP cannot take it now); idempotent.
+   *
+   * @param target - the provider
+   * @param client - the client label of the caller
+   * @throws `AuditUnavailable` when the sign-out cannot be recorded (nothing is changed)
+   * @throws {@link BrokerError} 403 `forbidden` for a `hub` provider, whose login the hub holds
+   */
+  async signOut(target: RevocationTarget, client: string): Promise<void> {
+    const { events } = this.options;
+    await events.assertRecordable();
+    if (target.config.kind === 'hub') {
+      // The hub holds this login; forgetting a cached token here would end nothing.
+      await events.emit({
+        kind: 'access.denied',
+        provider: target.id,
+        client,
+        code: 'forbidden',
+        reason: 'sign-out of the hub login'
+      });
+      throw new BrokerError(
+        'forbidden',
+        `Provider '${target.id}' is managed by the hub: sign out of JupyterHub to end it.`
+      );
+    }
+    // The user asked to sign out: the grant is forgotten even when the IdP cannot revoke it now
+    // (the revocation is then queued and retried).
+    const result = await this.end(target, {
+      client,
+      by: 'user',
+      reason: 'sign-out',
+      force: true
+    });
+    await events.emit({
+      kind: 'logout',
+      provider: target.id,
+      client,
+      upstream: result.ended ? result.upstream : null
+    });
+  }
+
+  /**
+   * Refuses an admin revocation to a caller without the admin role (recorded as a denial).
+   *
+   * @param admin - whether the caller holds the admin role
+   * @param client - the client label of the caller
+   * @throws {@link BrokerError} 403 `forbidden` when `admin` is false
+   */
+  async requireAdmin(admin: boolean, client: string): Promise<void> {
+    if (admin) return;
+    await this.options.events.emit({
+      kind: 'access.denied',
+      provider: null,
+      client,
+      code: 'forbidden',
+      reason: 'admin revocation without the admin role'
+    });
+    throw new BrokerError('forbidden', 'Only an admin can revoke grants.');
+  }
+
+  /**
+   * An admin revocation: ends the grant of each target that holds one.
+   *
+   * @param targets - the providers
+   * @param request - the admin's client label, reason and `force`; `provider` as asked (null: all)
+   * @returns the providers revoked and those whose IdP failed (their grant kept unless `force`)
+   * @throws `AuditUnavailable` when the revocation cannot be recorded
+   */
+  async revokeAll(
+    targets: readonly RevocationTarget[],
+    request: { client: string; reason: string; force: boolean; provider: string | null }
+  ): Promise<AdminRevocation> {
+    const { events } = this.options;
+    await events.assertRecordable();
+    const revoked: AdminRevocation['revoked'] = [];
+    const failed: AdminRevocation['failed'] = [];
+    for (const target of targets) {
+      const result = await this.end(target, { ...request, by: 'admin' });
+      if (result.ended) revoked.push({ provider: target.id, upstream: result.upstream });
+      else if (result.reason === 'upstream_failed') {
+        failed.push({ provider: target.id, error: result.error.code });
+      }
+    }
+    await events.emit({
+      kind: 'admin.revoked',
+      provider: request.provider,
+      client: request.client,
+      reason: request.reason,
+      force: request.force,
+      revoked: revoked.length,
+      failed: failed.length
+    });
+    return { revoked, failed };
+  }
+
+  /**
    * Ends a provider's grant: revokes its refresh token upstream and forgets it locally.
    *
    * @param target - the provider
    * @param request - who asks, why, and whether to force
    * @returns what happened
-   * @throws {@link StoreUnavailable} when the grant cannot be read or deleted
+   * @throws `StoreUnavailable` when the grant cannot be read or deleted
    */
   async end(target: RevocationTarget, request: RevocationRequest): Promise<EndResult> {
-    const { tokens, audit } = this.options;
-    const grant = await this.readGrant(target.id);
+    const { tokens, events } = this.options;
+    const grant = await this.options.store.get(target.id);
     if (grant === undefined) {
       // Nothing held: still make sure no cached token survives (idempotent sign-out).
       await tokens.signOut(target.id);
       return { ended: false, reason: 'not_signed_in' };
     }
     if (request.by === 'user') await tokens.signOut(target.id);
-    let upstream: UpstreamOutcome;
+    let upstream: 'revoked' | 'not_supported';
     let error: BrokerError | undefined;
+    const timed: Timed = { seconds: null };
     try {
       upstream =
         grant.refreshToken === null
           ? 'not_supported'
-          : await this.revokeUpstream(target, grant.refreshToken);
+          : await this.revokeUpstream(target, grant.refreshToken, timed);
     } catch (err) {
       error =
         err instanceof BrokerError ? err : new UpstreamError('Revocation failed.', { cause: err });
-      upstream = 'retrying';
+      upstream = 'not_supported';
     }
-    const event = {
-      type: 'revoke' as const,
+    await events.emit({
+      kind: 'grant.revoked',
       provider: target.id,
       client: request.client,
+      by: request.by,
+      reason: request.reason,
       scopes: grant.scopes,
-      reason: `${request.by}: ${request.reason}`
-    };
+      upstream: error === undefined ? upstream : 'failed',
+      ...(error === undefined ? {} : { code: error.code }),
+      seconds: timed.seconds
+    });
     if (error === undefined) {
       if (request.by === 'admin') await tokens.signOut(target.id);
-      audit.note({
-        ...event,
-        outcome: 'ok',
-        ...(upstream === 'not_supported' ? { code: 'not_supported' } : {})
-      });
       return { ended: true, upstream };
     }
-    audit.note({ ...event, outcome: 'error', code: error.code });
     if (!request.force) return { ended: false, reason: 'upstream_failed', error };
     if (request.by === 'admin') await tokens.signOut(target.id);
     if (error instanceof UpstreamUnavailable && grant.refreshToken !== null) {
@@ -181,22 +289,28 @@ export class Revocations {
    *
    * @param target - the provider
    * @param refreshToken - the token to revoke
+   * @param timed - gets the duration of the revocation call, when one is made
    * @returns `revoked`, or `not_supported` when the IdP has no revocation endpoint
    * @throws {@link UpstreamUnavailable} when the IdP is unreachable, slow or failing
    * @throws {@link UpstreamError} when it refused the request
    */
-  async revokeUpstream(target: RevocationTarget, refreshToken: string): Promise<UpstreamOutcome> {
+  private async revokeUpstream(
+    target: RevocationTarget,
+    refreshToken: string,
+    timed: Timed
+  ): Promise<'revoked' | 'not_supported'> {
     if (target.discover === undefined) return 'not_supported';
     const configuration = await target.discover();
     if (configuration.serverMetadata().revocation_endpoint === undefined) return 'not_supported';
     const oc = await openidClient();
+    const elapsed = stopwatch();
     try {
-      await this.options.metrics.timeUpstream(target.id, 'revocation', () =>
-        oc.tokenRevocation(configuration, refreshToken, { token_type_hint: 'refresh_token' })
-      );
+      await oc.tokenRevocation(configuration, refreshToken, { token_type_hint: 'refresh_token' });
     } catch (err) {
+      timed.seconds = elapsed();
       throw translate(oc, err, 'revocation', target.id);
     }
+    timed.seconds = elapsed();
     return 'revoked';
   }
 
@@ -208,20 +322,13 @@ export class Revocations {
    * @param reason - why it was revoked
    */
   async enqueue(provider: string, token: string, reason: string): Promise<void> {
-    const { records, audit } = this.options;
+    const { records, events } = this.options;
     const queued = await this.entries();
     const now = this.now();
     if (queued.length >= this.maxQueue) {
       const oldest = queued.sort((a, b) => a[1].queued_at - b[1].queued_at)[0];
-      await this.guard(() => records.deleteRecord(NAMESPACE, oldest[0]));
-      audit.note({
-        type: 'revoke',
-        provider: oldest[1].provider,
-        client: null,
-        outcome: 'error',
-        code: 'upstream_unavailable',
-        reason: 'retry queue full: the oldest pending revocation was dropped'
-      });
+      await records.deleteRecord(NAMESPACE, oldest[0]);
+      await events.emit({ kind: 'revocation.dropped', provider: oldest[1].provider });
     }
     const entry: QueuedRevocation = {
       provider,
@@ -231,7 +338,7 @@ export class Revocations {
       queued_at: now,
       reason
     };
-    await this.guard(() => records.putRecord(NAMESPACE, randomUUID(), JSON.stringify(entry)));
+    await records.putRecord(NAMESPACE, randomUUID(), JSON.stringify(entry));
     this.schedule(entry.next_at);
   }
 
@@ -246,31 +353,31 @@ export class Revocations {
    * @returns how many succeeded and how many are still waiting
    */
   async retryDue(): Promise<{ revoked: number; waiting: number }> {
-    const { records, audit, log } = this.options;
+    const { records, events } = this.options;
     let revoked = 0;
     const now = this.now();
     for (const [id, entry] of await this.entries()) {
       if (entry.next_at > now) continue;
       const target = this.options.lookup(entry.provider);
-      const event = {
-        type: 'revoke' as const,
+      const attempts = entry.attempts + 1;
+      const timed: Timed = { seconds: null };
+      const retried = {
+        kind: 'revocation.retried' as const,
         provider: entry.provider,
-        client: null,
-        reason: `retry ${entry.attempts}: ${entry.reason}`
+        attempts,
+        reason: entry.reason
       };
       try {
         if (target === undefined) throw new UpstreamError('The provider is no longer configured.');
-        await this.revokeUpstream(target, entry.token);
-        await this.guard(() => records.deleteRecord(NAMESPACE, id));
-        audit.note({ ...event, outcome: 'ok' });
+        await this.revokeUpstream(target, entry.token, timed);
+        await records.deleteRecord(NAMESPACE, id);
+        await events.emit({ ...retried, gaveUp: false, seconds: timed.seconds });
         revoked++;
       } catch (err) {
         const code = err instanceof BrokerError ? err.code : 'server_error';
-        const attempts = entry.attempts + 1;
         if (!(err instanceof UpstreamUnavailable) || attempts > this.maxAttempts) {
-          await this.guard(() => records.deleteRecord(NAMESPACE, id)).catch(() => undefined);
-          audit.note({ ...event, outcome: 'error', code, reason: `gave up: ${event.reason}` });
-          log.warn('revocation_given_up', { provider: entry.provider, attempts, error: code });
+          await records.deleteRecord(NAMESPACE, id).catch(() => undefined);
+          await events.emit({ ...retried, code, gaveUp: true, seconds: timed.seconds });
           continue;
         }
         const next: QueuedRevocation = {
@@ -278,10 +385,8 @@ export class Revocations {
           attempts,
           next_at: now + revocationRetrySeconds(attempts)
         };
-        await this.guard(() => records.putRecord(NAMESPACE, id, JSON.stringify(next))).catch(
-          () => undefined
-        );
-        audit.note({ ...event, outcome: 'error', code });
+        await records.putRecord(NAMESPACE, id, JSON.stringify(next)).catch(() => undefined);
+        await events.emit({ ...retried, code, gaveUp: false, seconds: timed.seconds });
       }
     }
     const waiting = await this.entries();
@@ -322,7 +427,7 @@ export class Revocations {
   }
 
   private async entries(): Promise<Array<[string, QueuedRevocation]>> {
-    const raw = await this.guard(() => this.options.records.getRecords(NAMESPACE));
+    const raw = await this.options.records.getRecords(NAMESPACE);
     const out: Array<[string, QueuedRevocation]> = [];
     for (const [id, value] of Object.entries(raw)) {
       try {
@@ -334,19 +439,7 @@ export class Revocations {
     return out;
   }
 
-  private async readGrant(provider: string): Promise<Grant | undefined> {
-    return this.guard(() => this.options.store.get(provider));
-  }
-
   private now(): number {
     return epochSeconds(this.options.clock);
-  }
-
-  private async guard<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      throw err instanceof BrokerError ? err : new StoreUnavailable({ cause: err });
-    }
   }
 }

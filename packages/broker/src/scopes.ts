@@ -1,9 +1,8 @@
 /**
- * Scope requests: parsing what a caller asked and checking it against what the provider allows,
- * before any call to the IdP.
+ * Request fields: parsing the scopes a caller asked and refusing unknown fields. Whether the scopes
+ * are allowed is `leastPrivilege.ts`'s.
  */
-import type { ProviderConfig } from './config.js';
-import { InvalidRequest, ScopeNotAllowed } from './errors.js';
+import { InvalidRequest } from './errors.js';
 
 const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
 
@@ -24,24 +23,6 @@ export function parseScopes(raw: unknown): string[] | undefined {
     throw new InvalidRequest('scopes must be a list of scope strings.');
   }
   return [...new Set(raw as string[])];
-}
-
-/**
- * Refuses scopes outside the provider's allowed set. A `hub` provider has no configured set: what
- * its token carries is only known from the hub's answer, where the hub grant checks it.
- *
- * @param provider - the provider's config
- * @param scopes - the scopes asked
- * @throws {@link ScopeNotAllowed} naming the scopes that are not allowed
- */
-export function requireAllowed(provider: ProviderConfig, scopes: readonly string[]): void {
-  if (provider.kind === 'hub') return;
-  const outside = scopes.filter(s => !provider.scopes.includes(s));
-  if (outside.length > 0) {
-    throw new ScopeNotAllowed(
-      `Provider '${provider.id}' does not allow ${outside.map(s => `'${s}'`).join(', ')}.`
-    );
-  }
 }
 
 /**

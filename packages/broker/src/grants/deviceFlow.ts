@@ -2,12 +2,17 @@
  * The device authorization grant (RFC 8628): the broker starts it, shows the user a code and a URL,
  * and polls the token endpoint itself in the background, honouring `interval` and `slow_down`, until
  * the user finishes, refuses, or the code expires. The device code never leaves the broker.
+ *
+ * A device sign-in is in the audit trail like a browser one: `login.completed` is recorded before the
+ * grant is stored (a trail that cannot be written leaves the user signed out, the login `failed`
+ * with `store_unavailable`), and every failure (refused, expired, cancelled) is a `login.failed`.
  */
 import { type Clock, epochSeconds } from '../clock.js';
-import { BrokerError, UpstreamUnavailable } from '../errors.js';
+import { BrokerError, InvalidRequest, UpstreamUnavailable } from '../errors.js';
+import type { BrokerEvents } from '../events.js';
 import type { Logger } from '../log.js';
 import type { OidcProvider } from '../providers/oidc.js';
-import type { Tokens } from '../refresh.js';
+import type { TokenService } from '../tokens/service.js';
 
 /** RFC 8628 §3.5: each `slow_down` adds five seconds to the interval. */
 const SLOW_DOWN_S = 5;
@@ -48,12 +53,15 @@ const realSleep: Sleep = (ms, signal) =>
 
 interface Running {
   readonly abort: AbortController;
+  /** The client label that started the login. */
+  readonly client: string;
   status: DeviceLoginStatus;
 }
 
 /** What {@link DeviceLogins} needs. */
 export interface DeviceLoginsOptions {
-  readonly tokens: Tokens;
+  readonly tokens: TokenService;
+  readonly events: BrokerEvents;
   readonly clock: Clock;
   readonly log: Logger;
   /** Seam for tests; the default uses timers. */
@@ -65,7 +73,7 @@ export interface DeviceLoginsOptions {
  *
  * @example
  * ```ts
- * const started = await devices.start(provider, ['openid', 'offline_access']);
+ * const started = await devices.start(provider, ['openid', 'offline_access'], 'jupyterlab');
  * // show started.user_code and started.verification_uri; poll devices.status(provider.id)
  * ```
  */
@@ -82,20 +90,34 @@ export class DeviceLogins {
    *
    * @param provider - the provider (must offer the device flow)
    * @param scopes - scopes to ask
+   * @param client - the client label of the caller, named by the login's audit event
    * @returns what to show the user
    * @throws {@link InvalidRequest} when the provider has no device flow
+   * @throws `AuditUnavailable` when the sign-in could not be recorded (nothing is started)
    */
-  async start(provider: OidcProvider, scopes: readonly string[]): Promise<DeviceLoginStarted> {
+  async start(
+    provider: OidcProvider,
+    scopes: readonly string[],
+    client: string
+  ): Promise<DeviceLoginStarted> {
+    await this.options.events.assertRecordable();
     const authorization = await provider.startDevice(scopes);
     this.running.get(provider.id)?.abort.abort();
     const expiresAt = epochSeconds(this.options.clock) + authorization.expiresIn;
     const entry: Running = {
       abort: new AbortController(),
+      client,
       status: { status: 'pending', expires_at: expiresAt }
     };
     this.running.set(provider.id, entry);
     void this.poll(provider, scopes, authorization.deviceCode, authorization.interval, entry);
-    this.options.log.info('login_started', { provider: provider.id, method: 'device', scopes });
+    // Logged, not an event: the sign-in is one event, when it completes or fails.
+    this.options.log.info('login_started', {
+      provider: provider.id,
+      client,
+      method: 'device',
+      scopes
+    });
     return {
       user_code: authorization.userCode,
       verification_uri: authorization.verificationUri,
@@ -132,31 +154,37 @@ export class DeviceLogins {
     entry: Running
   ): Promise<void> {
     const { signal } = entry.abort;
-    const { log, tokens, clock } = this.options;
-    const fail = (code: string, description: string): void => {
+    const { events, tokens, clock } = this.options;
+    const fail = async (error: BrokerError): Promise<void> => {
+      const description = error.expose ? error.message : 'Internal error.';
       entry.status = {
         ...entry.status,
         status: 'failed',
-        error: code,
+        error: error.code,
         error_description: description
       };
-      log.info('login_failed', {
+      await events.emit({
+        kind: 'login.failed',
         provider: provider.id,
+        client: entry.client,
         method: 'device',
-        error: code,
-        reason: description
+        code: error.code,
+        status: error.status,
+        description: error.message,
+        upstreamSeconds: null
       });
     };
     let interval = firstInterval;
     for (;;) {
       await this.sleep(interval * 1000, signal);
       if (signal.aborted) {
-        if (entry.status.status === 'pending')
-          fail('invalid_request', 'The device login was cancelled.');
+        if (entry.status.status === 'pending') {
+          await fail(new InvalidRequest('The device login was cancelled.'));
+        }
         return;
       }
       if (epochSeconds(clock) >= entry.status.expires_at) {
-        fail('invalid_request', 'The device code expired before the sign-in finished.');
+        await fail(new InvalidRequest('The device code expired before the sign-in finished.'));
         return;
       }
       try {
@@ -168,22 +196,32 @@ export class DeviceLogins {
         }
         if (signal.aborted) return;
         const identity = await provider.identify(answer);
-        await tokens.signedIn(provider.id, answer, identity.account, identity.subject);
-        entry.status = { status: 'done', expires_at: entry.status.expires_at };
-        log.info('login_completed', {
+        // Recorded before the grant is stored, as a browser sign-in: a trail that cannot be
+        // written fails the login (store_unavailable), never signs in without a record.
+        await events.emit({
+          kind: 'login.completed',
           provider: provider.id,
+          client: entry.client,
           method: 'device',
           scopes: answer.scopes,
-          refreshable: answer.refreshToken !== null
+          refreshable: answer.refreshToken !== null,
+          upstreamSeconds: null
         });
+        await tokens.signedIn(provider.id, answer, identity.account, identity.subject);
+        entry.status = { status: 'done', expires_at: entry.status.expires_at };
         return;
       } catch (err) {
         if (err instanceof UpstreamUnavailable) {
           interval = Math.min(MAX_INTERVAL_S, interval * 2);
           continue;
         }
-        const broker = err instanceof BrokerError ? err : undefined;
-        fail(broker?.code ?? 'server_error', broker?.expose ? broker.message : 'Internal error.');
+        await fail(
+          err instanceof BrokerError
+            ? err
+            : new BrokerError('server_error', (err as Error)?.message ?? 'Internal error.', {
+                cause: err
+              })
+        );
         return;
       }
     }

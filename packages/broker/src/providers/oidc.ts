@@ -8,6 +8,7 @@
  */
 import type * as Oidc from 'openid-client';
 
+import type { AccessToken } from '../accessToken.js';
 import type { ProviderConfig } from './providerConfig.js';
 import {
   BrokerError,
@@ -16,7 +17,7 @@ import {
   UpstreamError,
   UpstreamUnavailable
 } from '../errors.js';
-import { requireNotWider } from '../grants/leastPrivilege.js';
+import { requireNotWider } from '../leastPrivilege.js';
 import { clientSecretProblem, readClientSecret } from './clientSecret.js';
 import { accountLabel, fetchUserInfo } from './identity.js';
 import { translate } from './translate.js';
@@ -25,15 +26,11 @@ import { deadlineFetch, type UpstreamOptions } from './upstream.js';
 export { GrantRejected } from './translate.js';
 export type { UpstreamOptions } from './upstream.js';
 
-/** What a token endpoint answered, already checked. Holds secrets: never log it. */
-export interface TokenSet {
-  readonly accessToken: string;
-  readonly tokenType: string;
-  /** Epoch seconds. */
-  readonly expiresAt: number;
-  /** Seconds it had left when it arrived (the answer's `expires_in`). */
-  readonly lifetime: number;
-  readonly scopes: readonly string[];
+/**
+ * What a token endpoint answered, already checked: the access token (its `lifetime` is the answer's
+ * `expires_in`) and what came with it. Holds secrets: never log it.
+ */
+export interface TokenSet extends AccessToken {
   readonly refreshToken: string | null;
   /** Claims of the ID token, when one came with the answer and could be checked. */
   readonly claims: Readonly<Record<string, unknown>> | undefined;

@@ -7,7 +7,7 @@ import { Router } from 'express';
 
 import { clientOf, isAdmin } from '../caller.js';
 import type { BrokerContext } from '../context.js';
-import { BrokerError, InvalidRequest } from '../errors.js';
+import { InvalidRequest } from '../errors.js';
 import { bodyFields } from '../scopes.js';
 
 /** Longest admin reason kept. */
@@ -32,50 +32,26 @@ function parseReason(raw: unknown): string {
  * @returns the router
  */
 export function adminRoutes(context: BrokerContext): Router {
-  const { providers, audit, revocations } = context;
+  const { providers, revocations } = context;
   const router = Router();
 
   router.post('/api/v1/admin/revoke', async (req, res) => {
     const client = clientOf(req);
-    if (!isAdmin(req)) {
-      await audit.record({
-        type: 'denial',
-        provider: null,
-        client,
-        outcome: 'denied',
-        code: 'forbidden',
-        reason: 'admin revocation without the admin role'
-      });
-      throw new BrokerError('forbidden', 'Only an admin can revoke grants.');
-    }
+    await revocations.requireAdmin(isAdmin(req), client);
     const body = bodyFields(req.body, ['provider', 'reason', 'force']);
-    const targets =
-      body.provider === undefined || body.provider === null
-        ? providers.all()
-        : [providers.lookup(body.provider)];
+    const all = body.provider === undefined || body.provider === null;
+    const targets = all ? providers.all() : [providers.lookup(body.provider)];
     const reason = parseReason(body.reason);
     if (body.force !== undefined && typeof body.force !== 'boolean') {
       throw new InvalidRequest('force must be true or false.');
     }
-    const force = body.force === true;
-    await audit.assertWritable();
-    const revoked: Array<{ provider: string; upstream: string }> = [];
-    const failed: Array<{ provider: string; error: string }> = [];
-    for (const target of targets) {
-      const result = await revocations.end(target, { client, by: 'admin', reason, force });
-      if (result.ended) revoked.push({ provider: target.id, upstream: result.upstream });
-      else if (result.reason === 'upstream_failed') {
-        failed.push({ provider: target.id, error: result.error.code });
-      }
-    }
-    await audit.record({
-      type: 'revoke',
-      provider: body.provider === undefined || body.provider === null ? null : targets[0].id,
+    const result = await revocations.revokeAll(targets, {
       client,
-      outcome: failed.length === 0 ? 'ok' : 'error',
-      reason: `admin: ${reason}${force ? ' (force)' : ''}: ${revoked.length} revoked, ${failed.length} failed`
+      reason,
+      force: body.force === true,
+      provider: all ? null : targets[0].id
     });
-    res.set('Cache-Control', 'no-store').json({ revoked, failed });
+    res.set('Cache-Control', 'no-store').json(result);
   });
 
   return router;

@@ -2,16 +2,13 @@
  * The consent resource: which plugins may get tokens of which provider.
  * `GET|PUT|DELETE /api/v1/consents`.
  */
-import { Router, type Request } from 'express';
+import { Router } from 'express';
 
 import { CLIENT_LABEL, clientOf } from '../caller.js';
 import { CONSENT_DECISIONS, type ConsentDecision, needsConsent } from '../consents.js';
 import type { BrokerContext } from '../context.js';
-import { BrokerError, InvalidRequest } from '../errors.js';
+import { InvalidRequest } from '../errors.js';
 import { bodyFields } from '../scopes.js';
-
-/** The only client that may record or withdraw decisions: the owner's own JupyterLab. */
-const DECIDER = 'jupyterlab';
 
 function pluginLabel(raw: unknown): string {
   if (typeof raw !== 'string' || !CLIENT_LABEL.test(raw) || !needsConsent(raw)) {
@@ -34,25 +31,8 @@ function decisionOf(raw: unknown): ConsentDecision {
  * @returns the router
  */
 export function consentRoutes(context: BrokerContext): Router {
-  const { consents, audit, providers } = context;
+  const { consents, providers } = context;
   const router = Router();
-
-  /** Only the owner's JupyterLab decides; a refusal is itself audited. */
-  async function requireDecider(req: Request, provider: string | null): Promise<string> {
-    const client = clientOf(req);
-    if (client !== DECIDER) {
-      await audit.record({
-        type: 'denial',
-        provider,
-        client,
-        outcome: 'denied',
-        code: 'forbidden',
-        reason: 'consent decisions come only from JupyterLab'
-      });
-      throw new BrokerError('forbidden', 'Consents are decided only in JupyterLab itself.');
-    }
-    return client;
-  }
 
   router.get('/api/v1/consents', async (_req, res) => {
     res.set('Cache-Control', 'no-store').json({ consents: await consents.list() });
@@ -63,32 +43,14 @@ export function consentRoutes(context: BrokerContext): Router {
     const provider = providers.lookup(body.provider).id;
     const plugin = pluginLabel(body.client);
     const decision = decisionOf(body.decision);
-    const client = await requireDecider(req, provider);
-    await audit.assertWritable();
-    await consents.decide(plugin, provider, decision);
-    await audit.record({
-      type: 'consent',
-      provider,
-      client,
-      outcome: 'ok',
-      reason: `${decision} for ${plugin}`
-    });
+    await consents.decide(plugin, provider, decision, clientOf(req));
     res.status(204).end();
   });
 
   router.delete('/api/v1/consents', async (req, res) => {
     const provider = providers.lookup(req.query.provider).id;
     const plugin = pluginLabel(req.query.client);
-    const client = await requireDecider(req, provider);
-    await audit.assertWritable();
-    await consents.withdraw(plugin, provider);
-    await audit.record({
-      type: 'consent',
-      provider,
-      client,
-      outcome: 'ok',
-      reason: `withdrawn for ${plugin}`
-    });
+    await consents.withdraw(plugin, provider, clientOf(req));
     res.status(204).end();
   });
 

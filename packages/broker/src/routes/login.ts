@@ -9,21 +9,11 @@ import { renderCallbackPage } from '../callbackPage.js';
 import { clientOf } from '../caller.js';
 import type { BrokerContext } from '../context.js';
 import type { ProviderConfig } from '../config.js';
-import { BrokerError, type ErrorAnswer, InvalidRequest, toErrorBody } from '../errors.js';
+import { BrokerError, type ErrorAnswer, InvalidRequest } from '../errors.js';
 import { sendError } from '../middleware.js';
-import { bodyFields, parseScopes, requireAllowed } from '../scopes.js';
-
-/** User names: anything without control characters (JupyterHub allows e-mail-like and non-ASCII names). */
-const USER = /^[^\p{Cc}]{1,256}$/u;
-
-/** The trusted `X-Broker-User`, required where a login is bound to its user. */
-function brokerUser(req: Request): string {
-  const user = req.get('x-broker-user');
-  if (user === undefined || !USER.test(user)) {
-    throw new InvalidRequest('X-Broker-User is missing or not valid.');
-  }
-  return user;
-}
+import { requireAllowed } from '../leastPrivilege.js';
+import { bodyFields, parseScopes } from '../scopes.js';
+import { signInUser } from '../signIn.js';
 
 function redirectUri(configured: string | null, header: string | undefined): string {
   const value = configured ?? header;
@@ -159,7 +149,7 @@ function answerSignedIn(req: Request, res: Response, provider: string): void {
  * @returns the router
  */
 export function loginRoutes(context: BrokerContext): Router {
-  const { providers, logins, tokens, log, audit } = context;
+  const { providers, signIns } = context;
   const router = Router();
 
   router.post('/api/v1/providers/:id/login', async (req, res) => {
@@ -169,46 +159,25 @@ export function loginRoutes(context: BrokerContext): Router {
     const asked = parseScopes(body.scopes);
     if (asked !== undefined) requireAllowed(provider.config, asked);
     requireSignIn(provider.config);
-    const user = brokerUser(req);
+    const user = signInUser(req.get('x-broker-user'));
     const client = clientOf(req);
-    await audit.assertWritable();
     const scopes = provider.loginScopes(asked);
     if (method === 'device') {
-      const started = await context.devices.start(provider, scopes);
-      await audit.record({
-        type: 'login',
-        provider: provider.id,
-        client,
-        scopes,
-        outcome: 'ok',
-        reason: 'device flow started'
-      });
+      const started = await context.devices.start(provider, scopes, client);
       res.set('Cache-Control', 'no-store').json(started);
       return;
     }
-    const pending = logins.start({
-      provider: provider.id,
+    const serverUrl = req.get('x-broker-server-url');
+    const endpoint = browserEndpoint(provider.config.browser_authorization_endpoint, serverUrl);
+    const started = await signIns.start(provider, {
       user,
-      redirectUri: redirectUri(provider.config.redirect_uri, req.get('x-broker-redirect-uri')),
-      scopes: [...new Set(scopes)],
       client,
-      serverName: serverName(req.get('x-broker-server-name'))
+      scopes,
+      redirectUri: redirectUri(provider.config.redirect_uri, req.get('x-broker-redirect-uri')),
+      serverName: serverName(req.get('x-broker-server-name')),
+      ...(endpoint === undefined ? {} : { browserEndpoint: endpoint })
     });
-    const url = await provider.authorizationUrl({
-      redirectUri: pending.redirectUri,
-      scopes: pending.scopes,
-      checks: pending,
-      browserEndpoint: browserEndpoint(
-        provider.config.browser_authorization_endpoint,
-        req.get('x-broker-server-url')
-      )
-    });
-    // Logged, not audited: a sign-in is one audit event, written when the callback completes or
-    // fails it (naming this client), so the trail never shows two "login ok" for one sign-in.
-    log.info('login_started', { provider: provider.id, client, scopes: pending.scopes });
-    res
-      .set('Cache-Control', 'no-store')
-      .json({ authorization_url: url, expires_at: pending.expiresAt });
+    res.set('Cache-Control', 'no-store').json(started);
   });
 
   router.get('/api/v1/providers/:id/login', (req, res) => {
@@ -221,62 +190,21 @@ export function loginRoutes(context: BrokerContext): Router {
   });
 
   router.get('/api/v1/callback', async (req, res) => {
-    let providerId: string | null = null;
-    let client = 'jupyterlab';
-    try {
-      const user = brokerUser(req);
-      const pending = logins.take(req.query.state, user);
-      providerId = pending.provider;
-      client = pending.client;
-      const provider = providers.lookupSignIn(pending.provider);
-      await audit.assertWritable();
-      // The exact redirect URI of the login, with the query the IdP sent (code, state, iss).
-      const callbackUrl = new URL(pending.redirectUri);
-      const query = req.originalUrl.indexOf('?');
-      callbackUrl.search = query < 0 ? '' : req.originalUrl.slice(query);
-      const tokenSet = await context.metrics.timeUpstream(provider.id, 'code', () =>
-        provider.exchangeCode(callbackUrl, pending, pending.scopes)
-      );
-      const { account, subject } = await provider.identify(tokenSet);
-      // Recorded before the grant is stored: a trail that cannot be written (503) leaves the user
-      // signed out, never signed in without a record.
-      await audit.record({
-        type: 'login',
-        provider: provider.id,
-        client,
-        scopes: tokenSet.scopes,
-        outcome: 'ok',
-        reason: 'completed'
-      });
-      await tokens.signedIn(provider.id, tokenSet, account, subject);
-      log.info('login_completed', {
-        provider: provider.id,
-        scopes: tokenSet.scopes,
-        refreshable: tokenSet.refreshToken !== null
-      });
-      answerSignedIn(req, res, provider.id);
-    } catch (err) {
-      const answer = toErrorBody(err);
-      const fields = { provider: providerId, status: answer.status, error: answer.body.error };
-      audit.note({
-        type: 'login',
-        provider: providerId,
-        client,
-        outcome: 'error',
-        code: answer.body.error,
-        reason: 'failed'
-      });
-      if (answer.status >= 500) {
-        log.error('login_failed', { ...fields, reason: (err as Error)?.message });
-      } else {
-        log.info('login_failed', { ...fields, reason: answer.body.error_description });
-      }
-      res.set(CALLBACK_HEADERS);
-      const page = wantsJson(req)
-        ? undefined
-        : (body: ErrorAnswer['body']) => callbackPage(providerId, body);
-      sendError(err, req, res, context, page);
+    const query = req.originalUrl.indexOf('?');
+    const result = await signIns.complete({
+      user: req.get('x-broker-user'),
+      state: req.query.state,
+      query: query < 0 ? '' : req.originalUrl.slice(query)
+    });
+    if (result.ok) {
+      answerSignedIn(req, res, result.provider);
+      return;
     }
+    res.set(CALLBACK_HEADERS);
+    const page = wantsJson(req)
+      ? undefined
+      : (body: ErrorAnswer['body']) => callbackPage(result.provider, body);
+    sendError(result.error, req, res, context, page);
   });
 
   return router;

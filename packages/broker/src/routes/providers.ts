@@ -5,7 +5,6 @@ import { Router } from 'express';
 
 import { clientOf } from '../caller.js';
 import type { BrokerContext } from '../context.js';
-import { BrokerError } from '../errors.js';
 
 /** How long the list waits for a provider's first discovery before answering without it. */
 const WARM_UP_WAIT_MS = 1500;
@@ -18,7 +17,7 @@ const WARM_UP_WAIT_MS = 1500;
  * @returns the router
  */
 export function providerRoutes(context: BrokerContext): Router {
-  const { providers, log, audit, revocations } = context;
+  const { providers, revocations } = context;
   const router = Router();
 
   router.get('/api/v1/providers', async (_req, res) => {
@@ -27,7 +26,7 @@ export function providerRoutes(context: BrokerContext): Router {
         // A refused connection or a missing file shows in this very answer; a silent IdP in a later one.
         await provider.warmUp(WARM_UP_WAIT_MS);
         const [status, problem] = await Promise.all([
-          context.grants.status(provider),
+          context.tokens.status(provider),
           provider.problem()
         ]);
         return {
@@ -52,38 +51,7 @@ export function providerRoutes(context: BrokerContext): Router {
   router.delete('/api/v1/providers/:id/grant', async (req, res) => {
     const provider = providers.lookup(req.params.id);
     const client = clientOf(req);
-    await audit.assertWritable();
-    if (provider.config.kind === 'hub') {
-      // The hub holds this login; forgetting a cached token here would end nothing.
-      await audit.record({
-        type: 'denial',
-        provider: provider.id,
-        client,
-        outcome: 'denied',
-        code: 'forbidden',
-        reason: 'sign-out of the hub login'
-      });
-      throw new BrokerError(
-        'forbidden',
-        `Provider '${provider.id}' is managed by the hub: sign out of JupyterHub to end it.`
-      );
-    }
-    // The user asked to sign out: the grant is forgotten even when the IdP cannot revoke it now
-    // (the revocation is then queued and retried).
-    const result = await revocations.end(provider, {
-      client,
-      by: 'user',
-      reason: 'sign-out',
-      force: true
-    });
-    log.info('signed_out', { provider: provider.id, client });
-    await audit.record({
-      type: 'logout',
-      provider: provider.id,
-      client,
-      outcome: 'ok',
-      reason: result.ended ? `signed out (upstream: ${result.upstream})` : 'was not signed in'
-    });
+    await revocations.signOut(provider, client);
     res.status(204).end();
   });
 

@@ -12,8 +12,8 @@ import { Router } from 'express';
 import { clientOf } from '../caller.js';
 import type { BrokerContext } from '../context.js';
 import { MAX_MIN_TTL } from '../contract.generated.js';
-import { InvalidRequest, toErrorBody } from '../errors.js';
-import { bodyFields, parseScopes, requireAllowed } from '../scopes.js';
+import { InvalidRequest } from '../errors.js';
+import { bodyFields, parseScopes } from '../scopes.js';
 
 function parseMinTtl(raw: unknown, fallback: number): number {
   if (raw === undefined || raw === null) return fallback;
@@ -44,7 +44,7 @@ function parseAudience(raw: unknown): string | undefined {
  * ```
  */
 export function tokenRoutes(context: BrokerContext): Router {
-  const { providers, log, config, audit, consents, metrics } = context;
+  const { providers, config, tokenRequests } = context;
   const router = Router();
 
   // Express decodes `:id`; malformed percent-encoding is a 400 `invalid_request` (errors.ts).
@@ -55,51 +55,8 @@ export function tokenRoutes(context: BrokerContext): Router {
     const audience = parseAudience(body.audience);
     const minTtl = parseMinTtl(body.min_ttl, config.default_min_ttl);
     const client = clientOf(req);
-    let token;
-    try {
-      if (scopes !== undefined) requireAllowed(provider.config, scopes);
-      await consents.require(client, provider.id);
-      await audit.assertWritable();
-      token = await context.grants.get(provider, { scopes, minTtl, audience });
-    } catch (err) {
-      // A refusal or failure hands nothing out; it is recorded as well as the trail allows.
-      const { status, body: answer } = toErrorBody(err);
-      const denied = status === 401 || status === 403;
-      metrics.tokensIssued.inc({ provider: provider.id, outcome: denied ? 'denied' : 'error' });
-      log.info(denied ? 'token_denied' : 'token_failed', {
-        provider: provider.id,
-        client,
-        scopes,
-        reason: answer.error
-      });
-      audit.note({
-        type: denied ? 'denial' : 'issue',
-        provider: provider.id,
-        client,
-        scopes: scopes ?? null,
-        outcome: denied ? 'denied' : 'error',
-        code: answer.error
-      });
-      throw err;
-    }
-    // No token leaves the broker unrecorded: a failed write answers 503 instead.
-    await audit.record({
-      type: 'issue',
-      provider: provider.id,
-      client,
-      scopes: token.scopes,
-      outcome: 'ok'
-    });
-    metrics.tokensIssued.inc({ provider: provider.id, outcome: 'ok' });
+    const { token } = await tokenRequests.issue(provider, client, { scopes, minTtl, audience });
     const now = Math.floor(context.clock() / 1000);
-    // Debug, not info: the audit trail already records every issue, and a log line per cache hit
-    // was the largest cost of the route (and of the Jupyter log the lines are forwarded to).
-    log.debug('token_issued', {
-      provider: provider.id,
-      client,
-      scopes: token.scopes,
-      expires_at: token.expiresAt
-    });
     const answer = JSON.stringify({
       access_token: token.accessToken,
       token_type: 'Bearer',

@@ -9,16 +9,15 @@
  * {@link Grant.lastToken}, so a broker that waited for the lock re-reads the grant and uses that token
  * instead of spending the (already rotated) refresh token a second time.
  */
+import type { AccessToken } from '../accessToken.js';
 
-/** An access token shared through the store with other brokers on it. Never log it. */
-export interface SharedToken {
-  /** The scope-set key it was asked for (`tokenCache.scopeKey`; `''` = the grant's default set). */
+/**
+ * An access token shared through the store with other brokers on it, without its `lifetime` (each
+ * broker's own reading). Never log it.
+ */
+export interface SharedToken extends Omit<AccessToken, 'lifetime'> {
+  /** The scope-set key it was asked for (`accessToken.scopeKey`; `''` = the grant's default set). */
   readonly scopeKey: string;
-  readonly accessToken: string;
-  readonly tokenType: string;
-  /** Epoch seconds. */
-  readonly expiresAt: number;
-  readonly scopes: readonly string[];
 }
 
 /** A stored grant. Holds a refresh token: never log or return it. */

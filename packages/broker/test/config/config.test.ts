@@ -4,7 +4,7 @@ import { describe, expect, test } from '@jest/globals';
 
 import { ConfigError, defaults, validateConfig } from '../../src/config.js';
 import { redact } from '../../src/log.js';
-import { shouldRefresh } from '../../src/refresh.js';
+import { shouldRefresh } from '../../src/accessToken.js';
 import { VERSION } from '../../src/version.js';
 
 const provider = {

@@ -75,6 +75,28 @@ describe('client credentials: a service account', () => {
     expect(broker.upstreamCalls.length).toBe(calls);
   });
 
+  test("a service account's calls to the IdP are timed in the metrics and audited, like refreshes", async () => {
+    // Was: only refreshes were timed, so a slow IdP behind client credentials never showed.
+    const fresh = await token({ audience: API_AUDIENCE });
+    expect(fresh.status).toBe(200);
+    expect((await token({ audience: API_AUDIENCE })).status).toBe(200);
+    const metrics = (await broker.request('GET', '/metrics')).text;
+    const count = metrics
+      .split('\n')
+      .find(l =>
+        l.startsWith(
+          'token_broker_upstream_duration_seconds_count{operation="client_credentials",provider="demo"} '
+        )
+      );
+    expect(Number(count?.split(' ')[1])).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/^token_broker_token_cache_hits_total\{provider="demo"\} [1-9]/m);
+    const events = await broker.request('GET', '/api/v1/events?provider=demo');
+    expect(events.json.events).toContainEqual(
+      expect.objectContaining({ type: 'refresh', provider: 'demo', outcome: 'ok' })
+    );
+    expect(JSON.stringify(events.json)).not.toContain(fresh.json.access_token);
+  });
+
   test('an IdP that grants more than asked: 502 upstream_error, no token handed out', async () => {
     idp.widenScopeTo = 'demo:read demo:write';
     try {

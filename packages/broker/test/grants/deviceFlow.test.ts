@@ -79,6 +79,56 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(await broker.context.store.get('demo')).toBeUndefined();
   }, 15000);
 
+  test('a device-flow sign-in is in the audit trail, the log and the metrics (it was only logged)', async () => {
+    idp.deviceInterval = 1;
+    await broker.request('DELETE', '/api/v1/providers/demo/grant');
+    const logsBefore = broker.logs.length;
+    const started = await broker.request('POST', '/api/v1/providers/demo/login', {
+      body: { method: 'device' },
+      headers: { 'x-broker-client': '@acme/archive:plugin' }
+    });
+    expect(started.status).toBe(200);
+    await idp.approveDevice(started.json.user_code, 'alice');
+    await until(async () => (await status()).json.status === 'done', 8000);
+
+    const events = (await broker.request('GET', '/api/v1/events?provider=demo')).json.events;
+    expect(events[0]).toMatchObject({
+      type: 'login',
+      provider: 'demo',
+      client: '@acme/archive:plugin',
+      outcome: 'ok',
+      reason: 'device flow completed'
+    });
+    expect(events[0].scopes).toEqual(expect.arrayContaining(['openid']));
+    const completed = broker.logs
+      .slice(logsBefore)
+      .map(line => JSON.parse(line))
+      .find(line => line.event === 'login_completed');
+    expect(completed).toMatchObject({ provider: 'demo', method: 'device' });
+    const metrics = (await broker.request('GET', '/metrics')).text;
+    expect(metrics).toMatch(
+      /token_broker_events_total\{event="login.completed",outcome="ok",provider="demo"\} [1-9]/
+    );
+  }, 15000);
+
+  test('a refused device login is in the audit trail as a failed login', async () => {
+    idp.deviceInterval = 1;
+    await broker.request('DELETE', '/api/v1/providers/demo/grant');
+    const started = await broker.request('POST', '/api/v1/providers/demo/login', {
+      body: { method: 'device' }
+    });
+    await idp.denyDevice(started.json.user_code);
+    await until(async () => (await status()).json.status === 'failed', 8000);
+    const events = (await broker.request('GET', '/api/v1/events?provider=demo')).json.events;
+    expect(events[0]).toMatchObject({
+      type: 'login',
+      provider: 'demo',
+      outcome: 'error',
+      code: 'invalid_request',
+      reason: 'device flow failed'
+    });
+  }, 15000);
+
   test('an unknown method is 400', async () => {
     const answer = await broker.request('POST', '/api/v1/providers/demo/login', {
       body: { method: 'carrier-pigeon' }

@@ -1,0 +1,176 @@
+/**
+ * The token service: access tokens of every provider, whatever its grant. What is the same for every
+ * grant is here; what is a grant's own is its handler in the grant table (`grants/index.ts`).
+ *
+ * Invariants:
+ * - a token handed out has at least `min_ttl` seconds left, counted from when the caller asked and
+ *   never more than the lifetime its issuer gave it;
+ * - a caller never gets a token wider than asked and allowed (`leastPrivilege.ts`: scopes checked
+ *   by the route, audiences and granted scopes by the handlers, what the IdP granted by the provider);
+ * - concurrent callers share one upstream call per provider and request key (single-flight);
+ * - an upstream outage keeps serving a cached token that is still good for the caller;
+ * - every upstream token call is reported (`token.fetched` / `token.fetch_failed`, timed).
+ */
+import { type AccessToken, secondsLeft, shouldRefresh } from '../accessToken.js';
+import { type Clock, epochSeconds } from '../clock.js';
+import { InvalidRequest, UpstreamUnavailable } from '../errors.js';
+import type { BrokerEvents } from '../events.js';
+import type {
+  GrantRequest,
+  GrantServices,
+  GrantStatus,
+  TokenRequest
+} from '../grants/grantHandler.js';
+import { grantTable, type GrantTable } from '../grants/index.js';
+import { RefreshTokenGrant } from '../grants/refreshToken.js';
+import type { TokenSet } from '../providers/oidc.js';
+import type { Provider, ProviderRegistry } from '../providers/registry.js';
+import type { TokenStore } from '../stores/tokenStore.js';
+import type { TokenCache } from '../tokenCache.js';
+import { SingleFlight } from './singleFlight.js';
+
+export type { GrantStatus, TokenRequest } from '../grants/grantHandler.js';
+
+/** A token handed out, and whether it came from the cache (no upstream call). */
+export interface IssuedToken {
+  readonly token: AccessToken;
+  readonly cached: boolean;
+}
+
+/** What {@link TokenService} needs. */
+export interface TokenServiceOptions {
+  readonly providers: ProviderRegistry;
+  readonly store: TokenStore;
+  readonly cache: TokenCache;
+  /** Where upstream token calls are reported. */
+  readonly events: BrokerEvents;
+  readonly clock: Clock;
+  /** Seconds ahead of expiry to get a new token. */
+  readonly marginSeconds: number;
+}
+
+/**
+ * Hands out access tokens of every provider, and keeps the sign-ins' grants.
+ *
+ * @example
+ * ```ts
+ * const tokens = new TokenService({ providers, store, cache, events, clock, marginSeconds: 30 });
+ * const { token } = await tokens.get(providers.lookup('demo'), { scopes: undefined, minTtl: 60, audience: undefined });
+ * ```
+ */
+export class TokenService {
+  private readonly flights = new SingleFlight<AccessToken>();
+  private readonly signIns: RefreshTokenGrant;
+  private readonly grants: GrantTable;
+
+  constructor(private readonly options: TokenServiceOptions) {
+    const { store, cache, providers, events, marginSeconds } = options;
+    const services: GrantServices = {
+      store,
+      cache,
+      providers,
+      events,
+      marginSeconds,
+      now: () => this.now(),
+      token: async (provider, request) => (await this.get(provider, request)).token
+    };
+    this.signIns = new RefreshTokenGrant(services);
+    this.grants = grantTable(services, this.signIns);
+  }
+
+  private now(): number {
+    return epochSeconds(this.options.clock);
+  }
+
+  /**
+   * An access token with at least `request.minTtl` seconds left.
+   *
+   * @param provider - the provider
+   * @param request - scopes (already checked against the provider's allowed set), min_ttl, audience
+   * @returns the token, and whether it came from the cache
+   * @throws {@link LoginRequired} when there is no usable grant (or subject grant)
+   * @throws {@link ScopeNotAllowed} for scopes the grant lacks, or an audience not allowed
+   * @throws {@link InvalidRequest} for an audience the grant cannot narrow to, or when even a new
+   *   token cannot live `minTtl` seconds
+   * @throws {@link UpstreamUnavailable} during an outage with no cached token good enough
+   */
+  async get(provider: Provider, request: TokenRequest): Promise<IssuedToken> {
+    // min_ttl counts from when the caller asked: a token the IdP mints while the caller waits is
+    // good for `minTtl` when its lifetime is, whichever second boundary the exchange crossed.
+    const ask: GrantRequest = { ...request, asked: this.now() };
+    const grant = this.grants[provider.config.grant];
+    // Not awaited when the key is known at once: the upstream call then starts in this very call,
+    // and the provider list, asking a hub provider's status and its problem together, sees it running.
+    const keyed = grant.keyOf(provider, ask);
+    const key = typeof keyed === 'string' ? keyed : await keyed;
+    const { cache, marginSeconds } = this.options;
+    const cached = cache.get(provider.id, key);
+    if (!shouldRefresh(cached, this.now(), ask.minTtl, marginSeconds)) {
+      grant.accept?.(provider, cached as AccessToken, ask);
+      return { token: cached as AccessToken, cached: true };
+    }
+    let token: AccessToken;
+    try {
+      token = await this.flights.run(
+        `${provider.id} ${key}`,
+        () => grant.fetch(provider, key, ask),
+        grant.asksMinTtl ? shared => shared.expiresAt - this.now() >= ask.minTtl : undefined
+      );
+    } catch (err) {
+      // Inside the refresh margin but still good for this caller: an outage costs nothing yet.
+      if (
+        err instanceof UpstreamUnavailable &&
+        cached !== undefined &&
+        cached.expiresAt - this.now() >= ask.minTtl
+      ) {
+        grant.accept?.(provider, cached, ask);
+        return { token: cached, cached: true };
+      }
+      throw err;
+    }
+    grant.accept?.(provider, token, ask);
+    const left = secondsLeft(token, ask.asked);
+    if (left < ask.minTtl) {
+      throw new InvalidRequest(
+        `min_ttl ${ask.minTtl} is longer than the ${grant.issuer}'s token lifetime (${left} s).`
+      );
+    }
+    return { token, cached: false };
+  }
+
+  /**
+   * What the provider list shows.
+   *
+   * @param provider - the provider
+   * @returns the status, without token material
+   */
+  status(provider: Provider): Promise<GrantStatus> {
+    return this.grants[provider.config.grant].status(provider);
+  }
+
+  /**
+   * Records a completed sign-in: stores the grant and caches its access token.
+   *
+   * @param provider - provider id
+   * @param tokens - the code exchange's tokens
+   * @param account - account label
+   * @param subject - `sub` claim
+   */
+  signedIn(
+    provider: string,
+    tokens: TokenSet,
+    account: string | null,
+    subject: string | null
+  ): Promise<void> {
+    return this.signIns.signedIn(provider, tokens, account, subject);
+  }
+
+  /**
+   * Forgets a provider's sign-in and every cached token; nothing happens when there is none.
+   *
+   * @param provider - provider id
+   */
+  signOut(provider: string): Promise<void> {
+    return this.signIns.signOut(provider);
+  }
+}

@@ -18,14 +18,18 @@ export const LATENCY_BUCKETS: readonly number[] = [
 
 /** Escapes a label value as the text format wants it. */
 function escapeLabel(value: string): string {
+  if (!/[\\\n"]/.test(value)) return value;
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
+/** The series of a label set: `name="value"` pairs by name. Counted on every token request. */
 function seriesKey(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map(k => `${k}="${escapeLabel(labels[k])}"`)
-    .join(',');
+  const names = Object.keys(labels).sort();
+  let key = '';
+  for (const name of names) {
+    key += `${key === '' ? '' : ','}${name}="${escapeLabel(labels[name])}"`;
+  }
+  return key;
 }
 
 /** A monotonically increasing count per label set. */

@@ -1,8 +1,11 @@
 /**
  * The closed set of errors the broker answers with. Every failure a caller can see is a
- * {@link BrokerError} carrying an HTTP status and a stable `code`; callers branch on `code`, never on
- * the description text. Library errors are translated into these once, at the boundary that calls the
- * library (see `providers/oidc.ts`), keeping the original as `cause` for the log.
+ * {@link BrokerError} with a stable `code`, which sets its HTTP status ({@link ERROR_STATUS});
+ * callers branch on `code`, never on the description text. Failures are translated into these once,
+ * at the boundary where they happen, keeping the original as `cause` for the log: openid-client's
+ * errors in `providers/translate.ts`, network failures and 5xx answers of an IdP in
+ * `providers/upstream.ts`, a store's failures in the store itself (`StoreUnavailable`). The one
+ * writer of error answers is `middleware.ts` (`sendError`).
  */
 
 /** Every error code the broker can put in an `{error}` body. */
@@ -166,17 +169,14 @@ export class UpstreamUnavailable extends BrokerError {
   }
 }
 
-/** 503: the token store failed. */
+/** 503: the token store failed. Thrown by the stores themselves (`stores/tokenStore.ts`). */
 export class StoreUnavailable extends BrokerError {
   /**
+   * @param description - the store type and what is wrong, without secrets
    * @param options - cause
-   * @param description - what is wrong, without secrets (a store that can say why names it)
    */
-  constructor(options: BrokerErrorOptions = {}, description = 'The token store is unavailable.') {
-    super('store_unavailable', description, {
-      retryAfter: 5,
-      ...options
-    });
+  constructor(description: string, options: BrokerErrorOptions = {}) {
+    super('store_unavailable', description, { retryAfter: 5, ...options });
   }
 }
 

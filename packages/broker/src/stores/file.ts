@@ -274,5 +274,5 @@ function unavailable(err: unknown, prefix = ''): StoreUnavailable {
     const code = (err as NodeJS.ErrnoException)?.code;
     description = `The token store file cannot be used${code === undefined ? '' : ` (${code})`}.`;
   }
-  return new StoreUnavailable({ cause: err }, prefix + description);
+  return new StoreUnavailable(prefix + description, { cause: err });
 }

@@ -127,8 +127,8 @@ export class KeyringStore implements TokenStore {
       !Object.values(value).every(v => typeof v === 'string')
     ) {
       throw new StoreUnavailable(
-        { cause: value instanceof Error ? value : undefined },
-        `The keychain entry of the '${namespace}' records is not a record map.`
+        `The keychain entry of the '${namespace}' records is not a record map.`,
+        { cause: value instanceof Error ? value : undefined }
       );
     }
     return value as Record<string, string>;
@@ -137,7 +137,7 @@ export class KeyringStore implements TokenStore {
   /** {@inheritDoc TokenStore.open} */
   async open(): Promise<void> {
     const fail = (problem: string, cause: unknown): StoreUnavailable =>
-      new StoreUnavailable({ cause }, `store.type "keyring": ${problem}`);
+      new StoreUnavailable(`store.type "keyring": ${problem}`, { cause });
     try {
       // check-config creates nothing: a lock directory still to be made is checked by `serve`.
       if (this.options.create !== false || existsSync(this.options.lockDir)) {
@@ -183,10 +183,9 @@ export class KeyringStore implements TokenStore {
       );
     } catch (err) {
       if (err instanceof MalformedGrant) {
-        throw new StoreUnavailable(
-          { cause: err },
-          `The keychain entry of '${provider}' is not a grant.`
-        );
+        throw new StoreUnavailable(`The keychain entry of '${provider}' is not a grant.`, {
+          cause: err
+        });
       }
       throw err;
     }
@@ -211,10 +210,10 @@ export class KeyringStore implements TokenStore {
         release = await new FileLock(this.lockPath(key), this.options.lock).acquire();
       } catch (err) {
         throw new StoreUnavailable(
-          { cause: err },
           err instanceof LockTimeout
             ? `The keychain grant is busy: ${err.message}.`
-            : 'The keychain lock file cannot be used.'
+            : 'The keychain lock file cannot be used.',
+          { cause: err }
         );
       }
       try {
@@ -263,8 +262,8 @@ export class KeyringStore implements TokenStore {
       return await operation();
     } catch (err) {
       throw new StoreUnavailable(
-        { cause: err },
-        'The OS keychain does not answer (is the Secret Service still running and unlocked?).'
+        'The OS keychain does not answer (is the Secret Service still running and unlocked?).',
+        { cause: err }
       );
     }
   }

@@ -148,12 +148,9 @@ export class BrowserSignIns {
       const callbackUrl = new URL(pending.redirectUri);
       callbackUrl.search = callback.query;
       const elapsed = stopwatch();
-      let tokenSet;
-      try {
-        tokenSet = await signIn.exchangeCode(callbackUrl, pending, pending.scopes);
-      } finally {
-        upstreamSeconds = elapsed();
-      }
+      const tokenSet = await signIn
+        .exchangeCode(callbackUrl, pending, pending.scopes)
+        .finally(() => (upstreamSeconds = elapsed()));
       const { account, subject } = await signIn.identify(tokenSet);
       await events.emit({
         kind: 'login.completed',

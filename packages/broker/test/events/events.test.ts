@@ -376,3 +376,34 @@ describe('when the audit trail cannot be written', () => {
     }
   );
 });
+
+describe('upstream token calls', () => {
+  test('every grant is timed, client credentials and token exchange under their own operation (were never timed)', async () => {
+    const { context } = wired();
+    const operations = {
+      refresh_token: 'refresh',
+      hub: 'refresh',
+      client_credentials: 'client_credentials',
+      token_exchange: 'token_exchange'
+    } as const;
+    for (const grant of Object.keys(operations) as Array<keyof typeof operations>) {
+      await context.events.emit({
+        kind: 'token.fetch_failed',
+        provider: grant.replace('_', '-'),
+        grant,
+        scopes: null,
+        code: 'upstream_unavailable',
+        description: 'The identity provider did not answer in time.',
+        retryAfter: 2,
+        seconds: 10
+      });
+    }
+    const text = context.metrics.render();
+    for (const [grant, operation] of Object.entries(operations)) {
+      expect(text).toContain(
+        `token_broker_upstream_duration_seconds_count{operation="${operation}",provider="${grant.replace('_', '-')}"} 1`
+      );
+    }
+    context.revocations.close();
+  });
+});

@@ -4,6 +4,7 @@
  */
 import express, { type Express } from 'express';
 
+import { adminReach } from './caller.js';
 import type { BrokerContext } from './context.js';
 import { MAX_BODY_BYTES } from './contract.generated.js';
 import { readJsonBody } from './jsonBody.js';
@@ -35,6 +36,7 @@ export function createApp(context: BrokerContext, key: string): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requireKey(key));
+  app.use(adminReach(context.events));
   app.use(readJsonBody(MAX_BODY_BYTES));
   // First: every token a kernel or plugin asks for comes through here.
   app.use(tokenRoutes(context));

@@ -1,11 +1,15 @@
 /**
  * Who is calling, from the trusted headers the server extension sets: the client label for the
- * audit trail and consents (`X-Broker-Client`) and the caller's role (`X-Broker-Caller`).
+ * audit trail and consents (`X-Broker-Client`) and the caller's role (`X-Broker-Caller`), and
+ * what an admin may reach.
  */
 import type { IncomingMessage } from 'node:http';
 
+import type { RequestHandler } from 'express';
+
 import { CLIENT_LABEL } from './contract.generated.js';
-import { InvalidRequest } from './errors.js';
+import { BrokerError, InvalidRequest } from './errors.js';
+import type { BrokerEvents } from './events.js';
 
 /** A client label: `jupyterlab`, `kernel`, or a plugin id (from `openapi.yaml`). */
 export { CLIENT_LABEL };
@@ -40,4 +44,47 @@ export function clientOf(req: IncomingMessage): string {
  */
 export function isAdmin(req: IncomingMessage): boolean {
   return req.headers['x-broker-caller'] === 'admin';
+}
+
+/**
+ * What an admin may call: the provider list (never token material) and admin revocation. The
+ * hub's admin tools need no more, and an admin is not the owner: no tokens, sign-ins or consents.
+ */
+export const ADMIN_ROUTES: ReadonlySet<string> = new Set([
+  'GET /api/v1/providers',
+  'POST /api/v1/admin/revoke'
+]);
+
+/**
+ * Middleware refusing an admin caller on every route outside {@link ADMIN_ROUTES} with 403
+ * `forbidden`, recorded as a denial. The server extension sends `X-Broker-Caller: admin` only on
+ * those routes; this holds even if it did not.
+ *
+ * @param events - where the denial is reported
+ * @returns the middleware
+ * @example
+ * ```ts
+ * app.use(adminReach(context.events));
+ * ```
+ */
+export function adminReach(events: BrokerEvents): RequestHandler {
+  return (req, _res, next) => {
+    if (!isAdmin(req) || ADMIN_ROUTES.has(`${req.method} ${req.path}`)) {
+      next();
+      return;
+    }
+    const client = req.headers['x-broker-client'];
+    events
+      .emit({
+        kind: 'access.denied',
+        provider: null,
+        client: typeof client === 'string' && CLIENT_LABEL.test(client) ? client : UNLABELLED,
+        code: 'forbidden',
+        reason: `${req.method} ${req.path} as admin`
+      })
+      .then(
+        () => next(new BrokerError('forbidden', 'An admin may only list providers and revoke.')),
+        next
+      );
+  };
 }

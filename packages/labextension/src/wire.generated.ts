@@ -30,7 +30,14 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Every configured provider and its sign-in state */
+    /**
+     * Every configured provider and its sign-in state
+     * @description For the owner, and for an admin (`X-Broker-Caller: admin`, which the server extension sets
+     *     for `GET {base_url}token-broker/api/v1/admin/providers` by a holder of the JupyterHub scope
+     *     `custom:token-broker:admin` for this server): the hub's admin list shows what each server
+     *     holds. The list never carries token material. An admin may call only this route and
+     *     `POST /api/v1/admin/revoke`; any other route answers an admin 403 `forbidden`.
+     */
     get: operations['listProviders'];
     put?: never;
     post?: never;
@@ -459,6 +466,11 @@ export interface components {
     /** @description the authenticated Jupyter user (set by the server extension) */
     User: string;
     /**
+     * @description the caller's role as the server extension vouches for it: `owner` (absent means the same) or
+     *     `admin` (a JupyterHub user holding `custom:token-broker:admin` for this server)
+     */
+    Caller: 'owner' | 'admin';
+    /**
      * @description label of the caller for the audit trail and consents (`jupyterlab`, `kernel` or a plugin id);
      *     absent means `unknown` (first-party), present but not matching the pattern is 400
      */
@@ -513,7 +525,13 @@ export interface operations {
   listProviders: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /**
+         * @description the caller's role as the server extension vouches for it: `owner` (absent means the same) or
+         *     `admin` (a JupyterHub user holding `custom:token-broker:admin` for this server)
+         */
+        'X-Broker-Caller'?: components['parameters']['Caller'];
+      };
       path?: never;
       cookie?: never;
     };

@@ -6,11 +6,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .admin import admin_handlers
+from .audit import HubAudit
 from .config import TokenBrokerHub
 from .errors import LoginRequired, UpstreamUnavailable
 from .expiry import hub_margin, lifetime, stamp_expiry
 from .handlers import token_broker_handlers
+from .orders import carry_over
 from .refresh import TokenRefresher
+from .revocation import Revocations
 
 
 class SettingsRefused(ValueError):
@@ -18,11 +22,13 @@ class SettingsRefused(ValueError):
 
 
 class TokenBroker:
-    """What the hub side holds for one authenticator: its options and its refresher."""
+    """What the hub side holds for one authenticator: its options, its refresher, its audit trail and revocations."""
 
     def __init__(self, authenticator: Any) -> None:
         self.settings = TokenBrokerHub(parent=authenticator)
         self.refresher = TokenRefresher(authenticator, self.settings)
+        self.audit = HubAudit(self.settings.audit_path, self.settings.audit_memory_events, authenticator.log)
+        self.revocations = Revocations(authenticator, self.settings, refresher=self.refresher, audit=self.audit)
 
     def provider_title(self, authenticator: Any) -> str:
         """The title of the `hub` provider in user servers."""
@@ -62,7 +68,23 @@ class TokenBrokerAuthenticatorMixin:
         return self._token_broker
 
     def get_handlers(self, app: Any) -> list[tuple]:
-        return [*token_broker_handlers(), *super().get_handlers(app)]
+        # Called once at hub start, with the event loop running: queued IdP revocations resume here.
+        self.token_broker.revocations.start(app)
+        return [*token_broker_handlers(), *admin_handlers(), *super().get_handlers(app)]
+
+    async def get_authenticated_user(self, handler: Any, data: Any) -> Any:
+        """A new login keeps the user's pending revocation orders and queued IdP revocations (auth_state is
+        otherwise replaced by the new login's)."""
+        authenticated = await super().get_authenticated_user(handler, data)
+        if (
+            isinstance(authenticated, dict)
+            and isinstance(authenticated.get("auth_state"), dict)
+            and handler is not None
+        ):
+            user = handler.find_user(authenticated.get("name", ""))
+            if user is not None:
+                carry_over(await user.get_auth_state(), authenticated["auth_state"])
+        return authenticated
 
     async def get_token_info(self, handler: Any, params: dict[str, Any]) -> dict[str, Any]:
         """The login's token response, stamped with its absolute expiry (OAuthenticator keeps only expires_in)."""

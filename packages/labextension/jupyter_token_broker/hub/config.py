@@ -55,13 +55,86 @@ class TokenBrokerHub(Configurable):
         that is not a JWT with `exp`.""",
     ).tag(config=True)
 
-    @validate("refresh_margin_seconds", "default_min_ttl", "retry_after_seconds", "unknown_lifetime_seconds")
+    revocation_url = Unicode(
+        "",
+        help="""The IdP's RFC 7009 revocation endpoint, where an admin revocation sends the hub login's refresh
+        token. Empty: the ``revocation_endpoint`` of the IdP's OpenID discovery document (issuer from the login's
+        id token, ``{issuer}/.well-known/openid-configuration``), else of its RFC 8414 metadata
+        (``/.well-known/oauth-authorization-server``). When none is found, the IdP step of a revocation is
+        ``skipped``: the hub still forgets the tokens.""",
+    ).tag(config=True)
+
+    revocation_timeout_seconds = Float(
+        10.0,
+        help="""The deadline of one call to the IdP's revocation endpoint (or its discovery document). A call that
+        fails or times out makes a revocation without ``force`` answer 503 and forget nothing.""",
+    ).tag(config=True)
+
+    revocation_retry_seconds = Float(
+        30.0,
+        help="""After a forced revocation whose IdP call failed, the hub retries that call in the background after
+        this many seconds, doubling up to `revocation_retry_max_seconds`. The queue is kept (encrypted) in the
+        user's auth_state, so a hub restart resumes it; each attempt is in the audit trail (``idp_retry``).""",
+    ).tag(config=True)
+
+    revocation_retry_max_seconds = Float(
+        900.0,
+        help="""The longest wait between two background retries of a queued IdP revocation.""",
+    ).tag(config=True)
+
+    revocation_retry_days = Float(
+        30.0,
+        help="""A queued IdP revocation is dropped (audited ``idp_retry`` with outcome ``error``) after this many days:
+        the refresh token has expired at the IdP by then for most IdPs.""",
+    ).tag(config=True)
+
+    server_timeout_seconds = Float(
+        5.0,
+        help="""The deadline of a revocation sent to one running user server (at its internal URL). A server that
+        does not answer in time gets an ``error`` step and a durable order it applies at its next start.""",
+    ).tag(config=True)
+
+    list_timeout_seconds = Float(
+        0.8,
+        help="""How long the admin list waits for the running servers' provider lists (asked in parallel). A server
+        that has not answered by then is listed with ``error`` (``upstream_unavailable``); the list still answers.""",
+    ).tag(config=True)
+
+    audit_path = Unicode(
+        "token-broker-audit.jsonl",
+        help="""The hub-side audit trail: one JSON line per admin action (who, whom, what, outcome; never token
+        material), created with mode 0600. Relative paths are in the hub's working directory. Empty: kept in
+        memory only (`audit_memory_events`).""",
+    ).tag(config=True)
+
+    audit_memory_events = Integer(
+        1000,
+        help="""How many recent audit events ``GET admin/audit`` can answer (an in-memory ring, refilled from the end
+        of `audit_path` at hub start).""",
+    ).tag(config=True)
+
+    @validate(
+        "refresh_margin_seconds",
+        "default_min_ttl",
+        "retry_after_seconds",
+        "unknown_lifetime_seconds",
+        "audit_memory_events",
+    )
     def _non_negative(self, proposal):
         if proposal["value"] < 0:
             raise ValueError(f"TokenBrokerHub.{proposal['trait'].name} must be >= 0, not {proposal['value']}")
         return proposal["value"]
 
-    @validate("refresh_timeout_seconds", "refresh_request_timeout_seconds")
+    @validate(
+        "refresh_timeout_seconds",
+        "refresh_request_timeout_seconds",
+        "revocation_timeout_seconds",
+        "revocation_retry_seconds",
+        "revocation_retry_max_seconds",
+        "revocation_retry_days",
+        "server_timeout_seconds",
+        "list_timeout_seconds",
+    )
     def _positive(self, proposal):
         if proposal["value"] <= 0:
             raise ValueError(f"TokenBrokerHub.{proposal['trait'].name} must be > 0, not {proposal['value']}")

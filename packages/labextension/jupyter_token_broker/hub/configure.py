@@ -15,6 +15,7 @@ from .authenticator import SettingsRefused, TokenBrokerAuthenticatorMixin
 from .config import TokenBrokerHub
 from .handlers import ADMIN_SCOPE, TOKEN_SCOPE
 from .redirect import make_user_redirect_hook
+from .servers import ADMIN_SERVICE, ADMIN_SERVICE_SCOPES, AdminServiceToken
 
 #: The non-secret env var whose presence tells a user server that its hub runs configure().
 HUB_ENV = "JUPYTER_TOKEN_BROKER_HUB"
@@ -56,6 +57,7 @@ def configure(c: Any, **options: Any) -> type:
     c.JupyterHub.custom_scopes = custom_scopes
 
     _grant_to_users(c)
+    _register_admin_service(c)
     c.Spawner.server_token_scopes = _server_token_scopes(
         c.Spawner.server_token_scopes if "server_token_scopes" in c.Spawner else None
     )
@@ -113,6 +115,28 @@ def _grant_to_users(c: Any) -> None:
         user_role["scopes"] = ["self", scope]
     else:
         roles.append({"name": "user", "description": "Standard user privileges", "scopes": ["self", scope]})
+    c.JupyterHub.load_roles = roles
+
+
+def _register_admin_service(c: Any) -> None:
+    """The hub service whose token the hub side uses to reach user servers (admin revocation, the admin list).
+
+    No URL, no process: only a token, made in memory now (at every hub start), never written anywhere.
+    """
+    services = [dict(s) for s in c.JupyterHub.services] if "services" in c.JupyterHub else []
+    services = [s for s in services if s.get("name") != ADMIN_SERVICE]
+    services.append({"name": ADMIN_SERVICE, "api_token": AdminServiceToken.make()})
+    c.JupyterHub.services = services
+    roles = [dict(role) for role in c.JupyterHub.load_roles] if "load_roles" in c.JupyterHub else []
+    roles = [role for role in roles if role.get("name") != ADMIN_SERVICE]
+    roles.append(
+        {
+            "name": ADMIN_SERVICE,
+            "description": "The token broker's hub side reaching user servers",
+            "scopes": list(ADMIN_SERVICE_SCOPES),
+            "services": [ADMIN_SERVICE],
+        }
+    )
     c.JupyterHub.load_roles = roles
 
 

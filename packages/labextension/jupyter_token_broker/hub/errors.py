@@ -49,3 +49,15 @@ class UpstreamUnavailable(HubTokenError):
 
     status = 503
     code = "upstream_unavailable"
+
+
+class Unauthorized(HubTokenError):
+    """The request carries no hub authentication (no token, no login cookie)."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class NotFound(HubTokenError):
+    status = 404
+    code = "not_found"

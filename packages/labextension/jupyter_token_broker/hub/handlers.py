@@ -14,6 +14,7 @@ from jupyterhub.scopes import Scope
 from tornado import web
 
 from ..contract import MAX_MIN_TTL
+from .audit import now_iso
 from .errors import Forbidden, HubTokenError, InvalidRequest, LoginRequired, UnknownUser
 from .expiry import expires_at, lifetime
 
@@ -69,6 +70,7 @@ class TokenHandler(APIHandler):
         if isinstance(scope, list):
             scope = " ".join(str(s) for s in scope)
         expiry = expires_at(auth_state)
+        broker.revocations.last_used[user.name] = now_iso()
         return {
             "access_token": auth_state["access_token"],
             "token_type": "Bearer",

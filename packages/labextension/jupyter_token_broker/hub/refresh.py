@@ -23,6 +23,7 @@ from tornado.httpclient import HTTPRequest
 from .config import TokenBrokerHub
 from .errors import HubTokenError, LoginRequired, UpstreamUnavailable
 from .expiry import expires_at, should_refresh, stamp_expiry
+from .orders import carry_over
 
 #: auth_state keys that carry token material; removed when the IdP ends the login.
 TOKEN_KEYS = ("access_token", "refresh_token", "id_token", "token_response")
@@ -114,6 +115,7 @@ class TokenRefresher:
         self.refreshes["ok"] += 1
         self._backoff_until.pop(user.name, None)
         new_state, model = await self._auth_state_after(user, auth_state, token_info)
+        carry_over(auth_state, new_state)
         if model is not None:
             self._apply_user_data(user, model)
         await user.save_auth_state(new_state)

@@ -1,0 +1,127 @@
+"""How the hub reaches its users' running servers: at their internal URL (``spawner.server.url``, no proxy route), with
+the api token of the hub service ``token-broker-admin`` that ``configure()`` registers."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+#: The hub service whose token the hub side uses to call user servers.
+ADMIN_SERVICE = "token-broker-admin"
+#: The role of that service: reach every server, administer its broker, read user names.
+ADMIN_SERVICE_SCOPES = ("access:servers", "custom:token-broker:admin", "read:users")
+#: The server extension's admin routes, relative to a server's URL.
+REVOKE_PATH = "token-broker/api/v1/admin/revoke"
+PROVIDERS_PATH = "token-broker/api/v1/admin/providers"
+
+
+class AdminServiceToken:
+    """The service's api token: made in memory when the hub's config runs (``configure()``), never written anywhere,
+    and a new one at every hub start."""
+
+    value: str | None = None
+
+    @classmethod
+    def make(cls) -> str:
+        cls.value = secrets.token_urlsafe(32)
+        return cls.value
+
+
+class ServerCallFailed(Exception):
+    """A user server did not do what was asked; ``code``/``description`` are safe to show (no token material)."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+def running_servers(user: Any) -> list[tuple[str, Any]]:
+    """``(server name, spawner)`` of the user's servers that are up (``""`` for the default server)."""
+    found = []
+    for name in sorted(user.orm_user.orm_spawners.keys()):
+        spawner = user.spawners.get(name) if hasattr(user.spawners, "get") else None
+        if spawner is not None and spawner.ready and spawner.server is not None:
+            found.append((name, spawner))
+    return found
+
+
+def server_names(user: Any) -> list[str]:
+    """Every server the user has in the hub's database, running or not."""
+    return sorted(user.orm_user.orm_spawners.keys())
+
+
+class ServerClient:
+    """Calls the server extension's admin routes of one user server."""
+
+    def __init__(self, http: AsyncHTTPClient | None = None) -> None:
+        self.http = http or AsyncHTTPClient()
+
+    async def revoke(self, spawner: Any, provider: str | None, reason: str, timeout: float) -> None:
+        body: dict[str, Any] = {"reason": reason}
+        if provider is not None:
+            body["provider"] = provider
+        await self._call(spawner, "POST", REVOKE_PATH, json.dumps(body), timeout)
+
+    async def providers(self, spawner: Any, timeout: float) -> list[dict[str, Any]]:
+        answer = await self._call(spawner, "GET", PROVIDERS_PATH, None, timeout)
+        items = answer.get("providers") if isinstance(answer, dict) else answer
+        if not isinstance(items, list):
+            raise ServerCallFailed("upstream_error", "The server's provider list was not understood.")
+        return [_provider_view(p) for p in items if isinstance(p, dict)]
+
+    async def _call(self, spawner: Any, method: str, path: str, body: str | None, timeout: float) -> Any:
+        token = AdminServiceToken.value
+        if token is None:
+            raise ServerCallFailed("server_error", "The hub has no token-broker-admin service token (configure()).")
+        headers = {"Authorization": f"token {token}", "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request = HTTPRequest(
+            spawner.server.url + path,
+            method=method,
+            headers=headers,
+            body=body,
+            connect_timeout=timeout,
+            request_timeout=timeout,
+            follow_redirects=False,
+        )
+        try:
+            response = await self.http.fetch(request, raise_error=False)
+        except Exception as err:  # only the type: no URL, no header ends up in a message
+            raise ServerCallFailed(
+                "upstream_unavailable", f"The server did not answer ({type(err).__name__})."
+            ) from None
+        if response.code == 599:
+            raise ServerCallFailed("upstream_unavailable", "The server did not answer in time.")
+        parsed = _json(response.body)
+        if response.code >= 400:
+            code = parsed.get("error") if isinstance(parsed, dict) and isinstance(parsed.get("error"), str) else None
+            raise ServerCallFailed(
+                (code or ("upstream_unavailable" if response.code >= 500 else "upstream_error"))[:64],
+                f"The server answered HTTP {response.code}.",
+            )
+        return parsed
+
+
+def _provider_view(provider: dict[str, Any]) -> dict[str, Any]:
+    """What the admin list shows of a broker provider (the broker's list holds no token material anyway)."""
+    return {
+        "id": provider.get("id"),
+        "title": provider.get("title"),
+        "kind": provider.get("kind"),
+        "signed_in": bool(provider.get("signed_in")),
+        "account": provider.get("account"),
+        "scopes": provider.get("scopes") if isinstance(provider.get("scopes"), list) else [],
+        "expires_at": provider.get("expires_at"),
+    }
+
+
+def _json(body: bytes | None) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return None

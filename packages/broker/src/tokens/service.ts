@@ -97,7 +97,9 @@ export class TokenService {
   async get(provider: Provider, request: TokenRequest): Promise<IssuedToken> {
     // min_ttl counts from when the caller asked: a token the IdP mints while the caller waits is
     // good for `minTtl` when its lifetime is, whichever second boundary the exchange crossed.
-    const ask: GrantRequest = { ...request, asked: this.now() };
+    // Built field by field: a spread with an added field took most of a cache hit's time in V8.
+    const { scopes, minTtl, audience } = request;
+    const ask: GrantRequest = { scopes, minTtl, audience, asked: this.now() };
     const grant = this.grants[provider.config.grant];
     // Not awaited when the key is known at once: the upstream call then starts in this very call,
     // and the provider list, asking a hub provider's status and its problem together, sees it running.

@@ -97,6 +97,10 @@ export interface GrantHandler {
  * @param provider - a provider whose grant is not `hub`
  * @returns it
  * @throws Error when it is a `hub` provider (a config check failed)
+ * @example
+ * ```ts
+ * const tokens = await oidcProvider(provider).clientCredentials(['read'], undefined);
+ * ```
  */
 export function oidcProvider(provider: Provider): OidcProvider {
   if (provider instanceof HubProvider) throw new Error(`'${provider.id}' is a hub provider`);
@@ -109,6 +113,10 @@ export function oidcProvider(provider: Provider): OidcProvider {
  * @param provider - a provider whose grant is `hub`
  * @returns it
  * @throws Error when it is not one (a config check failed)
+ * @example
+ * ```ts
+ * const tokens = await hubProvider(provider).fetchToken(60);
+ * ```
  */
 export function hubProvider(provider: Provider): HubProvider {
   if (!(provider instanceof HubProvider)) throw new Error(`'${provider.id}' is not a hub provider`);
@@ -121,6 +129,10 @@ export function hubProvider(provider: Provider): HubProvider {
  * @param events - the emitter
  * @param fetched - the provider, the grant, the token, the call's seconds and, for a refresh,
  *   whether the refresh token was rotated
+ * @example
+ * ```ts
+ * reportFetched(events, { provider: 'svc', grant: 'client_credentials', token, seconds: elapsed() });
+ * ```
  */
 export function reportFetched(
   events: BrokerEvents,
@@ -150,6 +162,10 @@ export function reportFetched(
  * @param events - the emitter
  * @param failed - the provider, the grant, the scopes asked (null: the default), the error, the
  *   call's seconds, the backoff that follows and whether the grant ended
+ * @example
+ * ```ts
+ * reportFailed(events, { provider: 'svc', grant: 'client_credentials', scopes: null, error, seconds: elapsed() });
+ * ```
  */
 export function reportFailed(
   events: BrokerEvents,

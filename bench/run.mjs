@@ -9,13 +9,15 @@
  *
  * Ports: free ones from the OS for the IdP and the Jupyter server (a running `make demo` is never in
  * the way). Env: BENCH_DURATION_MS (per load
- * point, default 2500), BENCH_ROUNDS (default 3).
+ * point, default 2500), BENCH_ROUNDS (default 3), BENCH_HUB_USERS (users of the hub admin case,
+ * default 500; 0 skips it) and BENCH_HUB_RUNNING (their running servers, default 10).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 import { measureFootprint } from './cases/footprint.mjs';
+import { measureHubAdmin } from './cases/hubAdmin.mjs';
 import { measureJupyter } from './cases/jupyter.mjs';
 import { measureRotation } from './cases/rotation.mjs';
 import { measureThroughput } from './cases/throughput.mjs';
@@ -26,6 +28,8 @@ import { freePorts } from '../packages/demo/lib/ports.mjs';
 const [IDP_PORT, JUPYTER_PORT] = await freePorts(2);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const HUB_USERS = Number(process.env.BENCH_HUB_USERS ?? 500);
+const HUB_RUNNING = Number(process.env.BENCH_HUB_RUNNING ?? 10);
 const LAB_STATIC = join(REPO, 'packages/labextension/jupyter_token_broker/labextension/static');
 const FILE_STORE = join(REPO, 'packages/broker/src/stores/file.ts');
 
@@ -189,6 +193,40 @@ if (lab) say(`  ${lab.files} JavaScript files in static/, ${lab.kb.toFixed(1)} K
 
 await idp.close();
 
+say(
+  `\n6. The hub's admin API: ${HUB_USERS} users with real hub logins, ${HUB_RUNNING} of them with ` +
+    'running servers (a real JupyterHub)'
+);
+const hubAdmin =
+  HUB_USERS > 0
+    ? await attempt(
+        'hubAdmin',
+        () =>
+          measureHubAdmin({ users: HUB_USERS, running: HUB_RUNNING, calls: 20, provider: 'hub' }),
+        failures
+      )
+    : null;
+if (hubAdmin) {
+  say(
+    `  set-up: ${hubAdmin.setup_logins_s.toFixed(0)} s of logins through the IdP, ` +
+      `${hubAdmin.setup_servers_s.toFixed(0)} s to start the servers`
+  );
+  say(
+    `  list of ${hubAdmin.list_last.users} users (${hubAdmin.list_last.servers_answered} of ` +
+      `${hubAdmin.list_last.running_servers} running brokers answered): first call ` +
+      `${hubAdmin.list_first_ms.toFixed(0)} ms, then p50 ${hubAdmin.list_p50_ms.toFixed(0)} ms, ` +
+      `p95 ${hubAdmin.list_p95_ms.toFixed(0)} ms over ${hubAdmin.list_calls} calls`
+  );
+  say(
+    `  revoke provider '${hubAdmin.revoke_provider}' for everyone: ` +
+      `${hubAdmin.revoke_all_s.toFixed(1)} s for ${hubAdmin.revoke_users} users, outcomes ` +
+      `${JSON.stringify(hubAdmin.revoke_outcomes)}, steps ${JSON.stringify(hubAdmin.revoke_steps)}, ` +
+      `${hubAdmin.idp_grants_revoked} grants revoked at the IdP`
+  );
+} else if (HUB_USERS === 0) {
+  say('  skipped (BENCH_HUB_USERS=0)');
+}
+
 const at16 = throughput?.points.find(p => p.concurrency === 16) ?? null;
 const at64 = throughput?.points.find(p => p.concurrency === 64) ?? null;
 const races = rotation ? [rotation.one, rotation.two].filter(Boolean) : [];
@@ -217,7 +255,16 @@ const figures = {
   jupyter_broker_p50_ms: jupyter?.broker.p50_ms ?? null,
   tornado_client_ratio: jupyter?.tornado_client_ratio ?? null,
   tornado_client_extra_ms: jupyter?.tornado_client_extra_ms ?? null,
-  labextension_js_gzip_kb: lab?.kb ?? null
+  labextension_js_gzip_kb: lab?.kb ?? null,
+  hub_admin_users: hubAdmin?.list_last.users ?? null,
+  hub_admin_list_first_ms: hubAdmin?.list_first_ms ?? null,
+  hub_admin_list_p50_ms: hubAdmin?.list_p50_ms ?? null,
+  hub_admin_list_p95_ms: hubAdmin?.list_p95_ms ?? null,
+  hub_admin_revoke_all_s: hubAdmin?.revoke_all_s ?? null,
+  hub_admin_revoke_users: hubAdmin?.revoke_users ?? null,
+  hub_admin_revoke_not_ok: hubAdmin
+    ? hubAdmin.revoke_users - (hubAdmin.revoke_outcomes.ok ?? 0)
+    : null
 };
 const holds = (value, test) => (value === null ? false : test(value));
 const goals = {
@@ -230,7 +277,16 @@ const goals = {
   idle_rss_ratio: holds(figures.idle_rss_ratio, v => v <= 1.3),
   cold_start_ratio: holds(figures.cold_start_ratio, v => v <= 2.0),
   jupyter_overhead_ratio: holds(figures.jupyter_overhead_ratio, v => v <= 1.25),
-  labextension_js_gzip_kb: holds(figures.labextension_js_gzip_kb, v => v <= 100)
+  labextension_js_gzip_kb: holds(figures.labextension_js_gzip_kb, v => v <= 100),
+  ...(HUB_USERS > 0
+    ? {
+        hub_admin_list_p95_ms: holds(figures.hub_admin_list_p95_ms, v => v < 1000),
+        // Every user has an outcome, and with the IdP and the servers up every outcome is ok.
+        hub_admin_revoke_all:
+          holds(figures.hub_admin_revoke_users, v => v === figures.hub_admin_users) &&
+          holds(figures.hub_admin_revoke_not_ok, v => v === 0)
+      }
+    : {})
 };
 if (rotation && rotation.two === null) {
   say('\nnote: upstream_calls_per_expiry_two_processes is null: no file store in this checkout');
@@ -254,7 +310,7 @@ mkdirSync(resultsDir, { recursive: true });
 writeFileSync(
   join(resultsDir, 'latest.json'),
   JSON.stringify(
-    { summary: line, throughput, rotation, footprint, jupyter, labextension: lab },
+    { summary: line, throughput, rotation, footprint, jupyter, labextension: lab, hubAdmin },
     null,
     2
   ) + '\n'

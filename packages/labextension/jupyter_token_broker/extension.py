@@ -8,6 +8,7 @@ from .config import ConfigError, TokenBroker
 from .handlers import ROUTE_PREFIX, BrokerCallbackHandler, BrokerProxyHandler
 from .hub_env import HubAnnouncementError, HubEnvironment
 from .identity import owner_name
+from .orders import StartOrders
 from .sharing import ShareCheck
 from .supervisor import BrokerSupervisor
 from .upstream import BrokerClient
@@ -40,6 +41,12 @@ class TokenBrokerApp(ExtensionApp):
             self.supervisor.refuse(refusal)
         self.supervisor.prepare()
         self.client = BrokerClient(self.supervisor.socket)
+        if hub is not None and hub.announcement is not None:
+            # Under a hub that runs configure(): its revocation orders for this user are applied before the broker
+            # serves anything (an admin may have revoked the user while this server was stopped).
+            self.supervisor.before_serving = StartOrders(
+                hub, self.client, key=self.supervisor.key, owner=owner_name(), log=self.log
+            )
 
     def checked_config(self, hub: HubEnvironment | None) -> tuple[dict, str | None]:
         """The broker's config file contents, or ``({}, reason)`` when ``c.TokenBroker`` has a mistake."""

@@ -29,6 +29,9 @@ ROUTE_PREFIX = "token-broker/api/v1/"
 RETRY_AFTER_SECONDS = 2
 """Retry-After while the broker is (re)starting."""
 
+PREPARING_WAIT_SECONDS = 10.0
+"""How long a request waits for a started broker's first attempt at the hub's revocation orders before 503."""
+
 REQUEST_HEADERS = ("Content-Type", "Accept")
 """Request headers forwarded to the broker; cookies and Jupyter credentials never are."""
 
@@ -37,8 +40,12 @@ RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "Retry-After")
 
 LOGIN_PATH = re.compile(r"^providers/[^/]+/login$")
 TOKEN_PATH = re.compile(r"^providers/([^/]+)/token$")
-ADMIN_PATH = "admin/revoke"
-"""The one route an admin (not the owner) may call: ``POST admin/revoke``."""
+ADMIN_PATHS = {
+    "admin/revoke": ("Admin revocation", "admin/revoke"),
+    "admin/providers": ("The admin provider list", "providers"),
+}
+"""The routes an admin (not the owner) may call, ``POST admin/revoke`` and ``GET admin/providers``: what each is
+called in a refusal, and the broker path it is forwarded to (the broker lets an admin list its providers)."""
 
 EVERYDAY_REFUSALS = {
     "login_required": "{client} asked for {provider} tokens: not signed in (login_required)",
@@ -161,16 +168,15 @@ class BrokerProxyHandler(APIHandler):
         return f"{self.request.protocol}://{self.request.host}{self.base_url}"
 
     def caller_role(self, method: str, path: str) -> str | None:
-        """``admin`` for admin revocation by a holder of the hub's admin scope for this server, ``owner`` for the
-        owner's other calls; for anyone else answers 403 and returns None."""
-        if path == ADMIN_PATH:
+        """``admin`` for the admin routes (:data:`ADMIN_PATHS`) called by a holder of the hub's admin scope for this
+        server, ``owner`` for the owner's other calls; for anyone else answers 403 and returns None."""
+        if path in ADMIN_PATHS:
+            what = ADMIN_PATHS[path][0]
             if is_admin(self.current_user):
-                self.log.info("token-broker: admin revocation by %s", self.current_user.username)
+                self.log.info("token-broker: %s by %s", what.lower(), self.current_user.username)
                 return "admin"
             self.log.warning("token-broker: %s %s refused: no admin scope", method, self.request.path)
-            self.send_error_json(
-                403, "forbidden", "Admin revocation needs the JupyterHub scope custom:token-broker:admin."
-            )
+            self.send_error_json(403, "forbidden", f"{what} needs the JupyterHub scope custom:token-broker:admin.")
             return None
         if is_owner(self.current_user.username if self.current_user else None):
             return "owner"
@@ -199,9 +205,12 @@ class BrokerProxyHandler(APIHandler):
                 self.log.warning("token-broker: token request refused: %s", refusal.code)
                 self.send_error_json(refusal.status, refusal.code, refusal.description, refusal.retry_after)
                 return
-        if not self.supervisor.ready:
+        # A started broker applying the hub's revocation orders: usually a moment.
+        if not await self.supervisor.wait_prepared(PREPARING_WAIT_SECONDS):
             self.send_not_ready()
             return
+        if caller == "admin":
+            path = ADMIN_PATHS[path][1]
 
         headers = {name: self.request.headers[name] for name in REQUEST_HEADERS if name in self.request.headers}
         login = method == "POST" and LOGIN_PATH.match(path) is not None
@@ -246,6 +255,9 @@ class BrokerProxyHandler(APIHandler):
         failure = self.supervisor.start_failure
         if failure:
             return f"The token broker could not start ({failure}); see the Jupyter server log."
+        held = self.supervisor.held
+        if held:
+            return f"The token broker serves nothing until JupyterHub's revocation orders are applied: {held}."
         return "The token broker is starting."
 
     def relay(self, response: UpstreamResponse) -> None:

@@ -18,6 +18,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,10 +87,23 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
+BeforeServing = Callable[[], Awaitable[None]]
+"""Work a started broker must have done before it serves anything (the hub's revocation orders); raises
+:class:`NotServingYet` when it could not be done yet."""
+
+
+class NotServingYet(Exception):
+    """``before_serving`` could not be done yet; the message is a one-line reason that holds nothing secret."""
+
+
 class BrokerSupervisor:
     """Runs one broker for the lifetime of the Jupyter server.
 
     ``ready`` tells whether requests can be forwarded; ``socket`` and ``key`` are what the proxy needs.
+
+    ``before_serving`` (set before :meth:`start`) runs once a launched broker is ready and before ``ready`` turns
+    true; while it fails it is retried with backoff and the broker serves nothing (``held`` says why). Once it has
+    succeeded it is not run again: a broker restarted after a crash serves at once.
     """
 
     def __init__(
@@ -123,11 +137,23 @@ class BrokerSupervisor:
         self._stopping = False
         self.pid: int | None = None
         self.restarts = 0
+        self.before_serving: BeforeServing | None = None
+        self._before_serving_running = False
+        self._before_serving_tried = asyncio.Event()
+        self.held: str | None = None
+        """Why a running broker serves nothing yet (``before_serving`` failed; one line, nothing secret)."""
+        self.hold_backoff = Backoff(base=1.0, cap=15.0)
+        """Delays between attempts of ``before_serving``."""
 
     @property
     def ready(self) -> bool:
         """True while a broker is running and has said it listens."""
         return self._ready.is_set()
+
+    @property
+    def preparing(self) -> bool:
+        """True while a running broker's ``before_serving`` makes its first attempt (worth a short wait)."""
+        return self._before_serving_running and self.held is None
 
     @property
     def socket(self) -> str:
@@ -174,6 +200,14 @@ class BrokerSupervisor:
         first_attempt = asyncio.Event()
         self._task = asyncio.create_task(self._supervise(first_attempt))
         await first_attempt.wait()
+
+    async def wait_prepared(self, timeout: float) -> bool:
+        """Waits up to ``timeout`` seconds for the running first attempt of ``before_serving`` to end; whether the
+        broker is ready then."""
+        if self.preparing:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._before_serving_tried.wait(), timeout)
+        return self.ready
 
     async def wait_ready(self, timeout: float) -> bool:
         """Waits up to ``timeout`` seconds for a ready broker."""
@@ -281,7 +315,8 @@ class BrokerSupervisor:
         try:
             if await self._await_ready(process):
                 self.start_failure = None
-                self._ready.set()
+                if await self._run_before_serving(process):
+                    self._ready.set()
                 await self._drain_stdout(process)
                 return await process.wait()
             exit_code = await process.wait()
@@ -295,6 +330,38 @@ class BrokerSupervisor:
             await self._terminate()
             with contextlib.suppress(asyncio.CancelledError):
                 await stderr_task
+
+    async def _run_before_serving(self, process: asyncio.subprocess.Process) -> bool:
+        """Runs ``before_serving`` until it succeeds (then never again); False when the broker exited or is
+        being stopped first."""
+        attempts = 0
+        while self.before_serving is not None:
+            if self._stopping or process.returncode is not None:
+                return False
+            self._before_serving_running = True
+            try:
+                await self.before_serving()
+            except Exception as err:
+                # Whatever failed, the broker must not serve yet; only our own reasons are shown to callers.
+                attempts += 1
+                if isinstance(err, NotServingYet):
+                    self.held = str(err)
+                else:
+                    self.log.exception("token-broker: the work before serving failed")
+                    self.held = "an unexpected error, see the Jupyter server log"
+                self._before_serving_tried.set()
+                delay = self.hold_backoff.delay(attempts)
+                self.log.warning("token-broker: serving nothing yet: %s; trying again in %.0f s", self.held, delay)
+                # Waits the delay, or less when the broker exits meanwhile.
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(process.wait()), delay)
+                continue
+            finally:
+                self._before_serving_running = False
+            self.before_serving = None
+            self.held = None
+            self._before_serving_tried.set()
+        return not self._stopping and process.returncode is None
 
     async def _await_ready(self, process: asyncio.subprocess.Process) -> bool:
         """Reads stdout until the ready line, within ``startup_timeout``; kills a broker that never gets ready."""

@@ -1,5 +1,6 @@
-"""Admin revocation through a real jupyter-server and the real broker: only a JupyterHub user holding the
-``custom:token-broker:admin`` scope for this server reaches ``POST admin/revoke``; everyone else, and everyone
+"""Admin revocation and the admin provider list through a real jupyter-server and the real broker: only a
+JupyterHub user holding the ``custom:token-broker:admin`` scope for this server reaches ``POST admin/revoke`` and
+``GET admin/providers``; everyone else (the owner, a visitor with a share, an admin of another server), and everyone
 outside JupyterHub, gets 403 from the extension.
 
 Ports: free ones from the OS. No IdP is needed (nobody listens at the issuer): nobody is signed in, so nothing is
@@ -36,6 +37,8 @@ USERS = {
     "alice-token-0123456789abcdef": ("alice", ["access:servers!server=alice/"]),
     "hubadmin-token-0123456789abcdef": ("hubadmin", ["access:servers!server=alice/", "SCOPE!server=alice/"]),
     "otheradmin-token-0123456789abcdef": ("otheradmin", ["access:servers!server=alice/", "SCOPE!server=bob/"]),
+    # A visitor with a JupyterHub share of alice's server: the share grants access:servers for it, nothing more.
+    "mallory-token-0123456789abcdef": ("mallory", ["access:servers!server=alice/"]),
 }
 
 
@@ -61,6 +64,7 @@ c.ServerApp.identity_provider_class = HubScopesIdentityProvider
 ALICE = "alice-token-0123456789abcdef"
 HUB_ADMIN = "hubadmin-token-0123456789abcdef"
 OTHER_ADMIN = "otheradmin-token-0123456789abcdef"
+VISITOR = "mallory-token-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +155,43 @@ def test_hub_admin_reaches_admin_revoke_and_nothing_else(hub: JupyterServer) -> 
     assert providers.status_code == 403
     assert token.status_code == 403
     assert "admin revocation by hubadmin" in hub.log_text()
+
+
+def test_hub_admin_lists_the_providers_without_token_material(hub: JupyterServer) -> None:
+    with hub.token_client(HUB_ADMIN) as client:
+        listed = client.get(hub.api("admin/providers"))
+        # Only the list: the admin route takes no other method (the broker refuses an admin anything else).
+        posted = client.post(hub.api("admin/providers"), json={})
+    with hub.token_client(ALICE) as client:
+        owner_view = client.get(hub.api("providers")).json()
+    assert listed.status_code == 200, listed.text
+    assert listed.headers["Cache-Control"] == "no-store"
+    assert listed.json() == owner_view
+    (demo,) = listed.json()["providers"]
+    assert (demo["id"], demo["signed_in"]) == ("demo", False)
+    for material in ("access_token", "refresh_token", "id_token"):
+        assert material not in listed.text
+    assert posted.status_code == 403
+    assert "admin provider list by hubadmin" in hub.log_text()
+
+
+@pytest.mark.parametrize(
+    ("who", "token"),
+    [("the owner without the admin scope", ALICE), ("a visitor with a share", VISITOR), ("bob's admin", OTHER_ADMIN)],
+)
+def test_the_admin_provider_list_is_refused_without_the_admin_scope_for_this_server(
+    hub: JupyterServer, who: str, token: str
+) -> None:
+    with hub.token_client(token) as client:
+        response = client.get(hub.api("admin/providers"))
+    assert response.status_code == 403, who
+    assert response.json() == {
+        "error": "forbidden",
+        "error_description": "The admin provider list needs the JupyterHub scope custom:token-broker:admin.",
+    }
+
+
+def test_outside_jupyterhub_the_admin_provider_list_is_refused(standalone: JupyterServer) -> None:
+    with standalone.token_client() as client:
+        response = client.get(standalone.api("admin/providers"), headers={"X-Broker-Caller": "admin"})
+    assert response.status_code == 403

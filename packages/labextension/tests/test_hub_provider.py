@@ -3,8 +3,8 @@ config, its token comes from the hub's route, the broker process never holds the
 environment, and no token leaves while the server is shared (kernels included).
 
 A real jupyter-server with the extension and the real broker bundle; the hub is a small HTTP server that speaks the
-hub contract's wire format (the token route, ``/shares`` and ``/share-codes``), with the environment variables a hub
-gives a user server. Ports are free ones.
+hub contract's wire format (the token route, the revocation orders route, ``/shares`` and ``/share-codes``), with
+the environment variables a hub gives a user server. Ports are free ones.
 """
 
 from __future__ import annotations
@@ -47,6 +47,11 @@ class FakeHub(ThreadingHTTPServer):
         self.login_ended = False
         self.issued: list[str] = []
         self.lifetime = 300
+        #: The revocation orders the hub holds for alice (read by her servers at start), and how it answers.
+        self.orders: list[dict] = []
+        self.orders_status = 200
+        #: ``(order id, server name)`` of every acknowledgement (``DELETE …/orders/{id}?server=``).
+        self.acks: list[tuple[str, str]] = []
 
     @property
     def api_url(self) -> str:
@@ -54,6 +59,7 @@ class FakeHub(ThreadingHTTPServer):
 
     def reset(self) -> None:
         self.shares, self.codes, self.shares_status, self.login_ended, self.lifetime = [], [], 200, False, 300
+        self.orders, self.orders_status, self.acks = [], 200, []
 
 
 class FakeHubHandler(BaseHTTPRequestHandler):
@@ -81,7 +87,35 @@ class FakeHubHandler(BaseHTTPRequestHandler):
             return self.answer(200, {"ok": True})
         self.answer(404, {"error": "not_found"})
 
+    def do_DELETE(self) -> None:
+        hub = self.server
+        url = urlsplit(self.path)
+        hub.calls.append((f"DELETE {url.path}?{url.query}", self.headers.get("Authorization")))
+        parts = [unquote(p) for p in url.path.split("/")]
+        if self.headers.get("Authorization") != f"token {ALICE}" or parts[:8] != ORDERS or len(parts) != 9:
+            return self.answer(403, {"error": "forbidden", "error_description": "not allowed"})
+        server = parse_qs(url.query, keep_blank_values=True)["server"][0]
+        hub.acks.append((parts[8], server))
+        self.send_response(204)
+        self.end_headers()
+
     def do_GET(self) -> None:
+        if [unquote(p) for p in urlsplit(self.path).path.split("/")] == ORDERS:
+            self.get_orders()
+        else:
+            self.get_other()
+
+    def get_orders(self) -> None:
+        hub = self.server
+        hub.calls.append((self.path, self.headers.get("Authorization")))
+        if self.headers.get("Authorization") != f"token {ALICE}":
+            self.answer(403, {"error": "forbidden", "error_description": "not allowed"})
+        elif hub.orders_status != 200:
+            self.answer(hub.orders_status, {"status": hub.orders_status, "message": "hub trouble"})
+        else:
+            self.answer(200, {"orders": hub.orders})
+
+    def get_other(self) -> None:
         hub = self.server
         url = urlsplit(self.path)
         hub.calls.append((url.path + (f"?{url.query}" if url.query else ""), self.headers.get("Authorization")))
@@ -113,6 +147,10 @@ class FakeHubHandler(BaseHTTPRequestHandler):
                 },
             )
         self.answer(404, {"status": 404, "message": "Not Found"})
+
+
+ORDERS = ["", "hub", "api", "token-broker", "v1", "users", "alice", "orders"]
+"""The path segments of alice's revocation orders route."""
 
 
 def share_item(user: str) -> dict:

@@ -1,0 +1,97 @@
+"""The admin API and user servers: the list asks running servers for their providers, a revocation reaches a
+running server at its internal URL, and a stopped server gets a durable order that it reads and acknowledges
+through the orders route (only with its user's token)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from test_admin_api import ADMIN_SERVICES, TOKEN_SCOPE, admin_api, revoke, service
+
+from hub_stack import Hub, Idp, login, start_stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Idp, Hub]]:
+    workdir = tmp_path_factory.mktemp("admin-servers")
+    home = workdir / "home"
+    home.mkdir()
+    idp, hub = start_stack(
+        workdir,
+        access_token_ttl=60,
+        configure={"refresh_timeout_seconds": 2.0, "list_timeout_seconds": 3.0},
+        extra_config=ADMIN_SERVICES + f"c.SimpleLocalProcessSpawner.home_dir_template = {str(home / '{username}')!r}\n",
+    )
+    yield idp, hub
+    hub.stop()
+    idp.stop()
+
+
+@pytest.fixture(scope="module")
+def alice(hub: Hub) -> str:
+    """alice logged in, her default server running; a token as her servers hold."""
+    login(hub, "alice")
+    login(hub, "bob")
+    hub.start_server("alice")
+    return hub.user_token("alice", [TOKEN_SCOPE])
+
+
+def orders_url(hub: Hub, name: str, order_id: str = "") -> str:
+    return f"{hub.api}token-broker/v1/users/{name}/orders" + (f"/{order_id}" if order_id else "")
+
+
+def test_list_shows_the_running_servers_providers(hub: Hub, alice: str) -> None:
+    started = time.monotonic()
+    answer = service(hub, "tb-admin").get(admin_api(hub) + "users", params={"user": "alice"})
+    assert answer.status_code == 200, answer.text
+    assert time.monotonic() - started < 3.5
+    (user,) = answer.json()["users"]
+    (server,) = user["servers"]
+    assert server["name"] == ""
+    assert server["running"] is True
+    assert server["error"] is None
+    hub_provider = next(p for p in server["providers"] if p["id"] == "hub")
+    assert hub_provider["kind"] == "hub"
+    assert set(hub_provider) == {"id", "title", "kind", "signed_in", "account", "scopes", "expires_at"}
+
+
+def test_revoke_reaches_the_running_server_then_orders_the_stopped_one(hub: Hub, alice: str) -> None:
+    admin = service(hub, "tb-admin")
+    answer = revoke(admin, hub, "alice", reason="leaked notebook")
+    assert answer.status_code == 200, answer.text
+    steps = {s["target"]: s for s in answer.json()["steps"]}
+    assert steps["server:"]["outcome"] == "ok", steps
+    assert steps["order"]["outcome"] == "skipped"
+    assert httpx.get(orders_url(hub, "alice"), headers={"Authorization": f"token {alice}"}).json() == {"orders": []}
+
+    assert hub.admin().delete(f"{hub.api}users/alice/server").status_code in (202, 204)
+    for _ in range(100):
+        if not hub.admin().get(f"{hub.api}users/alice").json()["servers"]:
+            break
+        time.sleep(0.2)
+    answer = revoke(admin, hub, "alice", provider="demo", reason="departed")
+    assert answer.status_code == 200, answer.text
+    steps = {s["target"]: s for s in answer.json()["steps"]}
+    assert "server:" not in steps
+    assert steps["order"]["outcome"] == "ok"
+    listed = admin.get(admin_api(hub) + "users", params={"user": "alice"}).json()["users"][0]
+    assert listed["pending_orders"] == 1
+
+    as_alice = {"Authorization": f"token {alice}"}
+    orders = httpx.get(orders_url(hub, "alice"), params={"server": ""}, headers=as_alice).json()["orders"]
+    assert [(o["provider"], o["reason"]) for o in orders] == [("demo", "departed")]
+    # bob's servers can't read or acknowledge alice's orders.
+    as_bob = {"Authorization": f"token {hub.user_token('bob', [TOKEN_SCOPE])}"}
+    assert httpx.get(orders_url(hub, "alice"), headers=as_bob).status_code == 403
+    assert httpx.delete(orders_url(hub, "alice", orders[0]["id"]), headers=as_bob).status_code == 403
+    # Applied by her default server: gone, and in the audit trail.
+    done = httpx.delete(orders_url(hub, "alice", orders[0]["id"]), params={"server": ""}, headers=as_alice)
+    assert done.status_code == 204, done.text
+    assert httpx.get(orders_url(hub, "alice"), headers=as_alice).json() == {"orders": []}
+    assert httpx.delete(orders_url(hub, "alice", orders[0]["id"]), headers=as_alice).status_code == 404
+    events = admin.get(admin_api(hub) + "audit", params={"user": "alice"}).json()["events"]
+    assert events[0]["action"] == "order_applied"
+    assert events[0]["actor"] == "user:alice"

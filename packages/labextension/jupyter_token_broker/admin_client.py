@@ -263,7 +263,7 @@ def _http_failure(  # noqa: PLR0911 - one message per kind of refusal
 ) -> AdminError:
     error = answer.get("error") if isinstance(answer, dict) else None
     description = answer.get("error_description") if isinstance(answer, dict) else None
-    said = f": {description}" if description else ""
+    said = f" ({description.strip().rstrip('.')})" if isinstance(description, str) and description.strip() else ""
     if status in (301, 302, 303, 307, 308):
         return AdminError(
             f"the hub answered with a redirect ({status}) instead of the admin API at {base}: "
@@ -288,9 +288,9 @@ def _http_failure(  # noqa: PLR0911 - one message per kind of refusal
             "jupyterhub_config.py calls jupyter_token_broker.hub.configure(c) with this version installed"
         )
     if status == 404:
-        return AdminError(f"not found (404 {error}){said}")
+        return AdminError(f"not found{said} (404 {error})")
     if status == 400:
-        return AdminError(f"the hub refused the request (400 {error}){said}", EXIT_USAGE)
+        return AdminError(f"the hub refused the request{said} (400 {error})", EXIT_USAGE)
     if status == 503:
         retry = headers.get("Retry-After") if headers is not None else None
         later = f"; retry in {retry} s" if retry else ""

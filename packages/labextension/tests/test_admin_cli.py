@@ -566,7 +566,7 @@ def test_a_hub_without_the_admin_api_is_told_apart_from_an_unknown_user(hub: Fak
     hub.answer("POST", ADMIN + "users/zed/revoke", 404, {"error": "not_found", "error_description": "No user zed."})
     result = run("revoke", "zed", "--yes", "--reason", "r", "--hub-url", hub.url, "--token-file", str(token_file))
     assert result.code == 1
-    assert "No user zed." in result.err
+    assert "not found (No user zed) (404 not_found)" in result.err
 
 
 def test_an_idp_outage_without_force_shows_the_steps_and_suggests_force(hub: FakeHub, token_file: Path) -> None:

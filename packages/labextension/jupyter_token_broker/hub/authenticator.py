@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from .admin import admin_handlers
+from .admin_page import admin_page_handlers
 from .audit import HubAudit
 from .config import TokenBrokerHub
 from .errors import LoginRequired, UpstreamUnavailable
@@ -70,7 +71,7 @@ class TokenBrokerAuthenticatorMixin:
     def get_handlers(self, app: Any) -> list[tuple]:
         # Called once at hub start, with the event loop running: queued IdP revocations resume here.
         self.token_broker.revocations.start(app)
-        return [*token_broker_handlers(), *admin_handlers(), *super().get_handlers(app)]
+        return [*token_broker_handlers(), *admin_handlers(), *admin_page_handlers(), *super().get_handlers(app)]
 
     async def get_authenticated_user(self, handler: Any, data: Any) -> Any:
         """A new login keeps the user's pending revocation orders and queued IdP revocations (auth_state is

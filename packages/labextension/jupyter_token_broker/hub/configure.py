@@ -11,6 +11,7 @@ from jupyterhub import orm, version_info
 from oauthenticator.oauth2 import OAuthenticator
 from traitlets.utils.importstring import import_item
 
+from .admin_page import TEMPLATES_DIR
 from .authenticator import SettingsRefused, TokenBrokerAuthenticatorMixin
 from .config import TokenBrokerHub
 from .handlers import ADMIN_SCOPE, TOKEN_SCOPE
@@ -55,6 +56,11 @@ def configure(c: Any, **options: Any) -> type:
     for name, definition in CUSTOM_SCOPES.items():
         custom_scopes.setdefault(name, definition)
     c.JupyterHub.custom_scopes = custom_scopes
+
+    # The admin page's template (JupyterHub appends its own template dir after these, for page.html).
+    template_paths = list(c.JupyterHub.template_paths) if "template_paths" in c.JupyterHub else []
+    if str(TEMPLATES_DIR) not in template_paths:
+        c.JupyterHub.template_paths = [*template_paths, str(TEMPLATES_DIR)]
 
     _grant_to_users(c)
     _register_admin_service(c)

@@ -60,8 +60,14 @@ def test_list_shows_the_running_servers_providers(hub: Hub, alice: str) -> None:
 
 def test_revoke_reaches_the_running_server_then_orders_the_stopped_one(hub: Hub, alice: str) -> None:
     admin = service(hub, "tb-admin")
+    browser = login(hub, "alice")
+    assert browser.get(f"{hub.url}hub/home").status_code == 200
     answer = revoke(admin, hub, "alice", reason="leaked notebook")
     assert answer.status_code == 200, answer.text
+    # This hub refreshes logins only every 300 s (auth_refresh_age's default), yet her next hub page asks her to log
+    # in at once: her hub sessions ended with the revocation.
+    page = browser.get(f"{hub.url}hub/home")
+    assert (page.status_code, page.headers.get("location")) == (302, "/hub/login?next=%2Fhub%2Fhome")
     steps = {s["target"]: s for s in answer.json()["steps"]}
     assert steps["server:"]["outcome"] == "ok", steps
     assert steps["order"]["outcome"] == "skipped"

@@ -120,11 +120,15 @@ class AdminUsersHandler(TokenBrokerAPIHandler):
     async def get(self) -> None:
         try:
             self.require_scope(ADMIN_SCOPE)
-            users = self.visible_users(self.get_arguments("user"), self.get_arguments("group"))
+            names = self.get_arguments("user")
+            users = self.visible_users(names, self.get_arguments("group"))
             listed = await self.revocations.describe(users)
         except HubTokenError as err:
             self.send_error_body(err)
             return
+        self.revocations.audit.record(
+            "list", actor=self.caller(), user=names[0] if len(names) == 1 else None, outcome="ok"
+        )
         self.send_json({"users": listed})
 
 

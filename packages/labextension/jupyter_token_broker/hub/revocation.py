@@ -130,6 +130,14 @@ class Revocations:
                 return err.status, answer
         steps += await self._revoke_in_servers(user, provider, reason)
         outcome = overall(steps)
+        self.log.info(
+            "token-broker: %s revoked %s of %s: %s (%s)",
+            actor,
+            provider or "everything",
+            user.name,
+            outcome,
+            ", ".join(f"{s['target']} {s['outcome']}" for s in steps),
+        )
         self.audit.record(
             "revoke", actor=actor, user=user.name, provider=provider, outcome=outcome, reason=reason, steps=steps
         )

@@ -139,6 +139,15 @@ def test_list_shows_what_the_hub_login_holds_filtered_by_user_and_group(hub: Hub
     # An admin scope filtered to bob lists bob only.
     filtered = service(hub, "tb-admin-bob").get(admin_api(hub) + "users").json()["users"]
     assert [u["name"] for u in filtered] == ["bob"]
+    # Listing is audited too (who looked at whom); the filtered admin sees only events about bob.
+    events = admin.get(admin_api(hub) + "audit", params={"user": "alice"}).json()["events"]
+    assert events[0]["action"] == "list"
+    assert events[0]["actor"] == "service:tb-admin"
+    assert service(hub, "tb-admin-bob").get(admin_api(hub) + "users", params={"user": "bob"}).status_code == 200
+    seen = service(hub, "tb-admin-bob").get(admin_api(hub) + "audit").json()["events"]
+    assert seen
+    assert {e["user"] for e in seen} == {"bob"}
+    assert service(hub, "tb-admin-bob").get(admin_api(hub) + "audit", params={"user": "alice"}).status_code == 403
 
 
 def test_revoking_alice_revokes_her_refresh_token_at_the_idp_and_she_must_log_in_again(

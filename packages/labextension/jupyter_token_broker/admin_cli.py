@@ -333,7 +333,10 @@ def _print_revocations(results: list[dict[str, Any]], term: Terminal, *, compact
             if compact and outcome == "ok":
                 continue
             detail = ": ".join(str(step[key]) for key in ("code", "description") if step.get(key))
-            term.out.write(f"  {step.get('target', ''):<20} {outcome:<8} {detail}".rstrip() + "\n")
+            target = str(step.get("target", ""))
+            if target == "server:":
+                target = "server:(default)"
+            term.out.write(f"  {target:<20} {outcome:<8} {detail}".rstrip() + "\n")
     if compact:
         counts: dict[str, int] = {}
         for result in results:

@@ -420,7 +420,7 @@ def test_revoke_confirmed_sends_the_order_and_prints_each_step(hub: FakeHub, tok
     assert result.code == 0, result.err
     assert hub.seen[0].body == {"provider": None, "reason": "leaked notebook", "force": False}
     assert result.out.splitlines()[0] == "alice: ok (the hub login and every broker provider)"
-    for target in ("idp", "auth_state", "server:", "order"):
+    for target in ("idp", "auth_state", "server:(default)", "order"):
         assert any(line.split()[0] == target for line in result.out.splitlines()[1:])
 
 

@@ -169,6 +169,7 @@ def test_revoking_alice_revokes_her_refresh_token_at_the_idp_and_she_must_log_in
     # Her default server (never started, but it exists in the hub) applies the order at its next start.
     assert "(default)" in body["steps"][2]["description"]
     assert refresh_token not in answer.text
+    assert refresh_token not in hub.log_text()
     # The IdP revoked it: the refresh token no longer works at its token endpoint.
     spent = refresh_at_idp(idp, refresh_token)
     assert spent.status_code == 400, spent.text
@@ -238,6 +239,37 @@ def test_idp_down_with_force_forgets_queues_and_retries_once_the_idp_is_back(hub
     text = audit_file.read_text()
     assert refresh_token not in text
     assert '"idp_retry"' in text
+
+
+def test_revoke_one_provider_for_a_group_and_for_everyone_the_caller_covers(hub: Hub, people) -> None:
+    admin = service(hub, "tb-admin")
+    answer = admin.post(
+        admin_api(hub) + "revoke", json={"provider": "demo", "reason": "key rotation", "groups": ["team"]}
+    )
+    assert answer.status_code == 200, answer.text
+    (result,) = answer.json()["results"]
+    assert result["user"] == "bob"
+    assert result["provider"] == "demo"
+    # Only broker providers: bob's hub login is untouched.
+    assert [s["target"] for s in result["steps"]] == ["order"]
+    assert hub_token(hub, "bob", people["bob"][1]).status_code == 200
+    # The admin filtered to bob: everyone it covers is bob; naming alice is refused.
+    bob_admin = service(hub, "tb-admin-bob")
+    everyone = bob_admin.post(admin_api(hub) + "revoke", json={"provider": "demo", "reason": "key rotation"})
+    assert [r["user"] for r in everyone.json()["results"]] == ["bob"]
+    refused = bob_admin.post(admin_api(hub) + "revoke", json={"reason": "x", "users": ["alice"]})
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "forbidden"
+
+
+def test_no_token_material_in_the_hub_log(hub: Hub, people) -> None:
+    log = hub.log_text()
+    for name in ("alice", "bob"):
+        state = hub.auth_state(name) or {}
+        for key in ("access_token", "refresh_token", "id_token"):
+            if state.get(key):
+                assert state[key] not in log
+    assert "revoked everything of alice" in log
 
 
 def test_bad_requests_get_400(hub: Hub, people) -> None:

@@ -109,4 +109,20 @@ describe('client credentials: a service account', () => {
       idp.widenScopeTo = undefined;
     }
   });
+  test("during an IdP outage a service account's cached token that still meets min_ttl is served", async () => {
+    // Was: only sign-ins fell back to their cached token; a service account answered 503 at once.
+    const first = await token({ scopes: ['demo:write'] });
+    expect(first.status).toBe(200);
+    broker.advance(first.json.expires_in - 20); // 20 s left, inside the refresh margin
+    idp.down = true;
+    try {
+      const during = await token({ scopes: ['demo:write'], min_ttl: 10 });
+      expect(during.status).toBe(200);
+      expect(during.json.access_token).toBe(first.json.access_token);
+      const longer = await token({ scopes: ['demo:write'], min_ttl: 60 });
+      expect([longer.status, longer.json.error]).toEqual([503, 'upstream_unavailable']);
+    } finally {
+      idp.down = false;
+    }
+  });
 });

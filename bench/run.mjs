@@ -215,7 +215,13 @@ if (hubAdmin) {
     `  list of ${hubAdmin.list_last.users} users (${hubAdmin.list_last.servers_answered} of ` +
       `${hubAdmin.list_last.running_servers} running brokers answered): first call ` +
       `${hubAdmin.list_first_ms.toFixed(0)} ms, then p50 ${hubAdmin.list_p50_ms.toFixed(0)} ms, ` +
-      `p95 ${hubAdmin.list_p95_ms.toFixed(0)} ms over ${hubAdmin.list_calls} calls`
+      `p95 ${hubAdmin.list_p95_ms.toFixed(0)} ms over ${hubAdmin.list_calls} calls ` +
+      `(load average ${hubAdmin.load_average_1m.toFixed(1)})`
+  );
+  say(
+    `  p50 of the users without a running server alone ` +
+      `${hubAdmin.list_idle_group_p50_ms.toFixed(0)} ms, of the ${HUB_RUNNING} with one alone ` +
+      `${hubAdmin.list_running_group_p50_ms.toFixed(0)} ms`
   );
   say(
     `  revoke provider '${hubAdmin.revoke_provider}' for everyone: ` +
@@ -260,6 +266,9 @@ const figures = {
   hub_admin_list_first_ms: hubAdmin?.list_first_ms ?? null,
   hub_admin_list_p50_ms: hubAdmin?.list_p50_ms ?? null,
   hub_admin_list_p95_ms: hubAdmin?.list_p95_ms ?? null,
+  // Informational: the list without the servers' fan-out, and the fan-out alone.
+  hub_admin_list_idle_group_p50_ms: hubAdmin?.list_idle_group_p50_ms ?? null,
+  hub_admin_list_running_group_p50_ms: hubAdmin?.list_running_group_p50_ms ?? null,
   hub_admin_revoke_all_s: hubAdmin?.revoke_all_s ?? null,
   hub_admin_revoke_users: hubAdmin?.revoke_users ?? null,
   hub_admin_revoke_not_ok: hubAdmin

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -34,7 +35,8 @@ from hub_stack import Hub, login, start_stack, wait_until
 
 ADMIN_API = "hub/api/token-broker/v1/admin/"
 ACCOUNTS = ("alice", "bob")
-#: A service holding only the admin scope (its token in a 0600 file in the hub's directory).
+#: A service holding the admin scope (its token in a 0600 file in the hub's directory), and admin:groups to put the
+#: users with and without running servers in two groups (the list is then also timed per group).
 BENCH_ADMIN = """
 import secrets
 bench_admin_token = secrets.token_hex(32)
@@ -42,7 +44,7 @@ with open(os.path.join(settings["dir"], "bench-admin-token"), "w", opener=lambda
     f.write(bench_admin_token)
 c.JupyterHub.services.append({"name": "bench-admin", "api_token": bench_admin_token})
 c.JupyterHub.load_roles.append(
-    {"name": "bench-admin", "scopes": ["custom:token-broker:admin"], "services": ["bench-admin"]}
+    {"name": "bench-admin", "scopes": ["custom:token-broker:admin", "admin:groups"], "services": ["bench-admin"]}
 )
 # Many servers start at once on a small machine.
 c.JupyterHub.concurrent_spawn_limit = 0
@@ -124,6 +126,24 @@ def start_servers(hub: Hub, names: list[str], timeout: float) -> float:
     return time.monotonic() - started
 
 
+def make_group(hub: Hub, token: str, name: str, members: list[str]) -> None:
+    client = httpx.Client(headers={"Authorization": f"token {token}"}, timeout=60)
+    try:
+        answer = client.post(f"{hub.api}groups/{name}", json={"users": members})
+        expect(answer.status_code == 201, answer)
+    finally:
+        client.close()
+
+
+def series(client: httpx.Client, url: str, params: dict[str, str] | None, calls: int) -> list[float]:
+    latencies = []
+    for _ in range(calls):
+        elapsed, answer = timed(client, "GET", url, params=params)
+        expect(answer.status_code == 200, answer)
+        latencies.append(elapsed)
+    return latencies
+
+
 def timed(client: httpx.Client, method: str, url: str, **kwargs: Any) -> tuple[float, httpx.Response]:
     started = time.perf_counter()
     answer = client.request(method, url, **kwargs)
@@ -154,13 +174,18 @@ def measure(hub: Hub, token: str, *, users: int, running: int, calls: int, provi
         expect(answer.status_code == 200, answer)
         before = check_list(answer.json(), users, running)
         say(f"list (first call) {cold_ms:.0f} ms: {before}")
-        latencies = []
-        for _ in range(calls):
-            elapsed, answer = timed(client, "GET", url + "users")
-            expect(answer.status_code == 200, answer)
-            latencies.append(elapsed)
+        load = os.getloadavg()[0]
+        latencies = series(client, url + "users", None, calls)
+        _, answer = timed(client, "GET", url + "users")
         last = check_list(answer.json(), users, running)
         say(f"list x{calls}: p50 {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms")
+        # Where the time goes: the users without a running server (no fan-out), and the running ones alone.
+        idle = series(client, url + "users", {"group": "idle"}, calls // 2)
+        busy = series(client, url + "users", {"group": "running"}, calls // 2)
+        say(
+            f"list of the idle group p50 {statistics.median(idle):.0f} ms, "
+            f"of the running group {statistics.median(busy):.0f} ms"
+        )
 
         body = {"provider": provider, "reason": "bench: one provider revoked for everyone", "force": False}
         revoke_ms, answer = timed(client, "POST", url + "revoke", json=body)
@@ -180,6 +205,9 @@ def measure(hub: Hub, token: str, *, users: int, running: int, calls: int, provi
             "list_max_ms": max(latencies),
             "list_calls": calls,
             "list_samples_ms": latencies,
+            "list_idle_group_p50_ms": statistics.median(idle),
+            "list_running_group_p50_ms": statistics.median(busy),
+            "load_average_1m": load,
             "list_before": before,
             "list_last": last,
             "revoke_provider": provider,
@@ -223,6 +251,8 @@ def main() -> int:
         servers_s = start_servers(hub, names[: args.running], timeout=60 + 30 * args.running)
         say(f"servers ready: {servers_s:.0f} s")
         token = (hub.workdir / "bench-admin-token").read_text().strip()
+        make_group(hub, token, "running", names[: args.running])
+        make_group(hub, token, "idle", names[args.running :])
         figures: dict[str, Any] = {
             "users": args.users,
             "running": args.running,
@@ -240,6 +270,8 @@ def main() -> int:
     finally:
         hub.stop()
         idp.stop()
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,15 @@ class HubAudit:
     def record(self, action: str, *, actor: str | None, user: str | None, **fields: Any) -> dict[str, Any]:
         """Records one event (``action`` one of ACTIONS); returns it. A file that can't be written is logged, not
         raised: the action already happened, and the ring still has it."""
-        event: dict[str, Any] = {"time": now_iso(), "actor": actor, "user": user, "action": action}
+        event: dict[str, Any] = {
+            "time": now_iso(),
+            "actor": actor,
+            "user": user,
+            "action": action,
+            "provider": fields.pop("provider", None),
+            "outcome": fields.pop("outcome", None),
+        }
+        # The optional fields only when set.
         event.update({k: v for k, v in fields.items() if k in FIELDS and v is not None})
         self._ring.append(event)
         if self.path is not None:

@@ -187,7 +187,11 @@ def test_revoking_alice_revokes_her_refresh_token_at_the_idp_and_she_must_log_in
     # Revoking is not banning: alice logs in again and her servers get tokens again.
     login(hub, "alice")
     assert hub_token(hub, "alice", alice_token).status_code == 200
+    # Her new login keeps the order her default server has still to apply.
+    listed = service(hub, "tb-admin").get(admin_api(hub) + "users", params={"user": "alice"}).json()["users"]
+    assert listed[0]["pending_orders"] == 1
     events = service(hub, "tb-admin").get(admin_api(hub) + "audit", params={"user": "alice"}).json()["events"]
+    events = [e for e in events if e["action"] != "list"]
     assert events[0]["action"] == "revoke"
     assert events[0]["actor"] == "service:tb-admin"
     assert events[0]["outcome"] == "ok"

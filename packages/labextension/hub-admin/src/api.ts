@@ -136,7 +136,8 @@ function errorFromAnswer(response: Response, payload: unknown): AdminRequestErro
     response.status,
     code,
     description,
-    Number.isFinite(retryAfter) ? retryAfter : null
+    Number.isFinite(retryAfter) ? retryAfter : null,
+    { answer: payload }
   );
 }
 

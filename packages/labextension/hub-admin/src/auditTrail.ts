@@ -53,7 +53,8 @@ function eventRow(event: IAuditEvent): HTMLTableRowElement {
     h('td', {}, event.actor),
     h('td', {}, event.user ?? '—'),
     h('td', {}, event.action),
-    h('td', {}, event.provider ?? 'everything'),
+    // A revocation without a provider took everything; other actions (a list) name none.
+    h('td', {}, event.provider ?? (event.action === 'revoke' ? 'everything' : '—')),
     h(
       'td',
       {},

@@ -15,18 +15,23 @@ export class AdminRequestError extends Error {
    * @param code - the stable error code, e.g. `forbidden`, `upstream_unavailable`.
    * @param description - a description safe to show (the API never puts token material in it).
    * @param retryAfter - seconds from the `Retry-After` header of a 503, when given.
-   * @param options - the underlying cause.
+   * @param options - the underlying cause, and the parsed error answer (a failed revocation's
+   *   answer also carries its per-step outcome).
    */
   constructor(
     readonly status: number,
     readonly code: string,
     readonly description: string,
     readonly retryAfter: number | null = null,
-    options?: { cause?: unknown }
+    options?: { cause?: unknown; answer?: unknown }
   ) {
     super(`${code}: ${description}`, options);
     this.name = 'AdminRequestError';
+    this.answer = options?.answer;
   }
+
+  /** The parsed JSON of the error answer, when there was one. */
+  readonly answer: unknown;
 }
 
 /**

@@ -56,6 +56,7 @@ export function openRevokeDialog(
   });
   const summary = h('p', { class: 'mb-0' });
   const problem = h('div', { class: 'alert alert-danger d-none', role: 'alert' });
+  const stepsOfFailure = h('div', {});
   const cancel = h('button', { type: 'button', class: 'btn btn-secondary' }, 'Cancel');
   const confirm = h('button', { type: 'submit', class: 'btn btn-danger' }, 'Revoke');
   const body = h(
@@ -89,7 +90,8 @@ export function openRevokeDialog(
       )
     ),
     h('div', { class: 'alert alert-warning' }, summary),
-    problem
+    problem,
+    stepsOfFailure
   );
   const footer = h('div', { class: 'modal-footer' }, cancel, confirm);
   const form = h(
@@ -145,6 +147,9 @@ export function openRevokeDialog(
         confirm.disabled = false;
         confirm.textContent = 'Revoke';
         showProblem(problem, failureText(error));
+        // A refused revocation still says which steps ran (e.g. the IdP's, failed): show them.
+        const partial = error instanceof AdminRequestError ? revokeResultOf(error.answer) : null;
+        stepsOfFailure.replaceChildren(...(partial ? [outcomeView(partial)] : []));
         onRevoked();
       });
   });
@@ -187,6 +192,19 @@ function failureText(error: unknown): string {
     return `${explain(error)} Nothing was revoked. Check “Force” to forget the tokens anyway and retry the identity provider later.`;
   }
   return explain(error);
+}
+
+/** The per-user answer inside an error answer, when it has one. */
+function revokeResultOf(answer: unknown): IRevokeResult | null {
+  if (typeof answer !== 'object' || answer === null) {
+    return null;
+  }
+  const candidate = answer as Partial<IRevokeResult>;
+  return typeof candidate.user === 'string' &&
+    typeof candidate.outcome === 'string' &&
+    Array.isArray(candidate.steps)
+    ? (candidate as IRevokeResult)
+    : null;
 }
 
 function outcomeView(result: IRevokeResult): HTMLElement {
@@ -248,16 +266,16 @@ const STEP_TONES: Readonly<Record<StepOutcome, string>> = {
  */
 export function stepLabel(target: string): string {
   if (target === 'idp') {
-    return 'Identity provider: refresh token revoked';
+    return "Identity provider: revoke the hub login's refresh token";
   }
   if (target === 'auth_state') {
-    return 'Hub: tokens forgotten';
+    return "Hub: forget the login's tokens";
   }
   if (target === 'order') {
     return 'Order for stopped servers';
   }
   if (target.startsWith('server:')) {
-    return `Running ${serverLabel({ name: target.slice('server:'.length) })}`;
+    return `Running ${serverLabel({ name: target.slice('server:'.length) })}: revoke its grants`;
   }
   return target;
 }

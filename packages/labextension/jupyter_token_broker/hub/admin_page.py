@@ -21,6 +21,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 SCRIPT = "admin.js"
 STYLE = "admin.css"
 STATIC_ROUTE = "token-broker/static/"
+FORBIDDEN = f"Token-broker administration needs the scope {ADMIN_SCOPE}. Ask a hub admin for a role with it."
 
 
 class AdminPageHandler(BaseHandler):
@@ -30,11 +31,10 @@ class AdminPageHandler(BaseHandler):
     @web.authenticated
     async def get(self) -> None:
         if ADMIN_SCOPE not in self.parsed_scopes:
-            raise web.HTTPError(
-                403,
-                f"Token-broker administration needs the scope {ADMIN_SCOPE}. Ask a hub admin for a role with it.",
-                reason="Forbidden",
-            )
+            refused = web.HTTPError(403, FORBIDDEN, reason="Forbidden")
+            # What JupyterHub's error page shows (5.5 would show the reason instead of the log message).
+            refused.jupyterhub_message = FORBIDDEN  # type: ignore[attr-defined]
+            raise refused
         self.set_header("Cache-Control", "no-store")
         html = await self.render_template(
             TEMPLATE,

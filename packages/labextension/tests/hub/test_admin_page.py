@@ -62,6 +62,7 @@ def test_admin_revokes_alice_from_the_page(hub: Hub, screens: Path) -> None:
     alice_state = hub.auth_state("alice")
     assert alice_state
     assert alice_state.get("refresh_token")
+    hub.start_server("alice")  # her running server's broker lists its providers
 
     with Chromium(screens / "failure.png") as browser:
         browser.goto(f"{hub.url}hub/token-broker/")
@@ -70,7 +71,9 @@ def test_admin_revokes_alice_from_the_page(hub: Hub, screens: Path) -> None:
         browser.wait(role="rowheader", name="bob")
         assert browser.url.endswith("/hub/token-broker/")
         assert browser.text(role="link", name="Token broker")  # the hub's own nav bar, with the page in it
-        assert browser.count(role="rowheader", name="alice") == 1
+        alice_row = browser.text(css='tr[data-user="alice"]')
+        assert "running" in alice_row
+        assert "Demo IdP (hub login)" in alice_row, "the running server's providers, from its broker"
         browser.screenshot(screens / "admin-page-list.png")
 
         # Every token of alice's login is in the hub; none of it is on the page.
@@ -100,8 +103,9 @@ def test_admin_revokes_alice_from_the_page(hub: Hub, screens: Path) -> None:
         outcome = browser.text(role="status", within=dialog)
         assert "Revocation of alice (everything)" in outcome
         steps = browser.text(role="table", name="Revocation steps")
-        assert "Hub: tokens forgotten" in steps
+        assert "Hub: forget the login's tokens" in steps
         assert "Identity provider" in steps
+        assert "Running default server" in steps
         browser.screenshot(screens / "admin-page-outcome.png")
 
         state = hub.auth_state("alice") or {}
@@ -111,11 +115,12 @@ def test_admin_revokes_alice_from_the_page(hub: Hub, screens: Path) -> None:
 
         browser.click(role="button", name="Done", within=dialog)
         browser.wait(**dialog, state="detached")
-        audit = browser.text(role="table", name="Audit trail")
-        assert "revoke" in audit
-        assert REASON in audit
-        first_event = audit.splitlines()[1]
-        assert "alice" in first_event, "newest first"
+        events = browser.text(role="table", name="Audit trail").splitlines()[1:]
+        revoked = [i for i, line in enumerate(events) if "\trevoke\t" in line]
+        assert len(revoked) == 1
+        assert "\talice\t" in events[revoked[0]]
+        assert REASON in events[revoked[0]]
+        assert "\tlist\t" in events[-1], "newest first: the page's first list is the oldest event"
         browser.screenshot(screens / "admin-page-audit.png")
         assert browser.page_errors() == []
 
@@ -190,7 +195,22 @@ def test_the_page_shows_servers_providers_and_the_idp_outage(hub: Hub, screens: 
             },
         ]
     }
-    outage = {"error": "upstream_unavailable", "error_description": "The identity provider did not answer."}
+    # A refused revocation answers the per-user outcome too, with the error.
+    outage = {
+        "user": "alice",
+        "provider": None,
+        "outcome": "error",
+        "steps": [
+            {
+                "target": "idp",
+                "outcome": "error",
+                "code": "upstream_unavailable",
+                "description": "The identity provider did not answer.",
+            }
+        ],
+        "error": "upstream_unavailable",
+        "error_description": "The identity provider did not answer.",
+    }
     with Chromium(screens / "failure.png") as browser:
         browser.answer("**/api/token-broker/v1/admin/users*", 200, users)
         browser.answer("**/api/token-broker/v1/admin/audit*", 200, {"events": []})
@@ -209,10 +229,16 @@ def test_the_page_shows_servers_providers_and_the_idp_outage(hub: Hub, screens: 
         browser.click(role="button", name="Revoke GitHub of alice")
         dialog = {"role": "dialog", "name": "Revoke tokens of alice"}
         assert browser.value("What to revoke") == "github", "the provider's button preselects it"
+        browser.click(role="button", name="Cancel", within=dialog)
+        browser.wait(**dialog, state="detached")
+
+        browser.click(role="button", name="Revoke tokens of alice")
+        assert browser.value("What to revoke") == "", "everything"
         browser.fill("Reason", "departed")
         browser.click(role="button", name="Revoke", within=dialog)
         problem = browser.text(role="alert", within=dialog)
         assert "The identity provider did not answer. Try again in 30 s." in problem
         assert "Force" in problem
+        assert "Identity provider" in browser.text(role="table", name="Revocation steps")
         browser.screenshot(screens / "admin-page-outage.png")
         assert browser.page_errors() == []

@@ -138,7 +138,8 @@ def test_alice_without_the_scope_gets_the_403_page(hub: Hub, screens: Path) -> N
 
 def test_the_page_shows_servers_providers_and_the_idp_outage(hub: Hub, screens: Path) -> None:
     """States the real stack shows rarely, answered by the browser itself in the contract's shapes: a running
-    server's providers, a server that did not answer, pending orders, and a revoke refused with 503 + Retry-After."""
+    server's providers, a server that did not answer, pending orders, and a revoke refused with 503 + Retry-After
+    (in the hub's dark theme)."""
     now = int(time.time())
     users = {
         "users": [
@@ -218,6 +219,7 @@ def test_the_page_shows_servers_providers_and_the_idp_outage(hub: Hub, screens: 
         browser.goto(f"{hub.url}hub/token-broker/")
         sign_in_at_idp(browser, "bob")
         browser.wait(role="rowheader", name="alice")
+        browser.click(role="button", name="Toggle dark mode")  # the hub's own theme switch: the page follows it
         row = browser.text(css='tr[data-user="alice"]')
         assert "GitHub" in row
         assert "alice-gh" in row

@@ -128,7 +128,7 @@ class Revocations:
                     steps=steps,
                 )
                 return err.status, answer
-        steps += await self._revoke_in_servers(user, provider, reason)
+        steps += await self._revoke_in_servers(user, provider, reason, force)
         outcome = overall(steps)
         self.log.info(
             "token-broker: %s revoked %s of %s: %s (%s)",
@@ -222,19 +222,23 @@ class Revocations:
         user._auth_refreshed = None
         return len(tokens)
 
-    async def _revoke_in_servers(self, user: Any, provider: str | None, reason: str) -> list[dict[str, Any]]:
+    async def _revoke_in_servers(
+        self, user: Any, provider: str | None, reason: str, force: bool
+    ) -> list[dict[str, Any]]:
         running = running_servers(user)
         timeout = self.settings.server_timeout_seconds
 
         async def one(name: str, spawner: Any) -> dict[str, Any]:
             try:
-                await self.servers.revoke(spawner, provider, reason, timeout)
+                revoked = await self.servers.revoke(spawner, provider, reason, force, timeout)
             except ServerCallFailed as err:
+                if err.code == "unknown_provider":
+                    return step(f"server:{name}", "skipped", err.code, "The server has no such provider.")
                 return step(f"server:{name}", "error", err.code, err.description)
-            return step(f"server:{name}", "ok")
+            return step(f"server:{name}", "ok", description=f"Revoked: {revoked}." if revoked else "No grant held.")
 
         steps = list(await asyncio.gather(*(one(name, spawner) for name, spawner in running)))
-        failed = [s["target"].split(":", 1)[1] for s in steps if s["outcome"] != "ok"]
+        failed = [s["target"].split(":", 1)[1] for s in steps if s["outcome"] == "error"]
         running_names = {name for name, _ in running}
         needing = sorted(set(failed) | (set(server_names(user)) - running_names))
         if not needing:

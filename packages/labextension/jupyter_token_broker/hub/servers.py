@@ -60,11 +60,27 @@ class ServerClient:
     def __init__(self, http: AsyncHTTPClient | None = None) -> None:
         self.http = http or AsyncHTTPClient()
 
-    async def revoke(self, spawner: Any, provider: str | None, reason: str, timeout: float) -> None:
+    async def revoke(self, spawner: Any, provider: str | None, reason: str, force: bool, timeout: float) -> str | None:
+        """Asks the server's broker to revoke ``provider`` (None: every grant). Returns what it revoked (a summary
+        such as ``demo (revoked), hub (not_supported)``, or None when it held none). Raises ServerCallFailed, also
+        when the broker kept a grant because its IdP failed (it then needs the durable order), and with code
+        ``unknown_provider`` when the server has no such provider."""
         body: dict[str, Any] = {"reason": reason}
         if provider is not None:
             body["provider"] = provider
-        await self._call(spawner, "POST", REVOKE_PATH, json.dumps(body), timeout)
+        if force:
+            body["force"] = True
+        answer = await self._call(spawner, "POST", REVOKE_PATH, json.dumps(body), timeout)
+        answer = answer if isinstance(answer, dict) else {}
+        failed = [f for f in answer.get("failed") or [] if isinstance(f, dict)]
+        if failed:
+            kept = ", ".join(f"{f.get('provider')} ({f.get('error')})" for f in failed)
+            raise ServerCallFailed(
+                str(failed[0].get("error") or "upstream_unavailable")[:64],
+                f"Kept because their identity provider failed: {kept}; revoke with force to forget them anyway.",
+            )
+        revoked = [r for r in answer.get("revoked") or [] if isinstance(r, dict)]
+        return ", ".join(f"{r.get('provider')} ({r.get('upstream')})" for r in revoked) or None
 
     async def providers(self, spawner: Any, timeout: float) -> list[dict[str, Any]]:
         answer = await self._call(spawner, "GET", PROVIDERS_PATH, None, timeout)

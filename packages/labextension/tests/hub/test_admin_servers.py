@@ -72,6 +72,11 @@ def test_revoke_reaches_the_running_server_then_orders_the_stopped_one(hub: Hub,
     assert steps["server:"]["outcome"] == "ok", steps
     assert steps["order"]["outcome"] == "skipped"
     assert httpx.get(orders_url(hub, "alice"), headers={"Authorization": f"token {alice}"}).json() == {"orders": []}
+    # A provider her running server does not have: nothing to do there, and no order for later.
+    answer = revoke(admin, hub, "alice", provider="demo", reason="rotation")
+    steps = {s["target"]: s for s in answer.json()["steps"]}
+    assert (steps["server:"]["outcome"], steps["server:"]["code"]) == ("skipped", "unknown_provider")
+    assert steps["order"]["outcome"] == "skipped"
 
     assert hub.admin().delete(f"{hub.api}users/alice/server").status_code in (202, 204)
     for _ in range(100):

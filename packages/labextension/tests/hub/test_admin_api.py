@@ -157,6 +157,7 @@ def test_revoking_alice_revokes_her_refresh_token_at_the_idp_and_she_must_log_in
     bob_browser, bob_token = people["bob"]
     assert alice_browser.get(f"{hub.url}hub/home").status_code == 200
     refresh_token = hub.auth_state("alice")["refresh_token"]
+    grants_revoked = len(idp.events("grant.revoked"))
     answer = revoke(service(hub, "tb-admin"), hub, "alice", reason="laptop stolen")
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -170,7 +171,8 @@ def test_revoking_alice_revokes_her_refresh_token_at_the_idp_and_she_must_log_in
     assert "(default)" in body["steps"][2]["description"]
     assert refresh_token not in answer.text
     assert refresh_token not in hub.log_text()
-    # The IdP revoked it: the refresh token no longer works at its token endpoint.
+    # The IdP revoked it (its revocation endpoint ended the grant): the refresh token no longer works.
+    assert len(idp.events("grant.revoked")) == grants_revoked + 1
     spent = refresh_at_idp(idp, refresh_token)
     assert spent.status_code == 400, spent.text
     assert spent.json()["error"] == "invalid_grant"

@@ -194,8 +194,10 @@ if (lab) say(`  ${lab.files} JavaScript files in static/, ${lab.kb.toFixed(1)} K
 await idp.close();
 
 say(
-  `\n6. The hub's admin API: ${HUB_USERS} users with real hub logins, ${HUB_RUNNING} of them with ` +
-    'running servers (a real JupyterHub)'
+  HUB_USERS > 0
+    ? `\n6. The hub's admin API: ${HUB_USERS} users with real hub logins, ${HUB_RUNNING} of them ` +
+        'with running servers (a real JupyterHub)'
+    : "\n6. The hub's admin API"
 );
 const hubAdmin =
   HUB_USERS > 0

@@ -16,7 +16,7 @@ from .authenticator import SettingsRefused, TokenBrokerAuthenticatorMixin
 from .config import TokenBrokerHub
 from .handlers import ADMIN_SCOPE, TOKEN_SCOPE
 from .redirect import make_user_redirect_hook
-from .servers import ADMIN_SERVICE, ADMIN_SERVICE_SCOPES, AdminServiceToken
+from .servers import ADMIN_SERVICE, ADMIN_SERVICE_ROLE, ADMIN_SERVICE_SCOPES, AdminServiceToken
 
 #: The non-secret env var whose presence tells a user server that its hub runs configure().
 HUB_ENV = "JUPYTER_TOKEN_BROKER_HUB"
@@ -129,21 +129,31 @@ def _register_admin_service(c: Any) -> None:
 
     No URL, no process: only a token, made in memory now (at every hub start), never written anywhere.
     """
+    role = {
+        "name": ADMIN_SERVICE_ROLE,
+        "description": "The token broker's hub side reaching user servers",
+        "scopes": list(ADMIN_SERVICE_SCOPES),
+        "services": [ADMIN_SERVICE],
+    }
     services = [dict(s) for s in c.JupyterHub.services] if "services" in c.JupyterHub else []
+    roles = [dict(r) for r in c.JupyterHub.load_roles] if "load_roles" in c.JupyterHub else []
+    # A second configure() replaces its own entries; anything else of those names is the admin's: refused.
+    for service in services:
+        if service.get("name") == ADMIN_SERVICE and service.get("api_token") != AdminServiceToken.value:
+            raise SettingsRefused(
+                f"jupyter_token_broker.hub: the hub service name {ADMIN_SERVICE!r} is configure()'s own (it reaches "
+                "user servers for admin revocation); rename your service in c.JupyterHub.services."
+            )
+    for existing in roles:
+        if existing.get("name") == ADMIN_SERVICE_ROLE and existing != role:
+            raise SettingsRefused(
+                f"jupyter_token_broker.hub: the role name {ADMIN_SERVICE_ROLE!r} is configure()'s own; rename your "
+                "role in c.JupyterHub.load_roles."
+            )
     services = [s for s in services if s.get("name") != ADMIN_SERVICE]
     services.append({"name": ADMIN_SERVICE, "api_token": AdminServiceToken.make()})
     c.JupyterHub.services = services
-    roles = [dict(role) for role in c.JupyterHub.load_roles] if "load_roles" in c.JupyterHub else []
-    roles = [role for role in roles if role.get("name") != ADMIN_SERVICE]
-    roles.append(
-        {
-            "name": ADMIN_SERVICE,
-            "description": "The token broker's hub side reaching user servers",
-            "scopes": list(ADMIN_SERVICE_SCOPES),
-            "services": [ADMIN_SERVICE],
-        }
-    )
-    c.JupyterHub.load_roles = roles
+    c.JupyterHub.load_roles = [r for r in roles if r.get("name") != ADMIN_SERVICE_ROLE] + [role]
 
 
 def _server_token_scopes(previous: Any) -> Any:

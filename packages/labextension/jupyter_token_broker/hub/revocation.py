@@ -84,6 +84,8 @@ class Revocations:
         #: Users with queued IdP revocations -> when to try next (monotonic) and the current wait.
         self._retry_at: dict[str, tuple[float, float]] = {}
         self._retry_task: asyncio.Task | None = None
+        #: name -> (encrypted auth_state, hub_login summary, pending orders): the list decrypts only what changed.
+        self._summaries: dict[str, tuple[Any, dict[str, Any], int]] = {}
         self._wake = asyncio.Event()
         self.app: Any = None
 
@@ -240,7 +242,7 @@ class Revocations:
         steps = list(await asyncio.gather(*(one(name, spawner) for name, spawner in running)))
         failed = [s["target"].split(":", 1)[1] for s in steps if s["outcome"] == "error"]
         running_names = {name for name, _ in running}
-        needing = sorted(set(failed) | (set(server_names(user)) - running_names))
+        needing = sorted(set(failed) | (set(server_names(user, started_once=True)) - running_names))
         if not needing:
             steps.append(step("order", "skipped", description="No stopped server and no failed server."))
             return steps
@@ -263,7 +265,6 @@ class Revocations:
         """What the admin list shows of ``users``: the hub login and each server's providers (running ones asked in
         parallel, for at most ``list_timeout_seconds``)."""
         deadline = self.settings.list_timeout_seconds
-        states = await asyncio.gather(*(user.get_auth_state() for user in users))
 
         async def providers(spawner: Any) -> tuple[list[dict[str, Any]] | None, dict[str, str] | None]:
             try:
@@ -277,10 +278,12 @@ class Revocations:
         for user in users:
             for name, spawner in running_servers(user):
                 calls[(user.name, name)] = asyncio.ensure_future(providers(spawner))
+        # The servers are asked first: their answers come while auth_state is read here.
+        summaries = await asyncio.gather(*(self._summary(user) for user in users))
         if calls:
             await asyncio.gather(*calls.values())
         listed = []
-        for user, state in zip(users, states):
+        for user, (hub_login, pending) in zip(users, summaries):
             servers = []
             for name in server_names(user):
                 call = calls.get((user.name, name))
@@ -292,14 +295,25 @@ class Revocations:
             listed.append(
                 {
                     "name": user.name,
-                    "hub_login": self._hub_login(user, state or {}),
+                    "hub_login": {**hub_login, "last_used_at": self.last_used.get(user.name)},
                     "servers": servers,
-                    "pending_orders": len(orders_of(state)),
+                    "pending_orders": pending,
                 }
             )
         return listed
 
-    def _hub_login(self, user: Any, state: dict[str, Any]) -> dict[str, Any]:
+    async def _summary(self, user: Any) -> tuple[dict[str, Any], int]:
+        """What the list shows of a user's auth_state (no token material), decrypted again only when it changed."""
+        blob = user.orm_user.encrypted_auth_state
+        cached = self._summaries.get(user.name)
+        if cached is not None and cached[0] == blob:
+            return cached[1], cached[2]
+        state = await user.get_auth_state() or {}
+        summary = (self._hub_login(state), len(orders_of(state)))
+        self._summaries[user.name] = (blob, *summary)
+        return summary
+
+    def _hub_login(self, state: dict[str, Any]) -> dict[str, Any]:
         held = bool(state.get("access_token"))
         scope = state.get("scope")
         scopes = scope.split() if isinstance(scope, str) else [str(s) for s in scope] if isinstance(scope, list) else []
@@ -309,7 +323,6 @@ class Revocations:
             "account": _account(state) if held else None,
             "scopes": scopes if held else [],
             "expires_at": int(expiry) if expiry is not None else None,
-            "last_used_at": self.last_used.get(user.name),
         }
 
     # -- retries of IdP revocations -------------------------------------------------------------------------------

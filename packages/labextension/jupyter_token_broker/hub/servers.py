@@ -11,7 +11,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 #: The hub service whose token the hub side uses to call user servers.
 ADMIN_SERVICE = "token-broker-admin"
-#: The role of that service: reach every server, administer its broker, read user names.
+#: The role of that service (its own name, so that it never takes the place of an admin's role named after the
+#: admin scope): reach every server, administer its broker, read user names.
+ADMIN_SERVICE_ROLE = "token-broker-admin-service"
 ADMIN_SERVICE_SCOPES = ("access:servers", "custom:token-broker:admin", "read:users")
 #: The server extension's admin routes, relative to a server's URL.
 REVOKE_PATH = "token-broker/api/v1/admin/revoke"
@@ -49,9 +51,11 @@ def running_servers(user: Any) -> list[tuple[str, Any]]:
     return found
 
 
-def server_names(user: Any) -> list[str]:
-    """Every server the user has in the hub's database, running or not."""
-    return sorted(user.orm_user.orm_spawners.keys())
+def server_names(user: Any, started_once: bool = False) -> list[str]:
+    """Every server the user has in the hub's database, running or not; with ``started_once``, only those that
+    were started at least once (a server never started holds no grant: it needs no order)."""
+    spawners = user.orm_user.orm_spawners
+    return sorted(name for name, orm in spawners.items() if not started_once or orm.last_activity is not None)
 
 
 class ServerClient:

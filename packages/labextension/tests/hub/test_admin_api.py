@@ -165,10 +165,8 @@ def test_revoking_alice_revokes_her_refresh_token_at_the_idp_and_she_must_log_in
     assert [(s["target"], s["outcome"]) for s in body["steps"]] == [
         ("idp", "ok"),
         ("auth_state", "ok"),
-        ("order", "ok"),
+        ("order", "skipped"),
     ]
-    # Her default server (never started, but it exists in the hub) applies the order at its next start.
-    assert "(default)" in body["steps"][2]["description"]
     assert refresh_token not in answer.text
     assert refresh_token not in hub.log_text()
     # The IdP revoked it (its revocation endpoint ended the grant): the refresh token no longer works.
@@ -189,9 +187,9 @@ def test_revoking_alice_revokes_her_refresh_token_at_the_idp_and_she_must_log_in
     # Revoking is not banning: alice logs in again and her servers get tokens again.
     login(hub, "alice")
     assert hub_token(hub, "alice", alice_token).status_code == 200
-    # Her new login keeps the order her default server has still to apply.
+    # Her default server was never started (it holds no grant): no order for it.
     listed = service(hub, "tb-admin").get(admin_api(hub) + "users", params={"user": "alice"}).json()["users"]
-    assert listed[0]["pending_orders"] == 1
+    assert listed[0]["pending_orders"] == 0
     events = service(hub, "tb-admin").get(admin_api(hub) + "audit", params={"user": "alice"}).json()["events"]
     events = [e for e in events if e["action"] != "list"]
     assert events[0]["action"] == "revoke"
@@ -256,8 +254,8 @@ def test_revoke_one_provider_for_a_group_and_for_everyone_the_caller_covers(hub:
     (result,) = answer.json()["results"]
     assert result["user"] == "bob"
     assert result["provider"] == "demo"
-    # Only broker providers: bob's hub login is untouched.
-    assert [s["target"] for s in result["steps"]] == ["order"]
+    # Only broker providers: bob's hub login is untouched (and he has no server that ever ran).
+    assert [(s["target"], s["outcome"]) for s in result["steps"]] == [("order", "skipped")]
     assert hub_token(hub, "bob", people["bob"][1]).status_code == 200
     # The admin filtered to bob: everyone it covers is bob; naming alice is refused.
     bob_admin = service(hub, "tb-admin-bob")

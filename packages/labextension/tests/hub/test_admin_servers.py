@@ -90,6 +90,11 @@ def test_revoke_reaches_the_running_server_then_orders_the_stopped_one(hub: Hub,
     assert steps["order"]["outcome"] == "ok"
     listed = admin.get(admin_api(hub) + "users", params={"user": "alice"}).json()["users"][0]
     assert listed["pending_orders"] == 1
+    # Her new login keeps the order her stopped server has still to apply.
+    login(hub, "alice")
+    listed = admin.get(admin_api(hub) + "users", params={"user": "alice"}).json()["users"][0]
+    assert listed["pending_orders"] == 1
+    assert listed["hub_login"]["held"] is True
 
     as_alice = {"Authorization": f"token {alice}"}
     orders = httpx.get(orders_url(hub, "alice"), params={"server": ""}, headers=as_alice).json()["orders"]

@@ -85,9 +85,7 @@ def add_order(state: dict[str, Any], order: dict[str, Any]) -> None:
 def queue_retry(state: dict[str, Any], refresh_token: str, actor: str | None, reason: str) -> None:
     """Queues an IdP revocation of ``refresh_token`` (kept encrypted in auth_state until sent)."""
     queue = retries_of(state)
-    queue.append(
-        {"refresh_token": refresh_token, "queued_at": time.time(), "attempts": 0, "actor": actor, "reason": reason}
-    )
+    queue.append({"refresh_token": refresh_token, "queued_at": time.time(), "actor": actor, "reason": reason})
     state[RETRY_KEY] = queue
 
 

@@ -380,20 +380,23 @@ class Revocations:
         if user is None:
             self._retry_at.pop(name, None)
             return
-        async with self.locked(user):
-            state = await user.get_auth_state() or {}
-            queue = retries_of(state)
-            kept, done = [], []
-            for item in queue:
-                outcome, code = await self._send(state, item)
-                if outcome == "retry":
-                    item["attempts"] = int(item.get("attempts", 0)) + 1
-                    kept.append(item)
+        state = await user.get_auth_state() or {}
+        kept, done = [], []
+        # Sent without the user's lock: a user who logged in again is never kept waiting by an IdP still down.
+        for item in retries_of(state):
+            outcome, code = await self._send(state, item)
+            if outcome == "retry":
+                kept.append(item)
+            else:
+                done.append((item, outcome, code))
+        if done:
+            sent = {item["refresh_token"] for item, _, _ in done}
+            async with self.locked(user):
+                state = await user.get_auth_state() or {}
+                remaining = [item for item in retries_of(state) if item["refresh_token"] not in sent]
+                if remaining:
+                    state[RETRY_KEY] = remaining
                 else:
-                    done.append((item, outcome, code))
-            if kept or done:
-                state[RETRY_KEY] = kept
-                if not kept:
                     state.pop(RETRY_KEY, None)
                 await user.save_auth_state(state)
         for item, outcome, code in done:

@@ -117,6 +117,12 @@ export function openRevokeDialog(
   };
   describe();
   choice.addEventListener('change', describe);
+  // The "give a reason" warning goes as soon as there is one, not only at the next submit.
+  reason.addEventListener('input', () => {
+    if (reason.value.trim() === '' || !reason.classList.contains('is-invalid')) return;
+    reason.classList.remove('is-invalid');
+    hideProblem(problem);
+  });
   cancel.addEventListener('click', () => dialog.close());
   dialog.addEventListener('close', () => dialog.remove());
 

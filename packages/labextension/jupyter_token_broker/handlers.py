@@ -211,6 +211,13 @@ class BrokerProxyHandler(APIHandler):
             return
         if caller == "admin":
             path = ADMIN_PATHS[path][1]
+            if path == "admin/revoke":
+                # The hub ends the owner's browser sessions before it calls here: forget jupyterhub-singleuser's
+                # cached answers for their tokens, so an open page asks the hub again (and is sent to log in)
+                # instead of working on for HubAuth.cache_max_age.
+                cache = getattr(getattr(self.identity_provider, "hub_auth", None), "cache", None)
+                if cache is not None:
+                    cache.clear()
 
         headers = {name: self.request.headers[name] for name in REQUEST_HEADERS if name in self.request.headers}
         login = method == "POST" and LOGIN_PATH.match(path) is not None

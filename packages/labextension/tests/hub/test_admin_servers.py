@@ -62,12 +62,19 @@ def test_revoke_reaches_the_running_server_then_orders_the_stopped_one(hub: Hub,
     admin = service(hub, "tb-admin")
     browser = login(hub, "alice")
     assert browser.get(f"{hub.url}hub/home").status_code == 200
+    # Her browser has a session with her running server too.
+    assert browser.get(f"{hub.url}user/alice/lab", follow_redirects=True).status_code == 200
+    assert browser.get(f"{hub.url}user/alice/api/status").status_code == 200
     answer = revoke(admin, hub, "alice", reason="leaked notebook")
     assert answer.status_code == 200, answer.text
     # This hub refreshes logins only every 300 s (auth_refresh_age's default), yet her next hub page asks her to log
     # in at once: her hub sessions ended with the revocation.
     page = browser.get(f"{hub.url}hub/home")
     assert (page.status_code, page.headers.get("location")) == (302, "/hub/login?next=%2Fhub%2Fhome")
+    # And her open server page is sent to log in too, at once (not after the server's 300 s token cache).
+    assert browser.get(f"{hub.url}user/alice/api/status").status_code == 403
+    page = browser.get(f"{hub.url}user/alice/lab", follow_redirects=True)
+    assert page.url.path == "/hub/login", page.url
     steps = {s["target"]: s for s in answer.json()["steps"]}
     assert steps["server:"]["outcome"] == "ok", steps
     assert steps["order"]["outcome"] == "skipped"

@@ -5,11 +5,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 
-import type { RequestHandler } from 'express';
-
 import { CLIENT_LABEL } from './contract.generated.js';
 import { BrokerError, InvalidRequest } from './errors.js';
 import type { BrokerEvents } from './events.js';
+import type { RequestStage } from './stage.js';
 
 /** A client label: `jupyterlab`, `kernel`, or a plugin id (from `openapi.yaml`). */
 export { CLIENT_LABEL };
@@ -56,35 +55,28 @@ export const ADMIN_ROUTES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Middleware refusing an admin caller on every route outside {@link ADMIN_ROUTES} with 403
+ * The request stage refusing an admin caller on every route outside {@link ADMIN_ROUTES} with 403
  * `forbidden`, recorded as a denial. The server extension sends `X-Broker-Caller: admin` only on
  * those routes; this holds even if it did not.
  *
  * @param events - where the denial is reported
- * @returns the middleware
+ * @returns the stage
  * @example
  * ```ts
- * app.use(adminReach(context.events));
+ * const stages = [adminReach(context.events)];
  * ```
  */
-export function adminReach(events: BrokerEvents): RequestHandler {
-  return (req, _res, next) => {
-    if (!isAdmin(req) || ADMIN_ROUTES.has(`${req.method} ${req.path}`)) {
-      next();
-      return;
-    }
+export function adminReach(events: BrokerEvents): RequestStage {
+  return async (req, path) => {
+    if (!isAdmin(req) || ADMIN_ROUTES.has(`${req.method} ${path}`)) return;
     const client = req.headers['x-broker-client'];
-    events
-      .emit({
-        kind: 'access.denied',
-        provider: null,
-        client: typeof client === 'string' && CLIENT_LABEL.test(client) ? client : UNLABELLED,
-        code: 'forbidden',
-        reason: `${req.method} ${req.path} as admin`
-      })
-      .then(
-        () => next(new BrokerError('forbidden', 'An admin may only list providers and revoke.')),
-        next
-      );
+    await events.emit({
+      kind: 'access.denied',
+      provider: null,
+      client: typeof client === 'string' && CLIENT_LABEL.test(client) ? client : UNLABELLED,
+      code: 'forbidden',
+      reason: `${req.method} ${path} as admin`
+    });
+    throw new BrokerError('forbidden', 'An admin may only list providers and revoke.');
   };
 }

@@ -4,13 +4,12 @@
  * without the charset decoders, decompression and per-request content-type parsing of a general
  * body parser: on a cache-hit token request that work cost more than the rest of the route.
  *
- * One reader serves both the express routes (as middleware) and the plain token route.
+ * One reader, run as a request stage for every route (`app.ts`).
  */
 import type { IncomingMessage } from 'node:http';
 
-import type { RequestHandler } from 'express';
-
 import { BrokerError, InvalidRequest } from './errors.js';
+import type { RequestStage } from './stage.js';
 
 /** Methods whose requests may carry a body. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -149,21 +148,19 @@ export function readJson(req: IncomingMessage, limitBytes: number): Promise<unkn
 }
 
 /**
- * Middleware that sets `req.body` from the request's JSON body (see {@link readJson}); requests
+ * The request stage that sets `req.body` from the request's JSON body (see {@link readJson}); requests
  * without a body keep `req.body` undefined.
  *
  * @param limitBytes - the largest body accepted
- * @returns the middleware; it passes readJson's errors on
+ * @returns the stage; it passes readJson's errors on
  * @example
  * ```ts
- * app.use(readJsonBody(MAX_BODY_BYTES));
+ * const stages = [readJsonBody(MAX_BODY_BYTES)];
  * ```
  */
-export function readJsonBody(limitBytes: number): RequestHandler {
-  return (req, _res, next) => {
-    readJson(req, limitBytes).then(body => {
-      if (body !== undefined) req.body = body;
-      next();
-    }, next);
+export function readJsonBody(limitBytes: number): RequestStage {
+  return async req => {
+    const body = await readJson(req, limitBytes);
+    if (body !== undefined) req.body = body;
   };
 }

@@ -4,9 +4,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
-import type { RequestHandler } from 'express';
-
 import { Unauthorized } from './errors.js';
+import type { RequestStage } from './stage.js';
 
 /** Paths answered without the key. */
 const OPEN_PATHS = new Set(['/api/v1/health']);
@@ -45,25 +44,20 @@ export function keyCheck(key: string): KeyCheck {
 }
 
 /**
- * Middleware refusing requests without the right key with 401 `unauthorized` (see
+ * The request stage refusing requests without the right key with 401 `unauthorized` (see
  * {@link keyCheck}); `GET /api/v1/health` is open.
  *
  * @param key - the shared key
- * @returns the middleware
+ * @returns the stage
  * @example
  * ```ts
- * app.use(requireKey('a-key-of-at-least-32-characters-long'));
+ * const stages = [requireKey('a-key-of-at-least-32-characters-long')];
  * ```
  */
-export function requireKey(key: string): RequestHandler {
+export function requireKey(key: string): RequestStage {
   const checkKey = keyCheck(key);
-  return (req, _res, next) => {
-    if (req.method === 'GET' && OPEN_PATHS.has(req.path)) return next();
-    try {
-      checkKey(req);
-    } catch (err) {
-      return next(err);
-    }
-    next();
+  return (req, path) => {
+    if (req.method === 'GET' && OPEN_PATHS.has(path)) return;
+    checkKey(req);
   };
 }

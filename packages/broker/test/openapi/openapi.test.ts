@@ -13,7 +13,7 @@ interface Layer {
   handle?: { stack?: Layer[] };
 }
 
-/** Every `METHOD /path` the app serves, in OpenAPI path syntax. */
+/** Every `METHOD /path` the app serves (express's and the plain ones), in OpenAPI path syntax. */
 function registeredRoutes(): string[] {
   const app = createApp(createContext(validateConfig({ providers: [] })), 'k'.repeat(32));
   const routes: string[] = [];
@@ -29,8 +29,8 @@ function registeredRoutes(): string[] {
       }
     }
   };
-  walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
-  return routes.sort();
+  walk((app.express as unknown as { router: { stack: Layer[] } }).router.stack);
+  return [...routes, ...app.plainRoutes].sort();
 }
 
 const spec = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8'));

@@ -88,6 +88,11 @@ export interface GrantHandler {
   accept?(provider: Provider, token: AccessToken, request: GrantRequest): void;
   /** What the provider list shows, without token material. */
   status(provider: Provider): Promise<GrantStatus>;
+  /**
+   * Forgets what the handler remembers of a provider once its sign-in was ended (sign-out, an
+   * admin's revocation), so the next status asks again instead of reporting the old state.
+   */
+  forget?(provider: string): void;
 }
 
 /**

@@ -148,6 +148,12 @@ export class HubGrant implements GrantHandler {
     return {};
   }
 
+  /** After an admin's revocation (the hub ended the login too): the next listing asks the hub. */
+  forget(provider: string): void {
+    this.asked.delete(provider);
+    this.backoff.delete(provider);
+  }
+
   /**
    * What the provider list shows: signed in through the hub (no sign-in of its own), the hub user,
    * and the cached token's expiry and scopes. The first listing asks the hub once, so these show

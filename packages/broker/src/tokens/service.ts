@@ -172,7 +172,8 @@ export class TokenService {
    *
    * @param provider - provider id
    */
-  signOut(provider: string): Promise<void> {
-    return this.signIns.signOut(provider);
+  async signOut(provider: string): Promise<void> {
+    await this.signIns.signOut(provider);
+    for (const grant of Object.values(this.grants)) grant.forget?.(provider);
   }
 }

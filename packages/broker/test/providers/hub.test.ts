@@ -317,6 +317,26 @@ describe('kind hub: tokens of the JupyterHub login, from the hub', () => {
     });
   });
 
+  test("an admin's revocation shows at once in the provider list: the hub is asked again, not the old token reported", async () => {
+    // Seen on a real hub: after the hub admin revoked alice, her running server still listed the
+    // hub login as held (scopes, no login needed) until a kernel next asked for a token.
+    const b = await broker();
+    expect((await token(b)).status).toBe(200);
+    hub.mode = 'login_required';
+    const revoke = await b.request('POST', '/api/v1/admin/revoke', {
+      body: { provider: 'hub', reason: 'incident 42' },
+      headers: { 'x-broker-caller': 'admin', 'x-broker-client': 'jupyterhub-admin' }
+    });
+    expect(revoke.status).toBe(200);
+    const list = await b.request('GET', '/api/v1/providers');
+    expect(list.json.providers[0]).toMatchObject({
+      needs_login: true,
+      expires_at: null,
+      error: { code: 'login_required' }
+    });
+    hub.mode = 'ok';
+  });
+
   test('hub says the login ended: 401 login_required, the list says so; a new hub login brings tokens back', async () => {
     const b = await broker();
     expect((await token(b)).status).toBe(200);

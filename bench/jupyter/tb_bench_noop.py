@@ -116,6 +116,11 @@ class TornadoClient:
         )
 
 
+async def _prepared(_timeout: float) -> bool:
+    """The floor process has no revocation orders to apply: it is always ready."""
+    return True
+
+
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "tb_bench_noop"}]
 
@@ -127,7 +132,14 @@ def _load_jupyter_server_extension(serverapp) -> None:
     if socket:
         # What BrokerProxyHandler reads of the supervisor: the floor process is started by the benchmark and
         # ready before this server; it checks no key, but one of the broker's size goes into every request.
-        supervisor = SimpleNamespace(ready=True, key=secrets.token_urlsafe(KEY_BYTES), start_failure=None)
+        supervisor = SimpleNamespace(
+            ready=True,
+            key=secrets.token_urlsafe(KEY_BYTES),
+            start_failure=None,
+            config_error=None,
+            held=None,
+            wait_prepared=_prepared,
+        )
         options = {
             "supervisor": supervisor,
             # As the extension makes its own; its idle connections close with the server (a module-style

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from test_admin_api import ADMIN_SERVICES, TOKEN_SCOPE, admin_api, revoke, service
+from test_admin_api import ADMIN_SERVICES, ROUTES, TOKEN_SCOPE, admin_api, revoke, service
 
 from hub_stack import Hub, Idp, login, start_stack
 
@@ -56,6 +56,34 @@ def test_list_shows_the_running_servers_providers(hub: Hub, alice: str) -> None:
     hub_provider = next(p for p in server["providers"] if p["id"] == "hub")
     assert hub_provider["kind"] == "hub"
     assert set(hub_provider) == {"id", "title", "kind", "signed_in", "account", "scopes", "expires_at"}
+
+
+def test_a_visitor_with_a_share_of_alices_server_gets_403_on_every_admin_route_and_the_page(
+    hub: Hub, alice: str
+) -> None:
+    """bob visits alice's server through a JupyterHub share: the share reaches her server, never the admin API."""
+    admin = hub.admin()
+    shared = admin.post(f"{hub.api}shares/alice/", json={"user": "bob"})
+    assert shared.status_code == 200, shared.text
+    try:
+        visitor = hub.user_token("bob", ["inherit"])
+        headers = {"Authorization": f"token {visitor}"}
+        reach = httpx.get(f"{hub.url}user/alice/api/status", headers=headers, timeout=30)
+        assert reach.status_code == 200, "the share lets bob into alice's server"
+        for method, path, body in ROUTES:
+            answer = httpx.request(method, admin_api(hub) + path, json=body, headers=headers, timeout=30)
+            assert answer.status_code == 403, (path, answer.text)
+            assert answer.json()["error"] == "forbidden"
+        # The page takes the hub cookie, not a token: bob's browser, logged in after the share was made.
+        page = login(hub, "bob").get(f"{hub.url}hub/token-broker/", follow_redirects=False)
+        assert page.status_code == 403, page.text[:300]
+        # Nor through alice's server: its admin routes want the admin scope, which a share never carries.
+        server_admin = httpx.get(
+            f"{hub.url}user/alice/token-broker/api/v1/admin/providers", headers=headers, timeout=30
+        )
+        assert server_admin.status_code == 403, server_admin.text
+    finally:
+        assert admin.delete(f"{hub.api}shares/alice/").status_code in (200, 204)
 
 
 def test_revoke_reaches_the_running_server_then_orders_the_stopped_one(hub: Hub, alice: str) -> None:

@@ -82,8 +82,10 @@ async def _execute(server: JupyterServer, kernel_id: str, code: str, timeout: fl
         msg_id = message["header"]["msg_id"]
         await connection.write_message(json.dumps(message))
         output: list[str] = []
-        replied = False
-        while True:
+        # Done once the shell's execute_reply and iopub's idle status are both in. They travel on different
+        # channels, so either may come first (idle first was seen: waiting for a status after the reply then hung).
+        replied = idle = False
+        while not (replied and idle):
             raw = await asyncio.wait_for(connection.read_message(), timeout)
             if raw is None:
                 raise RuntimeError("kernel websocket closed")
@@ -97,10 +99,9 @@ async def _execute(server: JupyterServer, kernel_id: str, code: str, timeout: fl
                 output.append(f"{reply['content']['ename']}: {reply['content']['evalue']}\n")
             elif kind == "execute_reply":
                 replied = True
-            elif kind == "status" and reply["content"]["execution_state"] == "idle" and replied:
-                return "".join(output)
-            if replied and kind == "status":
-                return "".join(output)
+            elif kind == "status" and reply["content"]["execution_state"] == "idle":
+                idle = True
+        return "".join(output)
     finally:
         connection.close()
 

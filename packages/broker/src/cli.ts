@@ -4,17 +4,26 @@
  * ```
  * token-broker serve --config CONFIG.json --key-file KEY (--socket PATH | --host 127.0.0.1 --port N)
  * token-broker check-config [--probe] CONFIG.json
+ * token-broker options
  * ```
  *
  * `serve` prints exactly one JSON line to stdout when ready; logs go to stderr. `check-config` prints
  * one JSON line too: `{"ok":true,...,"problems"?:[...]}` when the broker can start (the problems are
  * providers that will not work until fixed), `{"ok":false,"error":...,"error_description":...}` and
- * exit code 1 when it cannot.
+ * exit code 1 when it cannot. `options` prints every config option (description, type, range,
+ * default) as one JSON line.
  */
 import { parseArgs } from 'node:util';
 
 import { createApp } from './app.js';
-import { type BrokerConfig, ConfigError, loadConfig, loadKey } from './config.js';
+import {
+  type BrokerConfig,
+  ConfigError,
+  defaults,
+  loadConfig,
+  loadKey,
+  OPTIONS
+} from './config.js';
 import { createContext } from './context.js';
 import { BrokerError } from './errors.js';
 import { createLogger, type LogSink } from './log.js';
@@ -29,6 +38,7 @@ import { VERSION } from './version.js';
 const USAGE = `usage:
   token-broker serve --config FILE --key-file FILE (--socket PATH | --host 127.0.0.1 --port N)
   token-broker check-config [--probe] FILE
+  token-broker options
   token-broker --version
   token-broker --help`;
 
@@ -191,6 +201,19 @@ async function providerProblems(config: BrokerConfig, probe: boolean): Promise<P
   return reports.filter(r => r !== undefined);
 }
 
+/**
+ * Every top-level config option as one JSON line: `{"options":[{name, description, type, minimum?,
+ * maximum?, default?}]}` (the Jupyter server extension's tests check `c.TokenBroker` against it).
+ */
+function printOptions(): void {
+  const options = Object.entries(OPTIONS).map(([name, doc]) => ({
+    name,
+    ...doc,
+    ...(name in defaults ? { default: defaults[name as keyof typeof defaults] } : {})
+  }));
+  process.stdout.write(JSON.stringify({ options }) + '\n');
+}
+
 /** The store section as check-config reports it (paths, never the key). */
 function describeStore(store: StoreConfig): object {
   switch (store.type) {
@@ -224,6 +247,9 @@ export async function main(argv: string[]): Promise<number | undefined> {
         return undefined;
       case 'check-config':
         await checkConfig(rest);
+        return 0;
+      case 'options':
+        printOptions();
         return 0;
       case '--version':
         process.stdout.write(VERSION + '\n');

@@ -52,14 +52,86 @@ export const defaults: Readonly<Options> = {
   clock_tolerance_seconds: 300
 };
 
-const TOP_KEYS = new Set(['providers', ...Object.keys(defaults)]);
+/** How {@link OPTIONS} describes one top-level option. */
+export interface OptionDoc {
+  /** One line: what the option does. */
+  readonly description: string;
+  /** Its JSON type. */
+  readonly type: 'integer' | 'object' | 'list';
+  /** The smallest value an integer option accepts. */
+  readonly minimum?: number;
+  /** The largest value an integer option accepts. */
+  readonly maximum?: number;
+}
+
+/**
+ * Every top-level option of the config file, described: `validateConfig` checks each integer against
+ * its range, `token-broker options` prints the table, and the Jupyter server extension offers each one
+ * as `c.TokenBroker.<name>` (its pytest fails when one is missing there). A new option of
+ * {@link BrokerConfig} does not compile without its line here.
+ */
+export const OPTIONS: { readonly [K in keyof BrokerConfig]: OptionDoc } = {
+  providers: {
+    description: 'The identity providers (docs/architecture.md, "Config file")',
+    type: 'list'
+  },
+  store: {
+    description: "Where grants are kept: {type: 'memory' | 'file' | 'keyring', ...}",
+    type: 'object'
+  },
+  refresh_margin_seconds: {
+    description: 'Refresh an access token when it has fewer than this many seconds left',
+    type: 'integer',
+    minimum: 0,
+    maximum: 3600
+  },
+  default_min_ttl: {
+    description: 'Seconds a handed-out token must still be valid for when the caller does not say',
+    type: 'integer',
+    minimum: 0,
+    maximum: MAX_MIN_TTL
+  },
+  login_state_ttl_seconds: {
+    description: 'Seconds a started sign-in may take before its login state expires',
+    type: 'integer',
+    minimum: 10,
+    maximum: 3600
+  },
+  upstream_timeout_ms: {
+    description: 'Deadline of every call to an identity provider, in milliseconds',
+    type: 'integer',
+    minimum: 100,
+    maximum: 120000
+  },
+  audit: {
+    description: 'The audit trail: {path (null: memory only), max_bytes, keep}',
+    type: 'object'
+  },
+  consent_session_seconds: {
+    description: 'Seconds a plugin consent given "for this session" (allow) lasts',
+    type: 'integer',
+    minimum: 60,
+    maximum: 7 * 86400
+  },
+  clock_tolerance_seconds: {
+    description:
+      'Seconds of clock difference tolerated with identity providers when checking JWT times',
+    type: 'integer',
+    minimum: 0,
+    maximum: 3600
+  }
+};
+
+const TOP_KEYS = new Set(Object.keys(OPTIONS));
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function int(raw: Record<string, unknown>, key: keyof Options, min: number, max: number): number {
+/** An integer option: the file's value or the default, within its {@link OPTIONS} range. */
+function int(raw: Record<string, unknown>, key: keyof Options): number {
   const v = raw[key] ?? defaults[key];
+  const { minimum: min = 0, maximum: max = Number.MAX_SAFE_INTEGER } = OPTIONS[key];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new ConfigError(key, `must be an integer from ${min} to ${max}`);
   }
@@ -100,15 +172,15 @@ export function validateConfig(raw: unknown): BrokerConfig {
   return {
     providers,
     store,
-    refresh_margin_seconds: int(raw, 'refresh_margin_seconds', 0, 3600),
-    default_min_ttl: int(raw, 'default_min_ttl', 0, MAX_MIN_TTL),
-    login_state_ttl_seconds: int(raw, 'login_state_ttl_seconds', 10, 3600),
-    upstream_timeout_ms: int(raw, 'upstream_timeout_ms', 100, 120000),
+    refresh_margin_seconds: int(raw, 'refresh_margin_seconds'),
+    default_min_ttl: int(raw, 'default_min_ttl'),
+    login_state_ttl_seconds: int(raw, 'login_state_ttl_seconds'),
+    upstream_timeout_ms: int(raw, 'upstream_timeout_ms'),
     audit: validateAuditConfig(raw.audit, (key, problem) => {
       throw new ConfigError(key, problem);
     }),
-    consent_session_seconds: int(raw, 'consent_session_seconds', 60, 7 * 86400),
-    clock_tolerance_seconds: int(raw, 'clock_tolerance_seconds', 0, 3600)
+    consent_session_seconds: int(raw, 'consent_session_seconds'),
+    clock_tolerance_seconds: int(raw, 'clock_tolerance_seconds')
   };
 }
 

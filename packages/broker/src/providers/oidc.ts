@@ -18,6 +18,7 @@ import {
   UpstreamUnavailable
 } from '../errors.js';
 import { requireNotWider } from '../leastPrivilege.js';
+import { issuerProblem } from './callbackIssuer.js';
 import { clientSecretProblem, readClientSecret } from './clientSecret.js';
 import { accountLabel, fetchUserInfo } from './identity.js';
 import { translate } from './translate.js';
@@ -115,6 +116,14 @@ export class OidcProvider {
   /** The provider id. */
   get id(): string {
     return this.config.id;
+  }
+
+  /**
+   * `upstream_timeout_ms`: how long a caller waits for this provider. A refresh request itself may
+   * go on longer (`upstream.ts`, `refreshLimitMs`).
+   */
+  get timeoutMs(): number {
+    return this.options.timeoutMs;
   }
 
   /** Whether sign-ins are OpenID Connect: discovered, asking `openid`, so an ID token is due. */
@@ -339,6 +348,12 @@ export class OidcProvider {
   ): Promise<TokenSet> {
     const configuration = await this.discover();
     const oc = await openidClient();
+    const refused = issuerProblem(
+      configuration.serverMetadata(),
+      callbackUrl.searchParams,
+      this.id
+    );
+    if (refused !== undefined) throw refused;
     let tokens;
     try {
       tokens = await oc.authorizationCodeGrant(
@@ -361,12 +376,15 @@ export class OidcProvider {
 
   /**
    * Uses a refresh token. An answer without a refresh token keeps the old one (Cognito and others
-   * that do not rotate).
+   * that do not rotate). The answer's scopes are NOT checked against those asked here: a rotated
+   * refresh token must be stored even when the access token that came with it is refused, so the
+   * caller stores first and then refuses a wider token (`widerThanAsked`).
    *
    * @param refreshToken - the current refresh token
    * @param scopes - narrower scopes to ask for, or undefined for the grant's own
    * @param granted - the grant's scopes
-   * @returns the new tokens; `refreshToken` is the rotated one, or the old one when not rotated
+   * @returns the new tokens; `refreshToken` is the rotated one, or the old one when not rotated;
+   *   `scopes` as the IdP named them (the ones asked when it named none)
    * @throws {@link GrantRejected} on `invalid_grant`
    */
   async refresh(
@@ -386,7 +404,7 @@ export class OidcProvider {
     } catch (err) {
       throw translate(oc, err, 'refresh', this.id);
     }
-    const set = this.toTokenSet(tokens, scopes ?? granted);
+    const set = this.toTokenSet(tokens, scopes ?? granted, { unchecked: true });
     return set.refreshToken === null ? { ...set, refreshToken } : set;
   }
 
@@ -560,13 +578,18 @@ export class OidcProvider {
     }
   }
 
+  /**
+   * The checked token set of an answer; a token wider than `asked` is refused unless the caller
+   * checks it itself (`unchecked`, for a refresh: its rotated refresh token is stored first).
+   */
   private toTokenSet(
     tokens: Oidc.TokenEndpointResponse & Oidc.TokenEndpointResponseHelpers,
-    asked: readonly string[]
+    asked: readonly string[],
+    { unchecked = false } = {}
   ): TokenSet {
     const granted =
       typeof tokens.scope === 'string' ? tokens.scope.split(' ').filter(Boolean) : [...asked];
-    requireNotWider(this.id, [...asked, ...this.config.implied_scopes], granted);
+    if (!unchecked) requireNotWider(this.id, [...asked, ...this.config.implied_scopes], granted);
     // The answer's own `expires_in`, not openid-client's expiresIn(): that one counts down from the
     // moment the answer arrived in whole seconds, so a millisecond later it says 59 for a 60 s token
     // (seen in CI as "min_ttl 60 is longer than the token lifetime (59 s)" under load).
@@ -587,8 +610,10 @@ export class OidcProvider {
 }
 
 /**
- * A discovery failure that says which provider, which URL and why (the network's own words, e.g.
- * `connect ECONNREFUSED 127.0.0.1:9`), keeping the translated error's code.
+ * A discovery failure that says which provider, which URL, why (the network's own words, e.g.
+ * `connect ECONNREFUSED 127.0.0.1:9`, or the library's) and what to do, keeping the translated
+ * error's code. An issuer mismatch names both issuers: it is a configuration mistake (often a
+ * trailing slash) that only the configured `issuer` can fix.
  */
 function discoveryFailed(
   provider: string,
@@ -596,13 +621,56 @@ function discoveryFailed(
   translated: BrokerError,
   err: unknown
 ): BrokerError {
-  const why = networkReason(err) ?? libraryReason(err);
-  const description =
-    `Discovery of provider '${provider}' at ${url} failed: ` +
-    `${translated.message.replace(/\.$/, '')}${why === undefined ? '' : ` (${why})`}.`;
+  const prefix = `Discovery of provider '${provider}' at ${url} failed: `;
+  const mismatch = issuerMismatch(err);
+  if (mismatch !== undefined) {
+    const { configured, named } = mismatch;
+    const slash =
+      configured.replace(/\/+$/, '') === named.replace(/\/+$/, '')
+        ? ' (they differ only by a trailing slash)'
+        : '';
+    return new UpstreamError(
+      `${prefix}the identity provider names its issuer '${named}', not the configured '${configured}'${slash}. ` +
+        `To fix it: set the provider's issuer to '${named}', exactly as the identity provider's discovery document names it.`,
+      { cause: err }
+    );
+  }
+  const why = networkReason(err);
+  let description = `${prefix}${translated.message.replace(/\.$/, '')}${why === undefined ? '' : ` (${why})`}.`;
+  if (translated.code === 'upstream_unavailable' && !/upstream_timeout_ms/.test(description)) {
+    description +=
+      " Check that the identity provider runs and that the provider's issuer URL is right.";
+  }
   return translated.code === 'upstream_unavailable'
     ? new UpstreamUnavailable(description, { cause: err, retryAfter: translated.retryAfter })
     : new BrokerError(translated.code, description, { cause: err });
+}
+
+/**
+ * The two issuers of openid-client's "discovered metadata issuer does not match the expected
+ * issuer" check (its `cause` carries them), as safe-to-show text; undefined for any other error.
+ */
+function issuerMismatch(err: unknown): { configured: string; named: string } | undefined {
+  const { code, cause } = (err ?? {}) as { code?: unknown; cause?: unknown };
+  if (code !== 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' || typeof cause !== 'object' || !cause) {
+    return undefined;
+  }
+  const { attribute, expected, body } = cause as {
+    attribute?: unknown;
+    expected?: unknown;
+    body?: { issuer?: unknown } | null;
+  };
+  const configured = publicUrl(expected);
+  const named = publicUrl(body?.issuer);
+  if (attribute !== 'issuer' || configured === undefined || named === undefined) return undefined;
+  return { configured, named };
+}
+
+/** An issuer URL (public metadata) as one bounded line, or undefined when it is not a URL. */
+function publicUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 300 || !URL.canParse(value)) return undefined;
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f-\u009f'\s]/.test(value) ? undefined : value;
 }
 
 /** The system error behind a failed connection (`getaddrinfo ENOTFOUND idp.example`), if any. */
@@ -624,12 +692,4 @@ function networkReason(err: unknown): string | undefined {
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
-}
-
-/** openid-client's own words for an answer it refused (e.g. a wrong issuer), never token material. */
-function libraryReason(err: unknown): string | undefined {
-  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
-  return typeof code === 'string' && code.startsWith('OAUTH_') && typeof message === 'string'
-    ? message
-    : undefined;
 }

@@ -2,7 +2,9 @@
 
 Every option is a traitlet with a one-line help; ``validate()`` is the start-up step that fails with a message
 naming the bad key. The broker checks the full provider shape itself (``docs/architecture.md``, "Config file");
-here we check what the server extension relies on and what must never be in a config file.
+here we check what the server extension relies on and what must never be in a config file. The broker's other
+options (refresh margin, timeouts, TTLs) come from one table in ``broker_options.py`` and only the broker checks
+them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from traitlets import Bool, Dict, Float, List, Unicode, default
-from traitlets.config import Configurable
 
+from .broker_options import BrokerOptions, broker_option_values
 from .contract import PROVIDER_ID
 
 BUNDLED_BROKER = Path(__file__).parent / "broker" / "token-broker.mjs"
@@ -34,7 +36,7 @@ class ConfigError(ValueError):
         self.key = key
 
 
-class TokenBroker(Configurable):
+class TokenBroker(BrokerOptions):
     """Configuration of the per-user token broker (``c.TokenBroker.*`` in ``jupyter_server_config.py``)."""
 
     providers = List(
@@ -80,6 +82,15 @@ class TokenBroker(Configurable):
 
     share_check_seconds = Float(
         5.0, help="Seconds JupyterHub's answer to 'is this server shared?' is reused before asking again."
+    ).tag(config=True)
+
+    owner = Unicode(
+        None,
+        allow_none=True,
+        help="The user name (as the server's identity provider names them) of the one person the token broker "
+        "serves. Needed only on a server without JupyterHub whose identity provider may let in more than one "
+        "person: the broker is not started until it is set. Under JupyterHub the owner is the server's hub user; "
+        "with Jupyter's own token or password login, whoever logs in is the owner (leave it unset).",
     ).tag(config=True)
 
     @default("node_executable")
@@ -157,7 +168,7 @@ class TokenBroker(Configurable):
                         "choose another id",
                     )
             providers.append(dict(hub_provider))
-        config: dict[str, Any] = {"providers": providers, "store": store}
+        config: dict[str, Any] = {"providers": providers, "store": store, **broker_option_values(self)}
         if self.audit.get("path"):
             private_parent(Path(self.audit["path"]))
             config["audit"] = dict(self.audit)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from jupyter_server.extension.application import ExtensionApp
 
 from .config import ConfigError, TokenBroker
@@ -9,6 +11,7 @@ from .handlers import ROUTE_PREFIX, BrokerCallbackHandler, BrokerProxyHandler
 from .hub_env import HubAnnouncementError, HubEnvironment
 from .identity import owner_name
 from .orders import StartOrders
+from .owner import Owner, decide_owner
 from .sharing import ShareCheck
 from .supervisor import BrokerSupervisor
 from .upstream import BrokerClient
@@ -19,6 +22,8 @@ class TokenBrokerApp(ExtensionApp):
 
     name = "jupyter_token_broker"
     load_other_extensions = True
+    # `python -m jupyter_token_broker --help-all` lists c.TokenBroker with the server's options.
+    classes: ClassVar[list] = [*ExtensionApp.classes, TokenBroker]
 
     def initialize_settings(self) -> None:
         self.broker_config = TokenBroker(parent=self)
@@ -29,6 +34,9 @@ class TokenBrokerApp(ExtensionApp):
             else None
         )
         config, refusal = self.checked_config(hub)
+        self.owner = self.decided_owner()
+        if refusal is None and self.owner is None:
+            refusal = self.owner_refusal
         self.supervisor = BrokerSupervisor(
             config=config,
             node_executable=self.broker_config.node_executable,
@@ -56,6 +64,15 @@ class TokenBrokerApp(ExtensionApp):
         except ConfigError as err:
             return {}, str(err)
 
+    def decided_owner(self) -> Owner | None:
+        """Whom the routes serve (``owner.py``), or None (with ``owner_refusal`` set) when it cannot be decided."""
+        self.owner_refusal: str | None = None
+        try:
+            return decide_owner(self.broker_config.owner, self.serverapp.identity_provider)
+        except ConfigError as err:
+            self.owner_refusal = str(err)
+            return None
+
     def hub_provider(self, hub: HubEnvironment | None) -> dict | None:
         """The hub login's provider when the hub announces it (``JUPYTER_TOKEN_BROKER_HUB``), else None."""
         if hub is None:
@@ -75,6 +92,7 @@ class TokenBrokerApp(ExtensionApp):
             "client": self.client,
             # Looked up once: getpass.getuser() reads the password database when $USER is unset.
             "owner": owner_name(),
+            "admitted": self.owner,
             "redirect_uri": self.broker_config.redirect_uri,
             "share_check": self.share_check,
         }

@@ -18,7 +18,8 @@ from tornado import web
 
 from .contract import MAX_BODY_BYTES
 from .hub_env import hub_callback_path
-from .identity import client_label, hub_server_name, is_admin, is_owner, trusted_headers
+from .identity import client_label, hub_server_name, is_admin, trusted_headers
+from .owner import Owner
 from .sharing import ShareCheck
 from .supervisor import CONFIG_FIX, BrokerSupervisor
 from .upstream import BrokerClient, BrokerUnavailable, UpstreamResponse
@@ -90,15 +91,18 @@ class BrokerProxyHandler(APIHandler):
 
     def initialize(
         self,
+        *,
         supervisor: BrokerSupervisor,
         client: BrokerClient,
         owner: str,
         redirect_uri: str | None,
         share_check: ShareCheck | None = None,
+        admitted: Owner | None = None,
     ) -> None:
         self.supervisor = supervisor
         self.client = client
         self.owner = owner
+        self.admitted = admitted
         self.redirect_uri_override = redirect_uri
         self.share_check = share_check
 
@@ -178,7 +182,12 @@ class BrokerProxyHandler(APIHandler):
             self.log.warning("token-broker: %s %s refused: no admin scope", method, self.request.path)
             self.send_error_json(403, "forbidden", f"{what} needs the JupyterHub scope custom:token-broker:admin.")
             return None
-        if is_owner(self.current_user.username if self.current_user else None):
+        if self.admitted is None:
+            # The owner could not be decided: the broker was not started, and everyone hears why.
+            self.send_not_ready()
+            return None
+        username = self.current_user.username if self.current_user else None
+        if self.admitted.admits(username, self.request.headers.get("Authorization")):
             return "owner"
         self.log.warning("token-broker: %s %s refused: not the server's owner", method, self.request.path)
         self.send_error_json(403, "forbidden", "Only the owner of this Jupyter server can use its token broker.")

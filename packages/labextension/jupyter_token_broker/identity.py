@@ -1,8 +1,8 @@
 """Who may use the broker, and the trusted identity headers the server extension sends it.
 
-Identity comes from Jupyter's authentication only, never from a request field: under JupyterHub the server's
-owner is ``$JUPYTERHUB_USER`` and a visitor with sharing access is someone else; a standalone server has only
-its owner, so every authenticated user is the owner.
+Identity comes from Jupyter's authentication only, never from a request field; who the owner is (under JupyterHub
+``$JUPYTERHUB_USER``, standalone whoever Jupyter's own identity provider lets in, or ``c.TokenBroker.owner``) is
+decided in ``owner.py``.
 """
 
 from __future__ import annotations
@@ -28,14 +28,6 @@ def hub_user(environ: Mapping[str, str] | None = None) -> str | None:
     """The server owner's JupyterHub name, or None when the server does not run under JupyterHub."""
     environ = os.environ if environ is None else environ
     return environ.get("JUPYTERHUB_USER") or None
-
-
-def is_owner(username: str | None, environ: Mapping[str, str] | None = None) -> bool:
-    """Whether the authenticated ``username`` is this server's owner."""
-    if not username:
-        return False
-    owner = hub_user(environ)
-    return owner is None or username == owner
 
 
 def owner_name(environ: Mapping[str, str] | None = None) -> str:

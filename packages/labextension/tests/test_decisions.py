@@ -10,18 +10,24 @@ from jupyter_token_broker import LoginRequired, TokenBrokerError
 from jupyter_token_broker.config import ConfigError, TokenBroker
 from jupyter_token_broker.discovery import ServerInfo, ancestor_pids, from_jupyterhub_env, parent_pid
 from jupyter_token_broker.handlers import has_dot_segment
-from jupyter_token_broker.identity import client_label, is_owner, owner_name
+from jupyter_token_broker.identity import client_label, owner_name
+from jupyter_token_broker.owner import Owner, decide_owner
 from jupyter_token_broker.supervisor import Backoff, minimal_environment, parse_ready_line
 
 
-def test_standalone_every_authenticated_user_is_the_owner() -> None:
-    assert is_owner("8676bec1f020", environ={})
-    assert not is_owner(None, environ={})
+def test_standalone_with_jupyters_own_login_every_authenticated_user_is_the_owner() -> None:
+    from jupyter_server.auth.identity import IdentityProvider  # noqa: PLC0415
+
+    owner = decide_owner(None, IdentityProvider(), environ={})
+    assert owner.admits("8676bec1f020")
+    assert not owner.admits(None)
 
 
 def test_under_jupyterhub_only_jupyterhub_user_is_the_owner() -> None:
-    assert is_owner("alice", environ={"JUPYTERHUB_USER": "alice"})
-    assert not is_owner("mallory", environ={"JUPYTERHUB_USER": "alice"})
+    owner = decide_owner(None, object(), environ={"JUPYTERHUB_USER": "alice"})
+    assert owner == Owner("alice")
+    assert owner.admits("alice")
+    assert not owner.admits("mallory")
     assert owner_name(environ={"JUPYTERHUB_USER": "alice"}) == "alice"
 
 

@@ -66,8 +66,8 @@ contract-check: node_modules/.package-lock.json
 lint: node_modules/.package-lock.json $(BIN)/.requirements contract-check
 	npx eslint .
 	npx prettier --check .
-	$(BIN)/ruff check packages/labextension binder ui-tests bench
-	$(BIN)/ruff format --check packages/labextension binder ui-tests bench
+	$(BIN)/ruff check packages/labextension binder ui-tests bench packages/broker/test/fixtures/dot
+	$(BIN)/ruff format --check packages/labextension binder ui-tests bench packages/broker/test/fixtures/dot
 
 # jest for the broker (real oidc-provider), node:test for the demo IdP/API, type + unit tests of the lab extension
 test-js: setup system-deps

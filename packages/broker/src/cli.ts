@@ -275,7 +275,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
     if (
       err instanceof ConfigError ||
       err instanceof SocketError ||
-      (err instanceof BrokerError && err.code === 'store_unavailable')
+      (err instanceof BrokerError &&
+        (err.code === 'store_unavailable' || err.code === 'store_rolled_back'))
     ) {
       const code = err instanceof BrokerError ? `${err.code}: ` : '';
       console.error(`token-broker: ${code}${err.message}`);

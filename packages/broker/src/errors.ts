@@ -4,7 +4,8 @@
  * callers branch on `code`, never on the description text. Failures are translated into these once,
  * at the boundary where they happen, keeping the original as `cause` for the log: openid-client's
  * errors in `providers/translate.ts`, network failures and 5xx answers of an IdP in
- * `providers/upstream.ts`, a store's failures in the store itself (`StoreUnavailable`). The one
+ * `providers/upstream.ts`, a store's failures in the store itself (`StoreUnavailable`, and the file
+ * store's `StoreRolledBack` in `stores/highWater.ts`). The one
  * writer of error answers is `middleware.ts` (`sendError`).
  */
 
@@ -24,6 +25,7 @@ export type ErrorCode =
   | 'upstream_error'
   | 'upstream_unavailable'
   | 'store_unavailable'
+  | 'store_rolled_back'
   | 'config_error'
   | 'server_error';
 
@@ -43,6 +45,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   upstream_error: 502,
   upstream_unavailable: 503,
   store_unavailable: 503,
+  store_rolled_back: 503,
   config_error: 503,
   server_error: 500
 };

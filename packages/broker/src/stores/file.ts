@@ -15,14 +15,18 @@
  * - {@link FileStore.withLock} holds `<path>.<provider>.lock` across processes.
  * - It keeps the broker's small records (plugin consents, pending revocations) in the same
  *   document, as durably and as encrypted as the grants ({@link FileStore.records}).
+ * - Every write seals a generation one higher than any seen; an older genuine copy of the file put
+ *   back is refused with `store_rolled_back`, never used (`highWater.ts`, which says what it cannot
+ *   catch).
  */
 import { readFile } from 'node:fs/promises';
 
 import { PROVIDER_ID } from '../contract.generated.js';
-import { StoreUnavailable } from '../errors.js';
+import { BrokerError, StoreUnavailable } from '../errors.js';
 import type { RecordStore } from './records.js';
 import { LockTimeout, FileLock, type FileLockOptions, pidAlive } from './fileLock.js';
 import { MalformedGrant, parseSecretJson, readGrant } from './grantCodec.js';
+import { StoreRolledBack, markPathOf, readMark, writeMark } from './highWater.js';
 import { KeyedMutex } from './keyedMutex.js';
 import {
   UnsafeFile,
@@ -53,6 +57,8 @@ const LOCK_KEY = PROVIDER_ID;
 /** The decrypted document. */
 interface Document {
   version: 1;
+  /** One more on every write; 0 in files written before it existed. */
+  generation: number;
   grants: Record<string, unknown>;
   /** Records kept beside the grants (`records.ts`): namespace → key → value. */
   records: Record<string, Record<string, string>>;
@@ -73,6 +79,9 @@ interface Document {
  */
 export class FileStore implements TokenStore {
   private key: Buffer | undefined;
+  /** The highest generation this store read or wrote: a file older than it was put back. */
+  private highWater = 0;
+  private readonly markPath: string;
   private readonly mutex = new KeyedMutex();
   private readonly writeLock: FileLock;
 
@@ -102,6 +111,7 @@ export class FileStore implements TokenStore {
 
   constructor(private readonly options: FileStoreOptions) {
     this.writeLock = new FileLock(`${options.path}.lock`, options.lock);
+    this.markPath = markPathOf(options.path);
   }
 
   /** {@inheritDoc TokenStore.open} */
@@ -130,7 +140,10 @@ export class FileStore implements TokenStore {
         throw new UnsafeFile(`key file ${keyFile} must hold 64 hex characters (32 bytes)`);
       }
       this.key = key;
-      if (this.options.create !== false) await removeStaleTemps(path, pidAlive);
+      if (this.options.create !== false) {
+        await removeStaleTemps(path, pidAlive);
+        await removeStaleTemps(this.markPath, pidAlive);
+      }
       await this.read();
     } catch (err) {
       throw unavailable(err, `store.type "file": `);
@@ -204,10 +217,15 @@ export class FileStore implements TokenStore {
       try {
         const document = await this.read();
         if (!edit(document)) return;
+        // Above every generation seen: a store file removed to start over continues the count.
+        document.generation = this.highWater + 1;
         await replaceFile(
           this.options.path,
           seal(this.requireKey(), Buffer.from(JSON.stringify(document), 'utf8'))
         );
+        // The mark only after the file it vouches for: it never runs ahead of the store file.
+        await writeMark(this.markPath, document.generation);
+        this.highWater = document.generation;
       } catch (err) {
         throw unavailable(err);
       } finally {
@@ -221,14 +239,21 @@ export class FileStore implements TokenStore {
     return this.key;
   }
 
-  /** The current document; a missing file is an empty store. */
+  /**
+   * The current document; a missing file is an empty store (removing it is how one starts over).
+   *
+   * @throws {@link StoreRolledBack} when it is older than a generation already seen
+   */
   private async read(): Promise<Document> {
+    // The mark before the file (see highWater.ts): a current file is never older than its mark.
+    const seen = Math.max(this.highWater, await readMark(this.markPath));
+    this.highWater = seen;
     let sealed: Buffer;
     try {
       sealed = await readFile(this.options.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-        return { version: 1, grants: {}, records: {} };
+        return { version: 1, generation: seen, grants: {}, records: {} };
       }
       throw err;
     }
@@ -244,7 +269,20 @@ export class FileStore implements TokenStore {
     ) {
       throw new MalformedGrant('the store document');
     }
-    return { version: 1, grants: { ...document.grants }, records: { ...document.records } };
+    const generation = document.generation ?? 0;
+    if (!Number.isSafeInteger(generation) || generation < 0) {
+      throw new MalformedGrant('the store document');
+    }
+    if (generation < seen) {
+      throw new StoreRolledBack(this.options.path, generation, seen, this.markPath);
+    }
+    this.highWater = generation;
+    return {
+      version: 1,
+      generation,
+      grants: { ...document.grants },
+      records: { ...document.records }
+    };
   }
 }
 
@@ -262,8 +300,9 @@ function isRecordSpaces(value: unknown): value is Document['records'] {
 }
 
 /** Turns a store failure into `store_unavailable` with a description that says what is wrong. */
-function unavailable(err: unknown, prefix = ''): StoreUnavailable {
-  if (err instanceof StoreUnavailable) return err;
+function unavailable(err: unknown, prefix = ''): BrokerError {
+  // Its own code (store_rolled_back) and words: passed on as they are.
+  if (err instanceof StoreUnavailable || err instanceof StoreRolledBack) return err;
   let description: string;
   if (err instanceof UnsealError) description = `The token store file ${err.message}.`;
   else if (err instanceof UnsafeFile || err instanceof MalformedGrant) {

@@ -88,7 +88,13 @@ describe('FileStore files and modes', () => {
     const bytes = await readFile(join(dir, 'grants.store'));
     expect(bytes.subarray(0, 8).toString()).toBe('JTBSTORE');
     expect(bytes.includes(Buffer.from('rt-secret-value'))).toBe(false);
-    expect((await readdir(dir)).sort()).toEqual(['grants.store', 'store.key']);
+    // The generation mark beside the store file: the highest generation written (rollback check).
+    expect((await readdir(dir)).sort()).toEqual([
+      'grants.store',
+      'grants.store.generation',
+      'store.key'
+    ]);
+    expect(await mode(join(dir, 'grants.store.generation'))).toBe(0o600);
   });
 
   test('every write uses a fresh IV: the same grant twice gives different files', async () => {
@@ -271,7 +277,12 @@ describe('FileStore crash safety', () => {
       expect(Date.now() - started).toBeLessThan(1500);
     }
     // No temp file, lock or lock candidate of the killed writers is left.
-    expect((await readdir(dir)).sort()).toEqual(['grants.store', 'store.key', 'writer.mjs']);
+    expect((await readdir(dir)).sort()).toEqual([
+      'grants.store',
+      'grants.store.generation',
+      'store.key',
+      'writer.mjs'
+    ]);
   }, 60000);
 });
 

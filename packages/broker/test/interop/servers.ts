@@ -39,6 +39,8 @@ export interface InteropServer {
   /** refresh_token grants the server answered (`ok`) and refused since the last reset. */
   refreshCounts(): Promise<{ ok: number; refused: number }>;
   resetCounts(): Promise<void>;
+  /** Ends every grant of alice at the server, as an admin would. */
+  revokeAlice(): Promise<void>;
   /** Sends a refresh token straight to the server as the broker's client, bypassing the broker. */
   redeemRefreshToken(refreshToken: string): Promise<IdPAnswer>;
   /** Presents an access token at the server's userinfo endpoint. */
@@ -98,6 +100,7 @@ async function startOidcProvider(): Promise<InteropServer> {
       idp.refreshes = 0;
       idp.refreshFailures = 0;
     },
+    revokeAlice: () => idp.revokeAll(),
     redeemRefreshToken: async refreshToken =>
       idpAnswer(
         await fetch(`${idp.issuer}/token`, {
@@ -144,6 +147,9 @@ async function startDjangoOAuthToolkit(): Promise<InteropServer> {
       return { ok: state.refreshes, refused: state.refreshFailures };
     },
     resetCounts: () => dot.resetCounts(),
+    revokeAlice: async () => {
+      await dot.revokeUser('alice');
+    },
     redeemRefreshToken: async refreshToken => {
       const answer = await dot.tokenRequest({
         grant_type: 'refresh_token',

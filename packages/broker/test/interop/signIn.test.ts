@@ -3,8 +3,13 @@
  * {@link SERVERS}: oidc-provider and Django OAuth Toolkit (PKCE required, rotating refresh tokens with
  * reuse protection, 30 s access tokens, as the issue's reporter ran it).
  */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 
+import { openStore, type StoreConfig } from '../../src/stores/index.js';
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
 import { SERVERS, type InteropServer } from './servers.js';
 
@@ -109,5 +114,43 @@ describe.each(SERVERS)('%s', (_name, start) => {
     }
     const list = await broker!.request('GET', '/api/v1/providers');
     expect(list.json.providers[0]).toMatchObject({ signed_in: true, needs_login: false });
+  });
+
+  test('rotation race between two brokers on one file store: one upstream refresh, nobody logged out', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tb-interop-store-'));
+    const brokers: TestBroker[] = [];
+    try {
+      await chmod(dir, 0o700);
+      const config: StoreConfig = {
+        type: 'file',
+        path: join(dir, 'grants.store'),
+        key_file: join(dir, 'store.key')
+      };
+      for (let i = 0; i < 2; i++) {
+        brokers.push(
+          await startBroker(server.idp, {
+            provider: server.userProvider,
+            config: { refresh_margin_seconds: 10 },
+            store: await openStore(config, { upstreamTimeoutMs: 2000 })
+          })
+        );
+      }
+      const [a, b] = brokers;
+      expect((await a.login()).status).toBe(200);
+      await server.resetCounts();
+      a.advance(TTL + 1);
+      b.advance(TTL + 1);
+      const ask = (one: TestBroker) =>
+        one.request('POST', '/api/v1/providers/demo/token', { body: {} });
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => ask(i % 2 === 0 ? a : b))
+      );
+      expect(answers.map(x => [x.status, x.json.error])).toEqual(Array(40).fill([200, undefined]));
+      expect(new Set(answers.map(x => x.json.access_token)).size).toBe(1);
+      expect(await server.refreshCounts()).toEqual({ ok: 1, refused: 0 });
+    } finally {
+      await Promise.all(brokers.map(one => one.close()));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

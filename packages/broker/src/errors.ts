@@ -56,6 +56,12 @@ export interface BrokerErrorOptions {
   cause?: unknown;
   /** Seconds after which a retry may succeed; sent as `Retry-After` on 503. */
   retryAfter?: number;
+  /**
+   * The answer repeats a failure already logged (a refusal during a backoff): the caller gets the
+   * same answer, the log only a debug line and a periodic count (`middleware.ts`), not an error a
+   * request.
+   */
+  repeat?: boolean;
 }
 
 /**
@@ -76,6 +82,8 @@ export class BrokerError extends Error {
   readonly expose: boolean;
   /** Seconds for `Retry-After`, if any. */
   readonly retryAfter: number | undefined;
+  /** Whether this repeats a failure already logged ({@link BrokerErrorOptions.repeat}). */
+  readonly repeat: boolean;
 
   /**
    * @param code - stable code; it sets the HTTP status
@@ -89,6 +97,7 @@ export class BrokerError extends Error {
     this.code = code;
     this.expose = code !== 'server_error';
     this.retryAfter = options.retryAfter;
+    this.repeat = options.repeat === true;
   }
 }
 

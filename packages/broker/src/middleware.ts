@@ -52,7 +52,12 @@ export function sendError(
     status: answer.status,
     error: answer.body.error
   };
-  if (answer.status >= 500) {
+  if (err instanceof BrokerError && err.repeat) {
+    // A refusal during a backoff: the failure that started it was logged; one line a request
+    // (about ten a second under a polling client) would bury it.
+    log.debug('request_refused', { ...fields, repeat: true });
+    countRepeat(log, answer.body.error, fields.path);
+  } else if (answer.status >= 500) {
     log.error('request_failed', {
       ...fields,
       reason: (err as Error)?.message,
@@ -78,6 +83,36 @@ export function sendError(
       'Cache-Control': 'no-store'
     })
     .end(rendered.text);
+}
+
+/** Seconds between two summaries of repeated refusals. */
+const REPEAT_SUMMARY_S = 60;
+
+/** Refusals counted since the last summary, per logger (each broker has its own). */
+const repeats = new WeakMap<Logger, { since: number; count: number; codes: Set<string> }>();
+
+/**
+ * Counts a repeated refusal; the first one starts a window, and the first one after
+ * {@link REPEAT_SUMMARY_S} seconds writes one `requests_refused_repeatedly` line with the count.
+ */
+function countRepeat(log: Logger, code: string, path: string): void {
+  const now = Date.now();
+  const window = repeats.get(log);
+  if (window === undefined) {
+    repeats.set(log, { since: now, count: 1, codes: new Set([code]) });
+    log.info('requests_refused_repeatedly', { error: code, path, count: 1, seconds: 0 });
+    return;
+  }
+  window.count++;
+  window.codes.add(code);
+  if (now - window.since < REPEAT_SUMMARY_S * 1000) return;
+  log.info('requests_refused_repeatedly', {
+    error: [...window.codes].join(' '),
+    path,
+    count: window.count,
+    seconds: Math.round((now - window.since) / 1000)
+  });
+  repeats.set(log, { since: now, count: 0, codes: new Set() });
 }
 
 /**

@@ -35,6 +35,7 @@ from tornado.simple_httpclient import SimpleAsyncHTTPClient
 
 from jupyter_token_broker.handlers import BrokerProxyHandler
 from jupyter_token_broker.identity import owner_name
+from jupyter_token_broker.owner import decide_owner
 from jupyter_token_broker.rundir import KEY_BYTES
 from jupyter_token_broker.upstream import BrokerClient
 
@@ -145,8 +146,10 @@ def _load_jupyter_server_extension(serverapp) -> None:
             # As the extension makes its own; its idle connections close with the server (a module-style
             # extension has no stop hook).
             "client": BrokerClient(socket),
-            # As the extension passes it: outside JupyterHub every authenticated user is the owner (is_owner).
+            # As the extension passes them: outside JupyterHub, with Jupyter's own login, every authenticated user
+            # is the owner (owner.py).
             "owner": owner_name(),
+            "admitted": decide_owner(None, serverapp.identity_provider),
             "redirect_uri": None,
         }
         handlers.append((url_path_join(serverapp.base_url, f"{FLOOR_PREFIX}(.*)"), FloorProxyHandler, options))
@@ -156,6 +159,7 @@ def _load_jupyter_server_extension(serverapp) -> None:
         "supervisor": broker.supervisor,
         "client": TornadoClient(broker.supervisor.socket),
         "owner": owner_name(),
+        "admitted": broker.owner,
         "redirect_uri": None,
     }
     handlers.append((url_path_join(serverapp.base_url, f"{TORNADO_PREFIX}(.*)"), TornadoProxyHandler, options))

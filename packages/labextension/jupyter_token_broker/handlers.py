@@ -95,10 +95,12 @@ class BrokerProxyHandler(APIHandler):
         supervisor: BrokerSupervisor,
         client: BrokerClient,
         owner: str,
+        admitted: Owner | None,
         redirect_uri: str | None,
         share_check: ShareCheck | None = None,
-        admitted: Owner | None = None,
     ) -> None:
+        """``owner`` is the name grants are bound to (``X-Broker-User``), ``admitted`` who may call (``owner.py``;
+        None when it could not be decided, and the broker was then not started)."""
         self.supervisor = supervisor
         self.client = client
         self.owner = owner

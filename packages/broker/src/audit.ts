@@ -244,6 +244,21 @@ function grantReason(grant: string): { reason?: string } {
   return grant === 'refresh_token' ? {} : { reason: grant };
 }
 
+/** What the trail says of a sign-out: plainly when the IdP did not revoke the sign-in. */
+function signedOutReason(event: Extract<BrokerEvent, { kind: 'logout' }>): string {
+  if (event.upstream === null) return 'was not signed in';
+  if (event.upstream === 'not_supported' && event.notAsked === 'no_revocation_endpoint') {
+    return 'signed out here; not revoked at the identity provider (no revocation endpoint)';
+  }
+  if (event.upstream === 'retrying') {
+    return 'signed out here; not yet revoked at the identity provider (unreachable, retrying)';
+  }
+  if (event.upstream === 'refused') {
+    return 'signed out here; the identity provider refused the revocation';
+  }
+  return `signed out (upstream: ${event.upstream})`;
+}
+
 /**
  * The trail's record of a broker event.
  *
@@ -282,8 +297,7 @@ export function auditInputOf(event: BrokerEvent): AuditInput {
         provider: event.provider,
         client: event.client,
         outcome,
-        reason:
-          event.upstream === null ? 'was not signed in' : `signed out (upstream: ${event.upstream})`
+        reason: signedOutReason(event)
       };
     case 'token.issued':
       return {
@@ -326,8 +340,8 @@ export function auditInputOf(event: BrokerEvent): AuditInput {
       const code =
         event.upstream === 'failed'
           ? event.code
-          : event.upstream === 'not_supported'
-            ? 'not_supported'
+          : event.upstream === 'not_supported' || event.upstream === 'skipped'
+            ? event.upstream
             : undefined;
       return {
         type: 'revoke',

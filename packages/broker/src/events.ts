@@ -67,6 +67,8 @@ export interface SignedOut {
   readonly client: string;
   /** What the IdP's revocation did; null when there was no grant. */
   readonly upstream: UpstreamOutcome | null;
+  /** Why the IdP was not asked (`upstream` `not_supported`): no revocation endpoint, no refresh token. */
+  readonly notAsked?: 'no_revocation_endpoint' | 'no_refresh_token';
 }
 
 /** An access token was handed out. */
@@ -132,18 +134,24 @@ export interface TokenFetchFailed {
   readonly seconds: number;
 }
 
-/** A grant was ended by a sign-out or an admin, upstream (RFC 7009) as far as the IdP allowed. */
+/**
+ * A grant was ended by a sign-out, an admin or a new sign-in that replaced it, upstream (RFC 7009)
+ * as far as the IdP allowed.
+ */
 export interface GrantRevoked {
   readonly kind: 'grant.revoked';
   readonly provider: string;
   readonly client: string;
-  readonly by: 'user' | 'admin';
-  /** The admin's reason, or `sign-out`. */
+  readonly by: 'user' | 'admin' | 'sign-in';
+  /** The admin's reason, `sign-out`, or `replaced by a new sign-in…`. */
   readonly reason: string;
   /** Scopes of the grant. */
   readonly scopes: readonly string[];
-  /** `revoked`, `not_supported` (no refresh token or no revocation endpoint) or `failed`. */
-  readonly upstream: 'revoked' | 'not_supported' | 'failed';
+  /**
+   * `revoked`, `not_supported` (no refresh token or no revocation endpoint), `failed`, or
+   * `skipped` (a replaced grant kept on purpose: the reason says why).
+   */
+  readonly upstream: 'revoked' | 'not_supported' | 'failed' | 'skipped';
   /** The error code when the IdP's revocation failed. */
   readonly code?: string;
   /** Duration of the revocation call; null when none was made. */

@@ -1,10 +1,18 @@
 /**
- * Ending grants upstream: RFC 7009 token revocation of the refresh token at IdPs that publish a
- * `revocation_endpoint`, and a bounded queue that retries failed revocations with backoff.
+ * Ending grants upstream: RFC 7009 token revocation of the refresh token at IdPs that have a
+ * revocation endpoint (configured, OIDC discovery, or RFC 8414 metadata: `providers/oidc.ts`), and
+ * a bounded queue that retries failed revocations with backoff.
  *
  * Invariants:
+ * - the grant revoked is taken under its store lock, the lock refreshes hold from reading the
+ *   refresh token to storing the rotated one (`TokenService.takeGrant`): a refresh in flight, here
+ *   or in another broker on the store, can never leave its rotated refresh token live upstream;
  * - a user's sign-out always forgets the grant locally, even when the IdP cannot be reached; the
- *   failed revocation is recorded and retried;
+ *   failed revocation is recorded and retried; the answer says when the IdP did not revoke
+ *   ({@link SignOutResult}), and so does the audit trail;
+ * - a new sign-in revokes the grant it replaced ({@link Revocations.replaced}), best effort: it
+ *   never fails the sign-in, it is recorded, and it is skipped when both sign-ins name the same
+ *   IdP session (revoking the old one could end the new one) or the provider turns it off;
  * - an admin revocation without `force` keeps the grant when the IdP call fails (it can be tried
  *   again); with `force` it forgets it and queues the retry;
  * - queued revocations live in the store's records (namespace `revocations`) so a durable store keeps
@@ -18,32 +26,62 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import type * as Oidc from 'openid-client';
-
 import { type Clock, epochSeconds } from './clock.js';
 import { BrokerError, UpstreamError, UpstreamUnavailable } from './errors.js';
 import { type BrokerEvents, stopwatch, type UpstreamOutcome } from './events.js';
 import type { Logger } from './log.js';
-import { translate } from './providers/translate.js';
 import type { TokenService } from './tokens/service.js';
 import type { RecordStore } from './stores/records.js';
-import type { TokenStore } from './stores/tokenStore.js';
+import type { Grant, TokenStore } from './stores/tokenStore.js';
 
 export type { UpstreamOutcome } from './events.js';
 
-/** A provider whose grants can be revoked: OIDC providers expose their discovered configuration. */
+/** A provider whose grants can be revoked: OAuth providers revoke at their IdP. */
 export interface RevocationTarget {
   readonly id: string;
-  /** `hub`: the login is the hub's, which no sign-out here can end. */
-  readonly config: { readonly kind: string };
-  discover?(): Promise<Oidc.Configuration>;
+  /**
+   * `hub`: the login is the hub's, which no sign-out here can end. `revoke_replaced_grant`: false
+   * keeps the grant a new sign-in replaced (default true).
+   */
+  readonly config: { readonly kind: string; readonly revoke_replaced_grant?: boolean };
+  /**
+   * Revokes a refresh token at the IdP (RFC 7009).
+   *
+   * @returns `revoked`, or `no_endpoint` when the IdP has no revocation endpoint
+   * @throws {@link UpstreamUnavailable} when the IdP is unreachable, slow or failing
+   * @throws {@link UpstreamError} when it refused the request
+   */
+  revoke?(refreshToken: string): Promise<'revoked' | 'no_endpoint'>;
 }
+
+/** Why the IdP was not asked to revoke: it has no revocation endpoint, or there was no refresh token. */
+export type NotAsked = 'no_revocation_endpoint' | 'no_refresh_token';
 
 /** The result of ending one provider's grant. */
 export type EndResult =
   | { readonly ended: false; readonly reason: 'not_signed_in' }
-  | { readonly ended: true; readonly upstream: UpstreamOutcome; readonly error?: BrokerError }
+  | {
+      readonly ended: true;
+      readonly upstream: UpstreamOutcome;
+      readonly error?: BrokerError;
+      /** Set when `upstream` is `not_supported`. */
+      readonly notAsked?: NotAsked;
+    }
   | { readonly ended: false; readonly reason: 'upstream_failed'; readonly error: BrokerError };
+
+/**
+ * What a sign-out did at the IdP, as the sign-out's answer says it: nothing to say when the IdP
+ * revoked the refresh token (or there was no grant), else what happened and what it means.
+ */
+export type SignOutResult =
+  | { readonly revoked: true }
+  | {
+      readonly revoked: false;
+      /** `not_supported` (the IdP was not asked), `retrying` or `refused`. */
+      readonly upstream: Exclude<UpstreamOutcome, 'revoked'>;
+      /** One sentence for the person: signed out here, and why the IdP did not revoke. */
+      readonly description: string;
+    };
 
 /** Who asked for the revocation. */
 export interface RevocationRequest {
@@ -75,6 +113,59 @@ interface Timed {
   seconds: number | null;
 }
 
+/** What the IdP did with one refresh token. */
+interface Upstream {
+  readonly upstream: 'revoked' | 'not_supported';
+  readonly notAsked?: NotAsked;
+  readonly error?: BrokerError;
+  readonly seconds: number | null;
+}
+
+/**
+ * What the person is told when a sign-out did not end the grant at the IdP.
+ *
+ * @param result - how the grant ended
+ * @returns the answer of the sign-out
+ * @example
+ * ```ts
+ * signOutResult({ ended: true, upstream: 'not_supported', notAsked: 'no_revocation_endpoint' });
+ * // { revoked: false, upstream: 'not_supported', description: 'Signed out here; the identity provider was not asked to revoke (no revocation endpoint): …' }
+ * ```
+ */
+export function signOutResult(result: EndResult): SignOutResult {
+  if (!result.ended || result.upstream === 'revoked' || result.notAsked === 'no_refresh_token') {
+    // Nothing held, revoked, or nothing long-lived to revoke (the IdP issued no refresh token).
+    return { revoked: true };
+  }
+  const here = 'Signed out here; ';
+  switch (result.upstream) {
+    case 'not_supported':
+      return {
+        revoked: false,
+        upstream: result.upstream,
+        description:
+          `${here}the identity provider was not asked to revoke (no revocation endpoint): ` +
+          'the sign-in stays valid there until it expires; end it in the identity provider, or ' +
+          "configure the provider's revocation_endpoint."
+      };
+    case 'retrying':
+      return {
+        revoked: false,
+        upstream: result.upstream,
+        description: `${here}the identity provider could not be reached to revoke the sign-in; the broker will try again.`
+      };
+    case 'refused':
+      return {
+        revoked: false,
+        upstream: result.upstream,
+        description:
+          `${here}the identity provider refused to revoke the sign-in` +
+          `${result.error === undefined ? '' : ` (${result.error.message.replace(/\.$/, '')})`}; ` +
+          'it may stay valid there until it expires.'
+      };
+  }
+}
+
 /**
  * Seconds before retry number `attempt` of a failed revocation.
  *
@@ -87,12 +178,6 @@ interface Timed {
  */
 export function revocationRetrySeconds(attempt: number): number {
   return Math.min(3600, 30 * 2 ** Math.max(0, attempt - 1));
-}
-
-let library: Promise<typeof Oidc> | undefined;
-function openidClient(): Promise<typeof Oidc> {
-  library ??= import('openid-client');
-  return library;
 }
 
 /** What {@link Revocations} needs. */
@@ -140,10 +225,11 @@ export class Revocations {
    *
    * @param target - the provider
    * @param client - the client label of the caller
+   * @returns whether the IdP revoked the sign-in, and what to tell the person when it did not
    * @throws `AuditUnavailable` when the sign-out cannot be recorded (nothing is changed)
    * @throws {@link BrokerError} 403 `forbidden` for a `hub` provider, whose login the hub holds
    */
-  async signOut(target: RevocationTarget, client: string): Promise<void> {
+  async signOut(target: RevocationTarget, client: string): Promise<SignOutResult> {
     const { events } = this.options;
     await events.assertRecordable();
     if (target.config.kind === 'hub') {
@@ -172,8 +258,10 @@ export class Revocations {
       kind: 'logout',
       provider: target.id,
       client,
-      upstream: result.ended ? result.upstream : null
+      upstream: result.ended ? result.upstream : null,
+      ...(result.ended && result.notAsked !== undefined ? { notAsked: result.notAsked } : {})
     });
+    return signOutResult(result);
   }
 
   /**
@@ -231,7 +319,9 @@ export class Revocations {
   }
 
   /**
-   * Ends a provider's grant: revokes its refresh token upstream and forgets it locally.
+   * Ends a provider's grant: takes it under its store lock (after any refresh in flight stored its
+   * rotation), revokes its refresh token upstream and forgets it locally. Without `force` the IdP
+   * is asked while the lock is held, and the grant is kept when it did not take the revocation.
    *
    * @param target - the provider
    * @param request - who asks, why, and whether to force
@@ -240,26 +330,17 @@ export class Revocations {
    */
   async end(target: RevocationTarget, request: RevocationRequest): Promise<EndResult> {
     const { tokens, events } = this.options;
-    const grant = await this.options.store.get(target.id);
-    if (grant === undefined) {
-      // Nothing held: still make sure no cached token survives (idempotent sign-out).
-      await tokens.signOut(target.id);
-      return { ended: false, reason: 'not_signed_in' };
-    }
-    if (request.by === 'user') await tokens.signOut(target.id);
-    let upstream: 'revoked' | 'not_supported';
-    let error: BrokerError | undefined;
-    const timed: Timed = { seconds: null };
-    try {
-      upstream =
-        grant.refreshToken === null
-          ? 'not_supported'
-          : await this.revokeUpstream(target, grant.refreshToken, timed);
-    } catch (err) {
-      error =
-        err instanceof BrokerError ? err : new UpstreamError('Revocation failed.', { cause: err });
-      upstream = 'not_supported';
-    }
+    let asked: Upstream | undefined;
+    const grant = request.force
+      ? await tokens.takeGrant(target.id)
+      : await tokens.takeGrant(target.id, async held => {
+          asked = await this.revokeGrant(target, held.refreshToken);
+          return asked.error === undefined;
+        });
+    // Nothing held: the sign-out is idempotent (every cached token is forgotten all the same).
+    if (grant === undefined) return { ended: false, reason: 'not_signed_in' };
+    const { upstream, notAsked, error, seconds } =
+      asked ?? (await this.revokeGrant(target, grant.refreshToken));
     await events.emit({
       kind: 'grant.revoked',
       provider: target.id,
@@ -269,19 +350,110 @@ export class Revocations {
       scopes: grant.scopes,
       upstream: error === undefined ? upstream : 'failed',
       ...(error === undefined ? {} : { code: error.code }),
-      seconds: timed.seconds
+      seconds
     });
     if (error === undefined) {
-      if (request.by === 'admin') await tokens.signOut(target.id);
-      return { ended: true, upstream };
+      return { ended: true, upstream, ...(notAsked === undefined ? {} : { notAsked }) };
     }
     if (!request.force) return { ended: false, reason: 'upstream_failed', error };
-    if (request.by === 'admin') await tokens.signOut(target.id);
     if (error instanceof UpstreamUnavailable && grant.refreshToken !== null) {
       await this.enqueue(target.id, grant.refreshToken, `${request.by}: ${request.reason}`);
       return { ended: true, upstream: 'retrying', error };
     }
     return { ended: true, upstream: 'refused', error };
+  }
+
+  /**
+   * After a new sign-in stored its grant: revokes the grant it replaced at the IdP, so refresh
+   * tokens do not pile up there. Best effort: never rejects, recorded as a `grant.revoked` of
+   * `sign-in` (an IdP that cannot be reached is retried like a sign-out's revocation).
+   *
+   * Kept (recorded as `skipped`) when the provider's `revoke_replaced_grant` is false, when the
+   * IdP rotated nothing (the same refresh token), or when both sign-ins name the same IdP session
+   * (`sid`): an IdP may keep one grant per session, and revoking its old token ends the new one.
+   *
+   * @param target - the provider
+   * @param replaced - the grant the sign-in replaced, as `TokenService.signedIn` handed it back
+   * @param current - the new sign-in's tokens (its refresh token, and its ID token's `sid`)
+   * @param client - the client label that started the sign-in
+   * @example
+   * ```ts
+   * const replaced = await tokens.signedIn('demo', tokenSet, account, subject);
+   * await revocations.replaced(provider, replaced, tokenSet, 'jupyterlab');
+   * ```
+   */
+  async replaced(
+    target: RevocationTarget,
+    replaced: Grant | undefined,
+    current: {
+      readonly refreshToken: string | null;
+      readonly claims?: Readonly<Record<string, unknown>> | undefined;
+    },
+    client: string
+  ): Promise<void> {
+    if (replaced === undefined || replaced.refreshToken === null) return;
+    if (replaced.refreshToken === current.refreshToken) return;
+    const sid = current.claims?.sid;
+    const reason = 'replaced by a new sign-in';
+    const report = {
+      kind: 'grant.revoked' as const,
+      provider: target.id,
+      client,
+      by: 'sign-in' as const,
+      scopes: replaced.scopes
+    };
+    try {
+      const sameSession = replaced.session != null && replaced.session === sid;
+      if (target.config.revoke_replaced_grant === false || sameSession) {
+        await this.options.events.emit({
+          ...report,
+          reason: sameSession
+            ? `${reason} in the same identity provider session (kept: revoking it could end the new one)`
+            : `${reason} (kept: revoke_replaced_grant is false)`,
+          upstream: 'skipped',
+          seconds: null
+        });
+        return;
+      }
+      const { upstream, error, seconds } = await this.revokeGrant(target, replaced.refreshToken);
+      await this.options.events.emit({
+        ...report,
+        reason,
+        upstream: error === undefined ? upstream : 'failed',
+        ...(error === undefined ? {} : { code: error.code }),
+        seconds
+      });
+      if (error instanceof UpstreamUnavailable) {
+        await this.enqueue(target.id, replaced.refreshToken, `sign-in: ${reason}`);
+      }
+    } catch (err) {
+      // The sign-in stands whatever happens here; the trail has what could be recorded.
+      this.options.log.warn('replaced_grant_not_revoked', {
+        provider: target.id,
+        reason: (err as Error).message
+      });
+    }
+  }
+
+  /** Asks the IdP to revoke a refresh token; never rejects with the IdP's failure (it is returned). */
+  private async revokeGrant(
+    target: RevocationTarget,
+    refreshToken: string | null
+  ): Promise<Upstream> {
+    if (refreshToken === null) {
+      return { upstream: 'not_supported', notAsked: 'no_refresh_token', seconds: null };
+    }
+    const timed: Timed = { seconds: null };
+    try {
+      const upstream = await this.revokeUpstream(target, refreshToken, timed);
+      return upstream === 'revoked'
+        ? { upstream, seconds: timed.seconds }
+        : { upstream, notAsked: 'no_revocation_endpoint', seconds: timed.seconds };
+    } catch (err) {
+      const error =
+        err instanceof BrokerError ? err : new UpstreamError('Revocation failed.', { cause: err });
+      return { upstream: 'not_supported', error, seconds: timed.seconds };
+    }
   }
 
   /**
@@ -299,19 +471,13 @@ export class Revocations {
     refreshToken: string,
     timed: Timed
   ): Promise<'revoked' | 'not_supported'> {
-    if (target.discover === undefined) return 'not_supported';
-    const configuration = await target.discover();
-    if (configuration.serverMetadata().revocation_endpoint === undefined) return 'not_supported';
-    const oc = await openidClient();
+    if (target.revoke === undefined) return 'not_supported';
     const elapsed = stopwatch();
     try {
-      await oc.tokenRevocation(configuration, refreshToken, { token_type_hint: 'refresh_token' });
-    } catch (err) {
+      return (await target.revoke(refreshToken)) === 'revoked' ? 'revoked' : 'not_supported';
+    } finally {
       timed.seconds = elapsed();
-      throw translate(oc, err, 'revocation', target.id);
     }
-    timed.seconds = elapsed();
-    return 'revoked';
   }
 
   /**

@@ -7,7 +7,9 @@
  *   started it), so the trail never shows two "login ok" for one sign-in; its start is only logged;
  * - `login.completed` is recorded before the grant is stored: a trail that cannot be written (503)
  *   leaves the user signed out, never signed in without a record;
- * - a login's state is single-use and bound to the user who started it (`loginState.ts`).
+ * - a login's state is single-use and bound to the user who started it (`loginState.ts`);
+ * - a sign-in that replaces a grant has the old one revoked at the IdP once the new one is stored
+ *   (`revocation.ts` `replaced`: best effort, recorded, never failing the sign-in).
  */
 import { InvalidRequest, toErrorBody } from './errors.js';
 import { type BrokerEvents, stopwatch } from './events.js';
@@ -15,6 +17,7 @@ import type { Logger } from './log.js';
 import type { LoginStates } from './loginState.js';
 import type { OidcProvider } from './providers/oidc.js';
 import type { ProviderRegistry } from './providers/registry.js';
+import type { Revocations } from './revocation.js';
 import type { TokenService } from './tokens/service.js';
 
 /** User names: anything without control characters (JupyterHub allows e-mail-like and non-ASCII names). */
@@ -73,6 +76,8 @@ export interface BrowserSignInsOptions {
   readonly tokens: TokenService;
   readonly events: BrokerEvents;
   readonly log: Logger;
+  /** Revokes the grant a sign-in replaced. */
+  readonly revocations: Pick<Revocations, 'replaced'>;
 }
 
 /**
@@ -162,7 +167,9 @@ export class BrowserSignIns {
         upstreamSeconds
       });
       upstreamSeconds = null; // timed once, with the completed sign-in
-      await tokens.signedIn(signIn.id, tokenSet, account, subject);
+      const replaced = await tokens.signedIn(signIn.id, tokenSet, account, subject);
+      // The sign-in stands: revoking the grant it replaced is best effort and never fails it.
+      await this.options.revocations.replaced(signIn, replaced, tokenSet, client);
       return { ok: true, provider: signIn.id };
     } catch (err) {
       const answer = toErrorBody(err);

@@ -143,9 +143,14 @@ export interface paths {
     post?: never;
     /**
      * Sign out - revoke upstream, forget the grant and every cached token (idempotent)
-     * @description Revokes the refresh token at the IdP (RFC 7009) when it publishes a `revocation_endpoint`,
-     *     and forgets the grant and every cached token even when that call fails; a failed revocation
-     *     is recorded in the audit trail and retried later with backoff. 503 `store_unavailable` when
+     * @description Takes the grant under its store lock (after a refresh in flight stored its rotation), revokes
+     *     its refresh token at the IdP (RFC 7009) and forgets the grant and every cached token, even
+     *     when that call fails. The revocation endpoint is the provider's `revocation_endpoint` when
+     *     configured, else the OIDC discovery's, else the IdP's RFC 8414 metadata
+     *     (`/.well-known/oauth-authorization-server`). 204 when the IdP revoked the sign-in (or there
+     *     was nothing to end); 200 with a `SignOutNotice` when it did not: no revocation endpoint (the
+     *     refresh token stays valid at the IdP), unreachable (retried later with backoff) or refused.
+     *     Either way it is recorded in the audit trail. 503 `store_unavailable` when
      *     the audit trail cannot be written (nothing is changed then). A `hub` provider is managed by
      *     the hub: 403 `forbidden` "Provider 'hub' is managed by the hub: sign out of JupyterHub to end
      *     it." (audited as a denial; nothing is forgotten).
@@ -278,6 +283,20 @@ export interface components {
        *     reported in the first answer.
        */
       error?: components['schemas']['ProviderProblem'];
+    };
+    SignOutNotice: {
+      /**
+       * @description what became of the revocation at the IdP: `not_supported` (the IdP has no revocation
+       *     endpoint, so it was not asked), `retrying` (unreachable; the broker tries again) or
+       *     `refused`
+       * @enum {string}
+       */
+      upstream: 'not_supported' | 'retrying' | 'refused';
+      /**
+       * @description one sentence for the person, e.g. "Signed out here; the identity provider was not asked
+       *     to revoke (no revocation endpoint): …"
+       */
+      description: string;
     };
     /** @description why a provider cannot be used now; clients branch on `code`, never on the text */
     ProviderProblem: {
@@ -768,7 +787,17 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description signed out (or was not signed in) */
+      /** @description signed out here, but the IdP did not revoke the sign-in */
+      200: {
+        headers: {
+          'Cache-Control': components['headers']['NoStore'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['SignOutNotice'];
+        };
+      };
+      /** @description signed out here and at the IdP (or was not signed in) */
       204: {
         headers: {
           [name: string]: unknown;

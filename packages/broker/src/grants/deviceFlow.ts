@@ -11,7 +11,8 @@ import { type Clock, epochSeconds } from '../clock.js';
 import { BrokerError, InvalidRequest, UpstreamUnavailable } from '../errors.js';
 import type { BrokerEvents } from '../events.js';
 import type { Logger } from '../log.js';
-import type { OidcProvider } from '../providers/oidc.js';
+import type { OidcProvider, TokenSet } from '../providers/oidc.js';
+import type { Grant } from '../stores/tokenStore.js';
 import type { TokenService } from '../tokens/service.js';
 
 /** RFC 8628 §3.5: each `slow_down` adds five seconds to the interval. */
@@ -61,6 +62,15 @@ interface Running {
 /** What {@link DeviceLogins} needs. */
 export interface DeviceLoginsOptions {
   readonly tokens: TokenService;
+  /** Revokes the grant a sign-in replaced (`revocation.ts` `Revocations.replaced`). */
+  readonly revocations: {
+    replaced(
+      target: OidcProvider,
+      replaced: Grant | undefined,
+      current: TokenSet,
+      client: string
+    ): Promise<void>;
+  };
   readonly events: BrokerEvents;
   readonly clock: Clock;
   readonly log: Logger;
@@ -207,7 +217,14 @@ export class DeviceLogins {
           refreshable: answer.refreshToken !== null,
           upstreamSeconds: null
         });
-        await tokens.signedIn(provider.id, answer, identity.account, identity.subject);
+        const replaced = await tokens.signedIn(
+          provider.id,
+          answer,
+          identity.account,
+          identity.subject
+        );
+        // Best effort, never failing the sign-in (as a browser sign-in's, `signIn.ts`).
+        await this.options.revocations.replaced(provider, replaced, answer, entry.client);
         entry.status = { status: 'done', expires_at: entry.status.expires_at };
         return;
       } catch (err) {

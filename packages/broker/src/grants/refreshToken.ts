@@ -11,7 +11,11 @@
  *   of spending the rotated-away refresh token;
  * - `invalid_grant` re-reads the store once (a rotation may have won elsewhere), then ends the grant;
  * - an upstream outage keeps the grant and backs off (2, 4, 8, … 60 s);
- * - a sign-in or sign-out during a refresh wins: the refresh's result is never stored.
+ * - a sign-in or sign-out during a refresh wins: the refresh's access token is never handed out,
+ *   but a refresh token it rotated is stored, so the sign-in or sign-out waiting for the grant's
+ *   lock takes (and revokes upstream) the refresh token that is live, never the one rotated away;
+ * - a sign-out takes the grant under that lock ({@link RefreshTokenGrant.takeGrant}), a sign-in
+ *   replaces it under it and hands back the grant it replaced.
  */
 import { type AccessToken, accessTokenOf, scopeKey, shouldRefresh } from '../accessToken.js';
 import { InvalidRequest, LoginRequired, UpstreamUnavailable } from '../errors.js';
@@ -20,7 +24,7 @@ import { requireGranted } from '../leastPrivilege.js';
 import { GrantRejected, type OidcProvider, type TokenSet } from '../providers/oidc.js';
 import type { Provider } from '../providers/registry.js';
 import { KeyedMutex } from '../stores/keyedMutex.js';
-import type { SharedToken } from '../stores/tokenStore.js';
+import type { Grant, SharedToken } from '../stores/tokenStore.js';
 import {
   type GrantHandler,
   type GrantRequest,
@@ -175,6 +179,16 @@ export class RefreshTokenGrant implements GrantHandler {
     const rotated = tokens.refreshToken !== grant.refreshToken;
     this.backoff.delete(provider.id);
     if ((this.generations.get(provider.id) ?? 0) !== generation) {
+      // A sign-in or sign-out started meanwhile and waits for this lock to take the grant: what it
+      // takes (and revokes upstream) must be the refresh token that is live, not the rotated-away one.
+      if (rotated) {
+        await this.services.store.put({
+          ...grant,
+          refreshToken: tokens.refreshToken,
+          updatedAt: now(),
+          lastToken: null
+        });
+      }
       throw new LoginRequired(provider.id, 'was signed out during the refresh');
     }
     const token = accessTokenOf(tokens);
@@ -203,33 +217,41 @@ export class RefreshTokenGrant implements GrantHandler {
    * @param tokens - the code exchange's tokens
    * @param account - account label
    * @param subject - `sub` claim
+   * @returns the grant the sign-in replaced (as it was under the lock, rotations included), or
+   *   undefined; its refresh token is still live upstream
    */
   async signedIn(
     provider: string,
     tokens: TokenSet,
     account: string | null,
     subject: string | null
-  ): Promise<void> {
+  ): Promise<Grant | undefined> {
     const { cache } = this.services;
     this.bump(provider);
     this.backoff.delete(provider);
     cache.forget(provider);
     const now = this.services.now();
     const token = accessTokenOf(tokens);
-    // Under the grant's lock: a refresh of the old grant in another broker cannot overwrite it.
-    await this.withStoreLock(provider, () =>
-      this.services.store.put({
+    const sid = tokens.claims?.sid;
+    // Under the grant's lock: a refresh of the old grant (here or in another broker) has stored
+    // its rotation before, and cannot overwrite the new grant after.
+    const replaced = await this.withStoreLock(provider, async () => {
+      const previous = await this.services.store.get(provider);
+      await this.services.store.put({
         provider,
         refreshToken: tokens.refreshToken,
         scopes: tokens.scopes,
         account,
         subject,
+        ...(typeof sid === 'string' ? { session: sid } : {}),
         createdAt: now,
         updatedAt: now,
         lastToken: shareable(scopeKey(undefined), token)
-      })
-    );
+      });
+      return previous;
+    });
     cache.set(provider, scopeKey(undefined), token);
+    return replaced;
   }
 
   /**
@@ -238,13 +260,43 @@ export class RefreshTokenGrant implements GrantHandler {
    * @param provider - provider id
    */
   async signOut(provider: string): Promise<void> {
-    // Forget locally at once (a refresh running here can no longer store its result), then delete
-    // under the grant's lock, so a refresh in another broker sharing the store cannot write the
-    // grant back after the sign-out.
-    this.bump(provider);
-    this.services.cache.forget(provider);
-    await this.withStoreLock(provider, () => this.endGrant(provider));
-    this.backoff.delete(provider);
+    await this.takeGrant(provider);
+  }
+
+  /**
+   * Takes a provider's grant out of the store under the grant's lock, the lock every refresh holds
+   * from reading the refresh token to storing the rotated one (here and in other brokers sharing
+   * the store): the grant handed back holds the refresh token that is live upstream, never one a
+   * refresh in flight is rotating away. Forgets it and every cached token.
+   *
+   * @param provider - provider id
+   * @param release - when given, called under the lock with the grant before it is forgotten;
+   *   resolving false keeps the grant and the cached tokens (an admin's revocation the IdP did not
+   *   take). Without it, nothing is handed out from the moment of the call.
+   * @returns the grant as it was, or undefined when there was none
+   * @throws `StoreUnavailable` when the grant cannot be read or deleted
+   */
+  async takeGrant(
+    provider: string,
+    release?: (grant: Grant) => Promise<boolean>
+  ): Promise<Grant | undefined> {
+    if (release === undefined) {
+      // Forget locally at once: a refresh running here can no longer hand out its token.
+      this.bump(provider);
+      this.services.cache.forget(provider);
+    }
+    let kept = false;
+    const grant = await this.withStoreLock(provider, async () => {
+      const held = await this.services.store.get(provider);
+      if (held !== undefined && release !== undefined && !(await release(held))) {
+        kept = true;
+        return held;
+      }
+      await this.endGrant(provider);
+      return held;
+    });
+    if (!kept) this.backoff.delete(provider);
+    return grant;
   }
 
   /**

@@ -106,6 +106,8 @@ export class OidcProvider {
   /** The last discovery failure (network or IdP), shown in the provider list until one succeeds. */
   lastError: BrokerError | undefined;
   private configuration: Promise<Oidc.Configuration> | undefined;
+  /** Where refresh tokens are revoked, once found ({@link revocationConfiguration}). */
+  private revocation: Promise<Oidc.Configuration | null> | undefined;
   private failedAt = 0;
 
   constructor(
@@ -406,6 +408,126 @@ export class OidcProvider {
     }
     const set = this.toTokenSet(tokens, scopes ?? granted, { unchecked: true });
     return set.refreshToken === null ? { ...set, refreshToken } : set;
+  }
+
+  /**
+   * Revokes a refresh token at the IdP (RFC 7009), at the endpoint {@link revocationConfiguration}
+   * finds.
+   *
+   * @param refreshToken - the token (never logged)
+   * @returns `revoked`, or `no_endpoint` when the IdP has no revocation endpoint
+   * @throws {@link UpstreamUnavailable} when the IdP (or its metadata) is unreachable, slow or failing
+   * @throws {@link UpstreamError} when it refused the request
+   */
+  async revoke(refreshToken: string): Promise<'revoked' | 'no_endpoint'> {
+    const configuration = await this.revocationConfiguration();
+    if (configuration === null) return 'no_endpoint';
+    const oc = await openidClient();
+    try {
+      await oc.tokenRevocation(configuration, refreshToken, { token_type_hint: 'refresh_token' });
+    } catch (err) {
+      throw translate(oc, err, 'revocation', this.id);
+    }
+    return 'revoked';
+  }
+
+  /**
+   * Where refresh tokens are revoked: the configured `revocation_endpoint`, else the one of OIDC
+   * discovery (or of the explicit endpoints), else, for a discovered provider, the one of its RFC
+   * 8414 metadata (`/.well-known/oauth-authorization-server`: Django OAuth Toolkit publishes its
+   * revocation endpoint only there). Found once; a metadata request that failed is asked again.
+   *
+   * @returns the configuration to revoke with, or null when the IdP has no revocation endpoint
+   * @throws {@link UpstreamUnavailable} when discovery or the metadata request fails
+   */
+  private async revocationConfiguration(): Promise<Oidc.Configuration | null> {
+    const configuration = await this.discover();
+    if (this.revocation === undefined) {
+      this.revocation = this.findRevocation(configuration);
+      this.revocation.catch(() => {
+        this.revocation = undefined;
+      });
+    }
+    return this.revocation;
+  }
+
+  private async findRevocation(
+    configuration: Oidc.Configuration
+  ): Promise<Oidc.Configuration | null> {
+    const metadata = configuration.serverMetadata();
+    const endpoint =
+      this.config.revocation_endpoint ??
+      metadata.revocation_endpoint ??
+      (this.config.endpoints === null
+        ? await this.metadataRevocationEndpoint(configuration)
+        : null);
+    if (endpoint == null) return null;
+    if (endpoint === metadata.revocation_endpoint) return configuration;
+    const oc = await openidClient();
+    // The metadata as plain data (serverMetadata() carries a helper function).
+    const plain = Object.fromEntries(
+      Object.entries(metadata).filter(([, v]) => typeof v !== 'function')
+    ) as Oidc.ServerMetadata;
+    const revoking = new oc.Configuration(
+      { ...plain, revocation_endpoint: endpoint },
+      this.config.client_id,
+      this.clientMetadata(oc),
+      await this.clientAuth(oc)
+    );
+    revoking[oc.customFetch] = deadlineFetch(this.options, null);
+    if (endpoint.startsWith('http:')) oc.allowInsecureRequests(revoking);
+    return revoking;
+  }
+
+  /**
+   * The `revocation_endpoint` of the IdP's RFC 8414 metadata: at the RFC's own place (the well-known
+   * path before the issuer's path), then after the issuer's path (where an IdP mounted under a
+   * prefix, like Django OAuth Toolkit's `/o`, serves it). An answer must name this issuer (RFC 8414
+   * §3.3) and an http(s) endpoint (http only when the issuer is).
+   *
+   * @returns the endpoint, or null when neither place has one
+   * @throws {@link UpstreamUnavailable} when the IdP cannot be reached or fails
+   */
+  private async metadataRevocationEndpoint(
+    configuration: Oidc.Configuration
+  ): Promise<string | null> {
+    const oc = await openidClient();
+    const { issuer } = configuration.serverMetadata();
+    const url = new URL(issuer);
+    const path = url.pathname.replace(/\/$/, '');
+    const places = [
+      `${url.origin}/.well-known/oauth-authorization-server${path}`,
+      `${url.origin}${path}/.well-known/oauth-authorization-server`
+    ];
+    const fetchImpl = configuration[oc.customFetch] as Oidc.CustomFetch;
+    for (const place of [...new Set(places)]) {
+      const response = await fetchImpl(place, {
+        method: 'GET',
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+        body: undefined
+      });
+      let body: unknown;
+      try {
+        body = response.ok ? await response.json() : undefined;
+      } catch {
+        body = undefined;
+      }
+      if (body === undefined) await response.body?.cancel().catch(() => undefined);
+      const found = body as { issuer?: unknown; revocation_endpoint?: unknown } | undefined;
+      if (typeof found !== 'object' || found === null || found.issuer !== issuer) continue;
+      const endpoint = found.revocation_endpoint;
+      if (typeof endpoint !== 'string') return null;
+      let parsed: URL;
+      try {
+        parsed = new URL(endpoint);
+      } catch {
+        return null;
+      }
+      const allowed = parsed.protocol === 'https:' || parsed.protocol === url.protocol;
+      return allowed && parsed.protocol.startsWith('http') ? endpoint : null;
+    }
+    return null;
   }
 
   /**

@@ -63,6 +63,17 @@ export interface ProviderConfig {
   readonly issuer: string | null;
   /** Explicit endpoints, or null for OIDC discovery at `issuer`. */
   readonly endpoints: ProviderEndpoints | null;
+  /**
+   * Where sign-outs revoke refresh tokens (RFC 7009), when configured (any kind); null: the
+   * discovered one, else the IdP's RFC 8414 metadata, else a kind's preset (`providers/oidc.ts`).
+   */
+  readonly revocation_endpoint: string | null;
+  /**
+   * Whether a new sign-in revokes the grant it replaces at the IdP (default true). False for an IdP
+   * that keeps one grant across sign-ins without naming its session (`sid`), where revoking the old
+   * refresh token would end the new sign-in too.
+   */
+  readonly revoke_replaced_grant: boolean;
   /** Whether the callback must carry `iss` (RFC 9207); discovered providers say so themselves. */
   readonly authorization_response_iss_parameter_supported: boolean;
   /** OAuth client id registered at the IdP. */
@@ -113,7 +124,9 @@ const COMMON_KEYS = [
   'audiences',
   'token_exchange',
   'account_claim',
-  'implied_scopes'
+  'implied_scopes',
+  'revocation_endpoint',
+  'revoke_replaced_grant'
 ];
 const ENDPOINT_KEYS = [
   'authorization_endpoint',
@@ -416,6 +429,8 @@ function hubProvider({ id, title, hub }: HubEntry): ProviderConfig {
     authorization_params: {},
     grant: 'hub',
     audiences: [],
+    revocation_endpoint: null,
+    revoke_replaced_grant: false,
     token_exchange: null,
     implied_scopes: [],
     account_claim: null,
@@ -495,7 +510,20 @@ function resolveProvider(raw: unknown, key: string): ProviderConfig {
   }
 
   const scopes = scopeList(raw.scopes, `${key}.scopes`);
-  const resolved = resolveKind(kind, raw, key, grant);
+  const kindResolved = resolveKind(kind, raw, key, grant);
+  // Any kind may name where refresh tokens are revoked; explicit endpoints then use it too.
+  const revocation = optionalUrl(raw.revocation_endpoint, `${key}.revocation_endpoint`);
+  const resolved =
+    revocation === null || kindResolved.endpoints === null
+      ? kindResolved
+      : {
+          ...kindResolved,
+          endpoints: { ...kindResolved.endpoints, revocation_endpoint: revocation }
+        };
+  const revokeReplaced = raw.revoke_replaced_grant ?? true;
+  if (typeof revokeReplaced !== 'boolean') {
+    throw new ConfigError(`${key}.revoke_replaced_grant`, 'must be true or false');
+  }
   if (resolved.endpoints === null && grant === 'authorization_code' && !scopes.includes('openid')) {
     throw new ConfigError(`${key}.scopes`, 'must include "openid"');
   }
@@ -543,6 +571,8 @@ function resolveProvider(raw: unknown, key: string): ProviderConfig {
     authorization_params: params as Record<string, string>,
     grant,
     audiences,
+    revocation_endpoint: revocation,
+    revoke_replaced_grant: revokeReplaced,
     token_exchange: exchange,
     account_claim: accountClaim
   };

@@ -51,8 +51,15 @@ export function providerRoutes(context: BrokerContext): Router {
   router.delete('/api/v1/providers/:id/grant', async (req, res) => {
     const provider = providers.lookup(req.params.id);
     const client = clientOf(req);
-    await revocations.signOut(provider, client);
-    res.status(204).end();
+    const result = await revocations.signOut(provider, client);
+    // 204 when the IdP revoked the sign-in (or there was none); else say what the person must know.
+    if (result.revoked) res.status(204).end();
+    else {
+      res
+        .status(200)
+        .set('Cache-Control', 'no-store')
+        .json({ upstream: result.upstream, description: result.description });
+    }
   });
 
   return router;

@@ -28,6 +28,7 @@ export function copyGrant(grant: Grant): Grant {
     scopes: Object.freeze([...grant.scopes]),
     account: grant.account,
     subject: grant.subject,
+    ...(grant.session == null ? {} : { session: grant.session }),
     createdAt: grant.createdAt,
     updatedAt: grant.updatedAt,
     ...(last == null
@@ -84,6 +85,7 @@ export function readGrant(value: unknown, where: string): Grant {
     scopes: strings(value.scopes, `${where}.scopes`),
     account: str(value.account, `${where}.account`, true),
     subject: str(value.subject, `${where}.subject`, true),
+    session: value.session == null ? null : str(value.session, `${where}.session`),
     createdAt: num(value.createdAt, `${where}.createdAt`),
     updatedAt: num(value.updatedAt, `${where}.updatedAt`),
     ...(lastToken === undefined ? {} : { lastToken })

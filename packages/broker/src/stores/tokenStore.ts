@@ -32,6 +32,11 @@ export interface Grant {
   readonly account: string | null;
   /** The `sub` claim of the sign-in. */
   readonly subject: string | null;
+  /**
+   * The IdP session of the sign-in (the ID token's `sid`), when it said: a new sign-in in the same
+   * session may share the grant at the IdP, so the replaced one is not revoked then.
+   */
+  readonly session?: string | null;
   /** Epoch seconds of the sign-in. */
   readonly createdAt: number;
   /** Epoch seconds of the last change (rotation). */

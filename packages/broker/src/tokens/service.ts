@@ -25,7 +25,7 @@ import { grantTable, type GrantTable } from '../grants/index.js';
 import { RefreshTokenGrant } from '../grants/refreshToken.js';
 import type { TokenSet } from '../providers/oidc.js';
 import type { Provider, ProviderRegistry } from '../providers/registry.js';
-import type { TokenStore } from '../stores/tokenStore.js';
+import type { Grant, TokenStore } from '../stores/tokenStore.js';
 import type { TokenCache } from '../tokenCache.js';
 import { SingleFlight } from './singleFlight.js';
 
@@ -157,13 +157,14 @@ export class TokenService {
    * @param tokens - the code exchange's tokens
    * @param account - account label
    * @param subject - `sub` claim
+   * @returns the grant the sign-in replaced, or undefined (its refresh token is live upstream)
    */
   signedIn(
     provider: string,
     tokens: TokenSet,
     account: string | null,
     subject: string | null
-  ): Promise<void> {
+  ): Promise<Grant | undefined> {
     return this.signIns.signedIn(provider, tokens, account, subject);
   }
 
@@ -173,7 +174,33 @@ export class TokenService {
    * @param provider - provider id
    */
   async signOut(provider: string): Promise<void> {
-    await this.signIns.signOut(provider);
-    for (const grant of Object.values(this.grants)) grant.forget?.(provider);
+    await this.takeGrant(provider);
+  }
+
+  /**
+   * Takes a provider's sign-in out under the grant's store lock (after any refresh in flight has
+   * stored its rotation) and forgets it with every cached token; see `RefreshTokenGrant.takeGrant`.
+   *
+   * @param provider - provider id
+   * @param release - called under the lock before the grant is forgotten; false keeps it
+   * @returns the grant as it was (its refresh token live upstream), or undefined when none
+   */
+  async takeGrant(
+    provider: string,
+    release?: (grant: Grant) => Promise<boolean>
+  ): Promise<Grant | undefined> {
+    let kept = false;
+    const taken = await this.signIns.takeGrant(
+      provider,
+      release === undefined
+        ? undefined
+        : async grant => {
+            const released = await release(grant);
+            kept = !released;
+            return released;
+          }
+    );
+    if (!kept) for (const grant of Object.values(this.grants)) grant.forget?.(provider);
+    return taken;
   }
 }

@@ -64,11 +64,22 @@ describe('revocation', () => {
   test('sign-out during an IdP outage still signs out, records the failure and retries later', async () => {
     const refreshToken = lastRefreshToken(broker);
     idp.down = true;
-    expect((await broker.request('DELETE', '/api/v1/providers/demo/grant')).status).toBe(204);
+    const answer = await broker.request('DELETE', '/api/v1/providers/demo/grant');
+    // The person is told the IdP did not revoke yet (it answered 204 as if all were done).
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({
+      upstream: 'retrying',
+      description:
+        'Signed out here; the identity provider could not be reached to revoke the sign-in; the broker will try again.'
+    });
     const listed = await broker.request('GET', '/api/v1/providers');
     expect(listed.json.providers[0].signed_in).toBe(false);
     const events = (await broker.request('GET', '/api/v1/events')).json.events;
-    expect(events[0]).toMatchObject({ type: 'logout', outcome: 'ok' });
+    expect(events[0]).toMatchObject({
+      type: 'logout',
+      outcome: 'ok',
+      reason: 'signed out here; not yet revoked at the identity provider (unreachable, retrying)'
+    });
     expect(events[1]).toMatchObject({
       type: 'revoke',
       outcome: 'error',

@@ -32,6 +32,12 @@ export interface InteropServer {
   readonly idp: Pick<IdP, 'issuer' | 'authorize'>;
   /** The provider fields of a user sign-in (authorization code + PKCE, public client). */
   readonly userProvider: Readonly<Record<string, unknown>>;
+  /**
+   * The `narrowing` that cannot shrink this server's grant: `refresh` where a refresh token keeps its
+   * scope (oidc-provider), `refuse` where the rotated one is bound to the narrowed scope and there is
+   * no RFC 8693 token exchange (Django OAuth Toolkit).
+   */
+  readonly safeNarrowing: 'refresh' | 'exchange' | 'refuse';
   /** The provider fields of a service account (client credentials, secret in a 0600 file). */
   serviceProvider(): Promise<Record<string, unknown>>;
   /** Sets the lifetime of the access tokens the server issues from now on. */
@@ -86,6 +92,7 @@ async function startOidcProvider(): Promise<InteropServer> {
     name: 'oidc-provider',
     idp,
     userProvider: {},
+    safeNarrowing: 'refresh',
     serviceProvider: async () => ({
       grant: 'client_credentials',
       client_id: SERVICE_CLIENT,
@@ -134,6 +141,7 @@ async function startDjangoOAuthToolkit(): Promise<InteropServer> {
     name: 'django-oauth-toolkit',
     idp: dot,
     userProvider: dot.brokerProvider,
+    safeNarrowing: 'refuse',
     serviceProvider: async () => ({
       grant: 'client_credentials',
       issuer: dot.issuer,

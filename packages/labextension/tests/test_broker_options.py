@@ -56,6 +56,16 @@ def test_every_broker_option_is_a_c_tokenbroker_option_with_the_brokers_range_an
         assert CHANGED[option["name"]] != option["default"]
 
 
+def test_on_the_command_line_a_number_is_a_number_and_anything_else_is_left_for_the_broker_to_refuse() -> None:
+    trait = TokenBroker.class_traits()["upstream_timeout_ms"]
+    assert trait.from_string("20000") == 20000
+    assert trait.from_string("fast") == "fast"
+    assert trait.from_string("None") is None
+    # Unset, an option is not written: the broker's default applies (no audit file: nothing made on disk here).
+    assert "upstream_timeout_ms" not in TokenBroker(audit={}).broker_config()
+    assert TokenBroker(audit={}, upstream_timeout_ms=20000).broker_config()["upstream_timeout_ms"] == 20000
+
+
 def test_help_all_lists_every_option_with_its_help() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "jupyter_token_broker", "--help-all"],

@@ -119,7 +119,8 @@ export interface paths {
      * Completes a login
      * @description Answers an HTML page that posts
      *     `{source: "jupyter-token-broker", type: "login", provider, ok, error?}` to `window.opener`
-     *     (same origin) and closes itself; JSON when the request accepts only `application/json`.
+     *     (same origin) and closes itself, a failure too (its status is the error's, the page says
+     *     the `error_description`); JSON when the request accepts only `application/json`.
      *     A wrong, expired, replayed or other user's state is 400 and nothing is stored.
      */
     get: operations['completeLogin'];
@@ -246,6 +247,10 @@ export interface components {
     ProviderId: string;
     /** @description a client label (`jupyterlab`, `kernel` or a plugin id) */
     ClientLabel: string;
+    /** @description an OAuth scope (RFC 6749 scope-token, at most 256 characters) */
+    Scope: string;
+    /** @description the client label of a plugin, the labels a consent is about (400 for a first-party one) */
+    PluginLabel: components['schemas']['ClientLabel'] & unknown;
     /**
      * @description seconds the token must still be valid, counted from when the request arrived (a token
      *     the IdP mints for the request meets a min_ttl equal to its lifetime); default
@@ -349,7 +354,10 @@ export interface components {
      *     upstream_unavailable and store_unavailable 503 with Retry-After; config_error 503 without
      *     Retry-After (a configuration problem an admin must fix: asking again gives the same answer
      *     until it is fixed; the server extension also answers it on every route when the whole
-     *     config is refused at start); server_error 500 (never for a configuration problem).
+     *     config is refused at start); store_rolled_back 503 without Retry-After (the file store's
+     *     file is an older copy than one already used, put back from a backup or a copy: it is not
+     *     used, since it could bring back an ended sign-in; the description names the file to remove);
+     *     server_error 500 (never for a configuration problem).
      * @enum {string}
      */
     ErrorCode:
@@ -367,6 +375,7 @@ export interface components {
       | 'upstream_error'
       | 'upstream_unavailable'
       | 'store_unavailable'
+      | 'store_rolled_back'
       | 'config_error'
       | 'server_error';
     Error: {
@@ -458,7 +467,8 @@ export interface components {
     };
     /**
      * @description upstream_unavailable or store_unavailable (with Retry-After; the grant is kept), or
-     *     config_error (no Retry-After: the provider's configuration must be fixed first)
+     *     config_error or store_rolled_back (no Retry-After: the provider's configuration, or the
+     *     rolled-back store file, must be fixed first)
      */
     Unavailable: {
       headers: {
@@ -466,6 +476,20 @@ export interface components {
         [name: string]: unknown;
       };
       content: {
+        'application/json': components['schemas']['Error'];
+      };
+    };
+    /**
+     * @description the login failed (`invalid_request`, `unauthorized`, `login_required`, `forbidden`,
+     *     `upstream_error`, `upstream_unavailable`, ...): the popup's page saying why, or the error as
+     *     JSON when the request accepts only `application/json`
+     */
+    CallbackFailed: {
+      headers: {
+        [name: string]: unknown;
+      };
+      content: {
+        'text/html': string;
         'application/json': components['schemas']['Error'];
       };
     };
@@ -591,12 +615,13 @@ export interface operations {
       content: {
         'application/json': {
           /** @description narrower scopes; omitted means the grant's scopes */
-          scopes?: string[] | null;
+          scopes?: components['schemas']['Scope'][] | null;
           min_ttl?: components['schemas']['MinTtl'];
           /**
            * @description audience of the token (client credentials: sent as RFC 8707 `resource`; token
            *     exchange: RFC 8693 `audience`); must be in the provider's `audiences`, else 403.
-           *     A sign-in provider (authorization code) takes none: 400
+           *     A sign-in provider (authorization code) takes none: 400. Empty or with a control
+           *     character: 400
            */
           audience?: string | null;
         };
@@ -685,7 +710,7 @@ export interface operations {
       content: {
         'application/json': {
           /** @description scopes to ask; omitted means the provider's scopes */
-          scopes?: string[] | null;
+          scopes?: components['schemas']['Scope'][] | null;
           /**
            * @description `browser` (default, authorization code) or `device` (RFC 8628)
            * @enum {unknown}
@@ -751,6 +776,7 @@ export interface operations {
       /** @description signed in */
       200: {
         headers: {
+          'Cache-Control': components['headers']['NoStore'];
           [name: string]: unknown;
         };
         content: {
@@ -762,11 +788,11 @@ export interface operations {
           };
         };
       };
-      400: components['responses']['InvalidRequest'];
-      401: components['responses']['Unauthorized'];
-      403: components['responses']['ScopeNotAllowed'];
-      502: components['responses']['UpstreamError'];
-      503: components['responses']['Unavailable'];
+      400: components['responses']['CallbackFailed'];
+      401: components['responses']['CallbackFailed'];
+      403: components['responses']['CallbackFailed'];
+      502: components['responses']['CallbackFailed'];
+      503: components['responses']['CallbackFailed'];
     };
   };
   signOut: {
@@ -880,9 +906,8 @@ export interface operations {
     requestBody: {
       content: {
         'application/json': {
-          /** @description the plugin's client label (not jupyterlab or kernel) */
-          client: string;
-          provider: string;
+          client: components['schemas']['PluginLabel'];
+          provider: components['schemas']['ProviderId'];
           /** @enum {unknown} */
           decision: 'allow' | 'allow_always' | 'deny';
         };
@@ -908,8 +933,8 @@ export interface operations {
   withdrawConsent: {
     parameters: {
       query: {
-        client: string;
-        provider: string;
+        client: components['schemas']['PluginLabel'];
+        provider: components['schemas']['ProviderId'];
       };
       header?: {
         /**
@@ -955,7 +980,8 @@ export interface operations {
       content: {
         'application/json': {
           /** @description one provider; omitted means all */
-          provider?: string | null;
+          provider?: components['schemas']['ProviderId'] | null;
+          /** @description one line, not blank */
           reason: string;
           /** @default false */
           force?: boolean;

@@ -26,7 +26,7 @@ import {
 } from './config.js';
 import { createContext } from './context.js';
 import { BrokerError } from './errors.js';
-import { createLogger, type LogSink } from './log.js';
+import { createLogger, type Logger, type LogSink, redactText } from './log.js';
 import { unsupportedNode } from './nodeVersion.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { listen, type ListenTarget } from './server.js';
@@ -64,6 +64,27 @@ function batchedStderr(): LogSink {
   return line => {
     if (pending.push(line) === 1) setImmediate(flush);
   };
+}
+
+/**
+ * Sends an uncaught exception or unhandled rejection through the (redacting) log as one JSON line
+ * and exits 1. Without it Node prints the raw trace to stderr, around the redaction: a message
+ * that carried a token would reach the Jupyter log as it is.
+ *
+ * @param log - the broker's logger
+ */
+function logCrashes(log: Logger): void {
+  const fatal =
+    (event: string) =>
+    (err: unknown): void => {
+      log.error(event, {
+        error: err instanceof Error ? err : { name: typeof err, message: String(err) }
+      });
+      // The batched sink writes pending lines on exit.
+      process.exit(1);
+    };
+  process.on('uncaughtException', fatal('uncaught_exception'));
+  process.on('unhandledRejection', fatal('unhandled_rejection'));
 }
 
 function target(values: { socket?: string; host?: string; port?: string }): ListenTarget {
@@ -105,6 +126,7 @@ async function serve(args: string[]): Promise<void> {
     throw new UsageError('--log-level must be debug, info, warn or error');
   }
   const log = createLogger({ level: level as 'info', sink: batchedStderr() });
+  logCrashes(log);
   const config = await loadConfig(values.config);
   const key = await loadKey(values['key-file']);
   const store = await openStore(config.store, { upstreamTimeoutMs: config.upstream_timeout_ms });
@@ -284,7 +306,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
         refused(err instanceof ConfigError ? 'config_error' : code, err);
       return 1;
     }
-    console.error(`token-broker: ${(err as Error)?.stack ?? String(err)}`);
+    // Through the redaction too: a stack's first line is the error's message.
+    console.error(`token-broker: ${redactText((err as Error)?.stack ?? String(err))}`);
     return 1;
   }
 }

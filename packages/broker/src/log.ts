@@ -2,8 +2,10 @@
  * Structured logging: one JSON object per line on stderr (stdout carries only the ready line).
  *
  * The redaction guard is a second line of defence: call sites never pass token material, and if one
- * ever does, fields whose name looks secret and values that look like tokens are replaced before the
- * line is written.
+ * ever does, fields whose name looks secret are replaced, and inside every string value the token
+ * material is cut out wherever it sits: a whole value that is a token, a JWT or a long opaque run
+ * inside a sentence, `Bearer …`, `code=…` in a query or form, `"refresh_token":"…"` in quoted
+ * JSON. A filesystem path is not a token: a long socket path stays readable.
  *
  * The broker's events (`events.ts`) reach the log through {@link eventLogger}, subscribed once in
  * `context.ts`; other lines (start-up, request failures, a provider's discovery) are written directly.
@@ -38,21 +40,78 @@ const SECRET_NAME =
   /(token|secret|password|verifier|code|key|authorization|cookie|assertion|nonce|state)/i;
 /** Field names that look secret but carry only safe metadata. */
 const SAFE_NAMES = new Set(['error_code', 'code_name', 'status_code', 'event', 'error']);
-/** JWTs and long opaque strings. */
-const TOKENISH = /^(eyJ[\w-]*\.[\w-]*\.[\w-]*|[A-Za-z0-9_~.+/=-]{40,})$/;
+/** Names of values that are secret wherever they appear as `name=value` or `"name": "value"`. */
+const SECRET_PARAM =
+  'access_token|refresh_token|id_token|subject_token|device_code|code_verifier|code|client_secret|client_assertion|assertion|password|state|nonce|token';
+/** `name=value` in a query string, a form body or a sentence. */
+const PARAM_VALUE = new RegExp(`\\b(${SECRET_PARAM})=([^&\\s"',;]+)`, 'gi');
+/** `"name": "value"` in JSON quoted inside a string (escaped quotes too). */
+const JSON_VALUE = new RegExp(
+  `(\\\\?"(?:${SECRET_PARAM})\\\\?"\\s*:\\s*\\\\?")((?:[^"\\\\]|\\\\[^"])*)`,
+  'gi'
+);
+/** An HTTP credential: `Bearer xyz`, `Basic xyz`. */
+const CREDENTIAL = /\b(Bearer|Basic|DPoP)\s+[^\s"',;]+/gi;
+/** A JWT anywhere. */
+const JWT = /eyJ[\w-]*\.[\w-]*\.[\w-]*/g;
+/** A long opaque run (a refresh token, a code, a key): 32+ characters without a path separator. */
+const OPAQUE = /(^|[^\w~+=/-])([A-Za-z0-9_~+=-]{32,})(?![\w~+=-])/g;
+/** A value that is all one token (base64 with `/` included). */
+const WHOLE_TOKEN = /^[A-Za-z0-9_~.+/=-]{40,}$/;
 
 /**
- * Replaces secret-looking fields and token-looking values.
+ * Whether a long run of token characters is random rather than a word: it has a digit, or both
+ * cases (`authorization_response_iss_parameter_supported` is a name, not a secret).
+ */
+function looksRandom(run: string): boolean {
+  return /\d/.test(run) || (/[a-z]/.test(run) && /[A-Z]/.test(run));
+}
+/** A filesystem path: absolute, home-relative or a Windows drive, no spaces. */
+const PATH = /^(\/|~\/|[A-Za-z]:\\)[^\s]*$/;
+
+/**
+ * A string with every piece of token material in it replaced by `[redacted]`.
+ *
+ * @param text - any string value of a log line
+ * @returns the text, redacted
+ * @example
+ * ```ts
+ * redactText('GET /cb?code=abc123&state=xyz'); // 'GET /cb?code=[redacted]&state=[redacted]'
+ * ```
+ */
+export function redactText(text: string): string {
+  if (PATH.test(text)) {
+    // A path keeps its segments (a long runtime directory name is not a token), but a query or a
+    // JWT in it is still cut out.
+    return text.replace(PARAM_VALUE, '$1=[redacted]').replace(JWT, '[redacted]');
+  }
+  if (WHOLE_TOKEN.test(text) && looksRandom(text)) return '[redacted]';
+  return text
+    .replace(JWT, '[redacted]')
+    .replace(CREDENTIAL, '$1 [redacted]')
+    .replace(JSON_VALUE, '$1[redacted]')
+    .replace(PARAM_VALUE, '$1=[redacted]')
+    .replace(OPAQUE, (all, before: string, run: string) =>
+      looksRandom(run) ? `${before}[redacted]` : all
+    );
+}
+
+/**
+ * Replaces secret-looking fields and the token material inside every string.
  *
  * @param value - any JSON value
  * @returns a copy safe to write
  */
 export function redact(value: unknown, depth = 0): unknown {
   if (depth > 5) return '[deep]';
-  if (typeof value === 'string') return TOKENISH.test(value) ? '[redacted]' : value;
+  if (typeof value === 'string') return redactText(value);
   if (Array.isArray(value)) return value.map(v => redact(v, depth + 1));
   if (value instanceof Error) {
-    return { name: value.name, message: redact(value.message, depth + 1) };
+    return {
+      name: value.name,
+      message: redact(value.message, depth + 1),
+      ...(value.stack === undefined ? {} : { stack: redact(value.stack, depth + 1) })
+    };
   }
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};

@@ -82,7 +82,7 @@ export class HubGrant implements GrantHandler {
       const why = hub.lastError?.message.replace(/ Try again in \d+ s\.$/, '');
       throw new UpstreamUnavailable(
         `${why ?? `JupyterHub asked to wait before '${hub.id}' is asked again.`} Try again in ${retryAfter} s.`,
-        { retryAfter }
+        { retryAfter, repeat: true }
       );
     }
     this.asked.add(hub.id);

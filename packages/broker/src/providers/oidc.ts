@@ -205,12 +205,17 @@ export class OidcProvider {
       const failed = this.lastError;
       if (failed !== undefined && waited < DISCOVERY_BACKOFF_S) {
         throw new BrokerError(failed.code, failed.message, {
-          retryAfter: failed.retryAfter === undefined ? undefined : DISCOVERY_BACKOFF_S - waited
+          retryAfter: failed.retryAfter === undefined ? undefined : DISCOVERY_BACKOFF_S - waited,
+          repeat: true
         });
       }
       this.configuration = this.runDiscovery();
       this.configuration.then(
         () => {
+          // The end of a discovery backoff, said once (its refusals were logged only at debug).
+          if (this.lastError !== undefined) {
+            this.options.log.info('discovery_recovered', { provider: this.id });
+          }
           this.lastError = undefined;
         },
         (err: BrokerError) => {

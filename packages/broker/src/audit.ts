@@ -324,7 +324,11 @@ export function auditInputOf(event: BrokerEvent): AuditInput {
         client: null,
         scopes: event.scopes,
         outcome,
-        ...grantReason(event.grant)
+        ...(event.reduced === undefined
+          ? grantReason(event.grant)
+          : {
+              reason: `the identity provider reduced the grant: ${event.reduced.join(' ')} no longer granted`
+            })
       };
     case 'token.fetch_failed':
       return {

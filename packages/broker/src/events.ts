@@ -112,6 +112,11 @@ export interface TokenFetched {
   readonly expiresAt: number;
   /** Whether the IdP rotated the refresh token (`refresh_token` only). */
   readonly rotated?: boolean;
+  /**
+   * Scopes the grant recorded that this token, asked with the grant's own scopes, lacks: the IdP
+   * reduced the grant, whose record now holds only `scopes` (`refresh_token` only; absent when none).
+   */
+  readonly reduced?: readonly string[];
   /** Duration of the upstream call. */
   readonly seconds: number;
 }

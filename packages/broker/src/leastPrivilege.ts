@@ -6,9 +6,15 @@
  * - {@link requireAllowedAudience}: the audience asked, against the provider's allowed audiences;
  * - {@link requireGranted}: the scopes asked, against what the sign-in granted or the token carries
  *   (a grant cannot be widened by asking);
- * - {@link requireNotWider}: what the IdP says it granted, against what was asked. When the IdP grants
- *   more, the broker refuses the token (502 `upstream_error`) rather than hand it out: narrowing it
- *   afterwards is not possible, and a second request could be widened just the same.
+ * - {@link narrowedScopes} and {@link requireNarrowing}: whether a request asks fewer scopes than the
+ *   sign-in's grant holds, and whether the provider's `narrowing` may answer it (a narrowed token must
+ *   never shrink what later requests can get);
+ * - {@link requireNotWider} / {@link widerThanAsked}: what the IdP says it granted, against what was
+ *   asked. When the IdP grants more, the broker refuses the token (502 `upstream_error`) rather than
+ *   hand it out: narrowing it afterwards is not possible, and a second request could be widened just
+ *   the same;
+ * - {@link scopesLost}: what a grant's own (default) token no longer carries of what the grant records:
+ *   the IdP reduced the grant, and the record must follow it.
  */
 import type { ProviderConfig } from './providers/providerConfig.js';
 import { ScopeNotAllowed, UpstreamError } from './errors.js';
@@ -90,6 +96,96 @@ export function requireGranted(
 }
 
 /**
+ * The scopes of a request that asks fewer than the sign-in's grant holds. A request naming none, or
+ * naming every scope of the grant, is the grant's own request: it needs no narrowing.
+ *
+ * @param asked - the scopes asked (already checked with {@link requireGranted}), or undefined
+ * @param granted - the scopes the grant holds
+ * @returns the scopes asked when they are fewer than the grant's, else undefined
+ * @example
+ * ```ts
+ * narrowedScopes(['read'], ['openid', 'read']); // ['read']
+ * narrowedScopes(['read', 'openid'], ['openid', 'read']); // undefined
+ * ```
+ */
+export function narrowedScopes(
+  asked: readonly string[] | undefined,
+  granted: readonly string[]
+): readonly string[] | undefined {
+  if (asked === undefined || granted.every(s => asked.includes(s))) return undefined;
+  return asked;
+}
+
+/**
+ * Refuses a narrowed request when the provider's `narrowing` is `refuse`: no narrowing method is
+ * known to leave that IdP's grant whole, and a wider token is never handed out instead.
+ *
+ * @param provider - the provider's config
+ * @param narrowed - the scopes of a narrowed request ({@link narrowedScopes}), or undefined
+ * @param granted - the scopes the grant holds, named in the message
+ * @throws {@link ScopeNotAllowed} naming what the caller can ask and what an admin can set
+ * @example
+ * ```ts
+ * requireNarrowing(provider.config, undefined, grant.scopes); // the grant's own token: fine
+ * ```
+ */
+export function requireNarrowing(
+  provider: ProviderConfig,
+  narrowed: readonly string[] | undefined,
+  granted: readonly string[]
+): void {
+  if (narrowed === undefined || provider.narrowing !== 'refuse') return;
+  throw new ScopeNotAllowed(
+    `Provider '${provider.id}' hands out no token narrower than its sign-in (${quoted(granted)}): ` +
+      'ask without scopes for that token. An admin can set the provider\'s "narrowing" to "refresh" ' +
+      '(an IdP that keeps a refresh token\'s scope, RFC 6749 §6) or "exchange" (RFC 8693 token exchange).'
+  );
+}
+
+/**
+ * The refusal of a token whose granted scopes reach beyond what was asked, if they do; for a caller
+ * that must store something first (a rotated refresh token) and throw after.
+ *
+ * @param provider - provider id, for the message
+ * @param asked - the scopes asked (with the provider's implied scopes)
+ * @param granted - the scopes the IdP says it granted
+ * @returns the {@link UpstreamError} to throw, or undefined when the token is not wider
+ * @example
+ * ```ts
+ * widerThanAsked('kc', ['read'], ['read', 'write']); // UpstreamError naming write
+ * ```
+ */
+export function widerThanAsked(
+  provider: string,
+  asked: readonly string[],
+  granted: readonly string[]
+): UpstreamError | undefined {
+  const extra = granted.filter(s => !asked.includes(s));
+  if (extra.length === 0) return undefined;
+  return new UpstreamError(
+    `Provider '${provider}' granted more than was asked (${extra.join(', ')}); the token was not handed out.`
+  );
+}
+
+/**
+ * What a grant records that its own token, just got from the IdP, does not carry. A non-empty answer
+ * means the IdP reduced the grant (e.g. Django OAuth Toolkit after a narrowed refresh): the grant's
+ * record must shrink to match, or the panel and {@link requireGranted} would promise scopes the IdP no
+ * longer gives.
+ *
+ * @param recorded - the scopes the grant records
+ * @param carried - the scopes of the token the IdP gave for a request of the grant's own scopes
+ * @returns the recorded scopes the token lacks, in the record's order
+ * @example
+ * ```ts
+ * scopesLost(['openid', 'read', 'email'], ['openid', 'read']); // ['email']
+ * ```
+ */
+export function scopesLost(recorded: readonly string[], carried: readonly string[]): string[] {
+  return recorded.filter(s => !carried.includes(s));
+}
+
+/**
  * Refuses a token whose granted scopes reach beyond what was asked.
  *
  * @param provider - provider id, for the message
@@ -106,10 +202,6 @@ export function requireNotWider(
   asked: readonly string[],
   granted: readonly string[]
 ): void {
-  const extra = granted.filter(s => !asked.includes(s));
-  if (extra.length > 0) {
-    throw new UpstreamError(
-      `Provider '${provider}' granted more than was asked (${extra.join(', ')}); the token was not handed out.`
-    );
-  }
+  const refused = widerThanAsked(provider, asked, granted);
+  if (refused !== undefined) throw refused;
 }

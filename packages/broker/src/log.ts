@@ -224,6 +224,13 @@ export function logLineOf(event: BrokerEvent): {
         }
       };
     case 'token.fetched':
+      if (event.reduced !== undefined) {
+        return {
+          level: 'warn',
+          event: 'grant_scopes_reduced',
+          fields: { provider: event.provider, scopes: event.scopes, lost: event.reduced }
+        };
+      }
       return event.grant === 'refresh_token'
         ? {
             level: 'info',

@@ -19,8 +19,11 @@ import type { TokenCache } from '../tokenCache.js';
 export interface TokenRequest {
   /** Scopes (already checked against the provider's allowed set), or undefined for the default. */
   readonly scopes: readonly string[] | undefined;
-  /** Seconds the token must stay valid. */
-  readonly minTtl: number;
+  /**
+   * Seconds the token must stay valid (a promise: refused when a new token cannot keep it), or
+   * undefined for the default (`default_min_ttl`, at most half the token's lifetime).
+   */
+  readonly minTtl: number | undefined;
   /** Audience, or undefined. */
   readonly audience: string | undefined;
 }
@@ -47,8 +50,10 @@ export interface GrantServices {
   readonly cache: TokenCache;
   readonly providers: ProviderRegistry;
   readonly events: BrokerEvents;
-  /** Seconds ahead of expiry to get a new token. */
+  /** Seconds ahead of expiry to get a new token (at most half a token's lifetime). */
   readonly marginSeconds: number;
+  /** `min_ttl` of a caller that names none (at most half a token's lifetime). */
+  readonly defaultMinTtl: number;
   /** Epoch seconds now. */
   now(): number;
   /** An access token of a provider, through the service (the token exchange's subject). */
@@ -133,7 +138,7 @@ export function hubProvider(provider: Provider): HubProvider {
  *
  * @param events - the emitter
  * @param fetched - the provider, the grant, the token, the call's seconds and, for a refresh,
- *   whether the refresh token was rotated
+ *   whether the refresh token was rotated and which recorded scopes the IdP dropped from the grant
  * @example
  * ```ts
  * reportFetched(events, { provider: 'svc', grant: 'client_credentials', token, seconds: elapsed() });
@@ -147,9 +152,10 @@ export function reportFetched(
     token: AccessToken;
     seconds: number;
     rotated?: boolean;
+    reduced?: readonly string[];
   }
 ): void {
-  const { provider, grant, token, seconds, rotated } = fetched;
+  const { provider, grant, token, seconds, rotated, reduced } = fetched;
   void events.emit({
     kind: 'token.fetched',
     provider,
@@ -157,6 +163,7 @@ export function reportFetched(
     scopes: token.scopes,
     expiresAt: token.expiresAt,
     ...(rotated === undefined ? {} : { rotated }),
+    ...(reduced === undefined || reduced.length === 0 ? {} : { reduced }),
     seconds
   });
 }

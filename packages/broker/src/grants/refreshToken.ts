@@ -10,7 +10,11 @@
  *   is stored with it ({@link Grant.lastToken}), so a broker that waited for the lock uses it instead
  *   of spending the rotated-away refresh token;
  * - `invalid_grant` re-reads the store once (a rotation may have won elsewhere), then ends the grant;
- * - an upstream outage keeps the grant and backs off (2, 4, 8, … 60 s);
+ * - an upstream outage or an unusable answer (a 5xx, HTML, broken JSON) keeps the grant and backs
+ *   off (2, 4, 8, … 60 s): callers meanwhile get 503 without an IdP call;
+ * - a caller waits at most `upstream_timeout_ms` (then 503), but a refresh request that was sent goes
+ *   on (up to `refreshLimitMs`) holding both locks, and its rotated refresh token is stored: a slow
+ *   IdP's rotation is never lost, and no other refresh spends the rotated-away token meanwhile;
  * - a sign-in or sign-out during a refresh wins: the refresh's access token is never handed out,
  *   but a refresh token it rotated is stored, so the sign-in or sign-out waiting for the grant's
  *   lock takes (and revokes upstream) the refresh token that is live, never the one rotated away;
@@ -18,9 +22,15 @@
  *   replaces it under it and hands back the grant it replaced.
  */
 import { type AccessToken, accessTokenOf, scopeKey, shouldRefresh } from '../accessToken.js';
-import { InvalidRequest, LoginRequired, UpstreamUnavailable } from '../errors.js';
+import { InvalidRequest, LoginRequired, UpstreamError, UpstreamUnavailable } from '../errors.js';
 import { stopwatch } from '../events.js';
-import { requireGranted } from '../leastPrivilege.js';
+import {
+  narrowedScopes,
+  requireGranted,
+  requireNarrowing,
+  scopesLost,
+  widerThanAsked
+} from '../leastPrivilege.js';
 import { GrantRejected, type OidcProvider, type TokenSet } from '../providers/oidc.js';
 import type { Provider } from '../providers/registry.js';
 import { KeyedMutex } from '../stores/keyedMutex.js';
@@ -34,6 +44,9 @@ import {
   reportFailed,
   reportFetched
 } from './grantHandler.js';
+
+/** The cache key of the grant's own token (its scopes, no narrowing). */
+const OWN_KEY = scopeKey(undefined);
 
 /**
  * Seconds to wait after `failures` consecutive upstream failures.
@@ -80,14 +93,69 @@ export class RefreshTokenGrant implements GrantHandler {
     const grant = await this.services.store.get(provider.id);
     if (grant === undefined) throw new LoginRequired(provider.id);
     requireGranted(provider.id, request.scopes, { grant: grant.scopes });
-    return scopeKey(request.scopes);
+    // Asking every scope of the grant is asking its own token; fewer is a narrowed token, which the
+    // provider's `narrowing` may refuse.
+    const narrowed = narrowedScopes(request.scopes, grant.scopes);
+    requireNarrowing(provider.config, narrowed, grant.scopes);
+    return scopeKey(narrowed);
   }
 
+  /**
+   * A new token of the grant, answered within `upstream_timeout_ms`: the refresh itself runs under
+   * the grant's locks to its end, answered or not (see {@link RefreshTokenGrant.withinDeadline}).
+   *
+   * @throws {@link UpstreamUnavailable} at the deadline, or for an outage or unusable answer
+   * @throws {@link LoginRequired} when the IdP ended the grant
+   */
   fetch(provider: Provider, key: string, request: GrantRequest): Promise<AccessToken> {
     const oidc = oidcProvider(provider);
-    return this.refreshing.run(provider.id, () =>
-      this.withStoreLock(provider.id, () => this.refresh(oidc, key, request))
+    if (key !== OWN_KEY && provider.config.narrowing === 'exchange') {
+      return this.exchanged(oidc, key, request);
+    }
+    const caller = { waiting: true };
+    const locked = this.refreshing.run(provider.id, () =>
+      this.withStoreLock(provider.id, () =>
+        // A caller that gave up before the locks were free starts no IdP call of its own.
+        caller.waiting ? this.refresh(oidc, key, request) : Promise.reject(GAVE_UP)
+      )
     );
+    return this.withinDeadline(oidc, locked, caller);
+  }
+
+  /**
+   * Answers the caller by `upstream_timeout_ms` while `locked` (the refresh, holding the in-process
+   * and the store lock) goes on: a refresh request the IdP got may rotate the refresh token, so its
+   * late answer is still stored before the locks are released, and no other refresh can spend the
+   * old refresh token meanwhile (an IdP with reuse detection would end the sign-in).
+   */
+  private withinDeadline(
+    provider: OidcProvider,
+    locked: Promise<AccessToken>,
+    caller: { waiting: boolean }
+  ): Promise<AccessToken> {
+    return new Promise<AccessToken>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        caller.waiting = false;
+        reject(
+          new UpstreamUnavailable(
+            `The identity provider did not answer within ${provider.timeoutMs} ms; the refresh ` +
+              'goes on and its result is kept for the next request.',
+            { retryAfter: backoffSeconds(1) }
+          )
+        );
+      }, provider.timeoutMs);
+      timer.unref();
+      locked.then(
+        token => {
+          clearTimeout(timer);
+          resolve(token);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        }
+      );
+    });
   }
 
   /**
@@ -103,17 +171,22 @@ export class RefreshTokenGrant implements GrantHandler {
     key: string,
     request: GrantRequest
   ): Promise<AccessToken> {
-    const { cache, marginSeconds } = this.services;
-    const { scopes, minTtl } = request;
+    const { cache, marginSeconds, defaultMinTtl } = this.services;
+    const { minTtl } = request;
+    // `scope` is sent only for a narrowed token (narrowing `refresh`), never for the grant's own.
+    const scopes = key === OWN_KEY ? undefined : request.scopes;
     const now = (): number => this.services.now();
     // A refresh that finished while this one waited for the lock may already have done the work.
     const cached = cache.get(provider.id, key);
-    if (!shouldRefresh(cached, now(), minTtl, marginSeconds)) return cached as AccessToken;
+    if (!shouldRefresh(cached, now(), minTtl, marginSeconds, defaultMinTtl)) {
+      return cached as AccessToken;
+    }
 
     const backoff = this.backoff.get(provider.id);
     if (backoff !== undefined && backoff.until > now()) {
       throw new UpstreamUnavailable(`'${provider.id}' is backing off after upstream failures.`, {
-        retryAfter: backoff.until - now()
+        retryAfter: backoff.until - now(),
+        repeat: true
       });
     }
 
@@ -126,14 +199,21 @@ export class RefreshTokenGrant implements GrantHandler {
     if (
       shared != null &&
       shared.scopeKey === key &&
-      !shouldRefresh(shared, now(), minTtl, marginSeconds)
+      !shouldRefresh(shared, now(), minTtl, marginSeconds, defaultMinTtl)
     ) {
-      const token = accessTokenOf({ ...shared, lifetime: shared.expiresAt - now() });
+      const token = accessTokenOf({
+        ...shared,
+        lifetime: shared.lifetime ?? shared.expiresAt - now()
+      });
       cache.set(provider.id, key, token);
       return token;
     }
     const { events } = this.services;
     let tokens: TokenSet;
+    /** The refusal of an answer wider than asked, thrown once its rotation is stored. */
+    let refused: UpstreamError | undefined;
+    /** What the grant records that its own token no longer carries: the IdP reduced the grant. */
+    let lost: string[] = [];
     for (let attempt = 0; ; attempt++) {
       if (grant.refreshToken === null) {
         throw new LoginRequired(
@@ -148,8 +228,7 @@ export class RefreshTokenGrant implements GrantHandler {
       } catch (err) {
         const seconds = elapsed();
         if (!(err instanceof GrantRejected)) {
-          const retryAfter =
-            err instanceof UpstreamUnavailable ? this.noteFailure(provider.id, err) : undefined;
+          const retryAfter = upstreamFailed(err) ? this.noteFailure(provider.id, err) : undefined;
           reportFailed(events, { ...report, error: err, seconds, retryAfter });
           throw err;
         }
@@ -168,11 +247,19 @@ export class RefreshTokenGrant implements GrantHandler {
         reportFailed(events, { ...report, error: err, seconds, grantEnded: 'invalid_grant' });
         throw err;
       }
+      const asked = [...(scopes ?? grant.scopes), ...provider.config.implied_scopes];
+      refused = widerThanAsked(provider.id, asked, tokens.scopes);
+      if (refused !== undefined) {
+        reportFailed(events, { ...report, error: refused, seconds: elapsed() });
+        break;
+      }
+      if (scopes === undefined) lost = scopesLost(grant.scopes, tokens.scopes);
       reportFetched(events, {
         ...report,
         token: tokens,
         seconds: elapsed(),
-        rotated: tokens.refreshToken !== grant.refreshToken
+        rotated: tokens.refreshToken !== grant.refreshToken,
+        reduced: lost
       });
       break;
     }
@@ -191,10 +278,23 @@ export class RefreshTokenGrant implements GrantHandler {
       }
       throw new LoginRequired(provider.id, 'was signed out during the refresh');
     }
+    if (refused !== undefined) {
+      // The token is not handed out, but a rotated refresh token is the only live one.
+      if (rotated) {
+        await this.services.store.put({
+          ...grant,
+          refreshToken: tokens.refreshToken,
+          updatedAt: now()
+        });
+      }
+      throw refused;
+    }
     const token = accessTokenOf(tokens);
     await this.services.store.put({
       ...grant,
       refreshToken: tokens.refreshToken,
+      // The record follows what the IdP now gives: the panel and later requests see the real grant.
+      scopes: lost.length === 0 ? grant.scopes : grant.scopes.filter(s => !lost.includes(s)),
       updatedAt: rotated ? now() : grant.updatedAt,
       lastToken: shareable(key, token)
     });
@@ -202,8 +302,54 @@ export class RefreshTokenGrant implements GrantHandler {
     return token;
   }
 
+  /**
+   * A narrowed token by RFC 8693 token exchange of the grant's own access token (narrowing
+   * `exchange`), at the same token endpoint: the refresh token is only ever refreshed for the grant's
+   * own scopes, so no IdP can bind it to the narrowed ones. No lock is held: nothing is rotated.
+   *
+   * @throws {@link LoginRequired} when a sign-in or sign-out happened meanwhile
+   */
+  private async exchanged(
+    provider: OidcProvider,
+    key: string,
+    request: GrantRequest
+  ): Promise<AccessToken> {
+    const { events, cache } = this.services;
+    const scopes = request.scopes ?? [];
+    const generation = this.generations.get(provider.id) ?? 0;
+    const subject = await this.services.token(provider, {
+      scopes: undefined,
+      minTtl: request.minTtl,
+      audience: undefined
+    });
+    const report = { provider: provider.id, grant: 'token_exchange' as const, scopes };
+    const elapsed = stopwatch();
+    let tokens: TokenSet;
+    try {
+      tokens = await provider.exchangeToken(subject.accessToken, scopes, undefined);
+    } catch (err) {
+      reportFailed(events, { ...report, error: err, seconds: elapsed() });
+      // The IdP's refusal is an admin's to fix in this provider's narrowing, not a sign-in matter.
+      throw err instanceof UpstreamError
+        ? new UpstreamError(
+            `Provider '${provider.id}' could not narrow the token by token exchange: ` +
+              `${err.message.replace(/\.$/, '')}. An admin can set its "narrowing" to "refuse", or to ` +
+              '"refresh" if the IdP keeps a refresh token\'s scope.',
+            { cause: err }
+          )
+        : err;
+    }
+    reportFetched(events, { ...report, token: tokens, seconds: elapsed() });
+    if ((this.generations.get(provider.id) ?? 0) !== generation) {
+      throw new LoginRequired(provider.id, 'was signed out during the token exchange');
+    }
+    const token = accessTokenOf(tokens);
+    cache.set(provider.id, key, token);
+    return token;
+  }
+
   /** Starts or lengthens the backoff; returns its seconds. */
-  private noteFailure(provider: string, err: UpstreamUnavailable): number {
+  private noteFailure(provider: string, err: UpstreamUnavailable | UpstreamError): number {
     const failures = (this.backoff.get(provider)?.failures ?? 0) + 1;
     const wait = Math.max(backoffSeconds(failures), err.retryAfter ?? 0);
     this.backoff.set(provider, { until: this.services.now() + wait, failures });
@@ -332,8 +478,20 @@ export class RefreshTokenGrant implements GrantHandler {
   }
 }
 
-/** What other brokers on the store see of a token: its lifetime is this broker's own reading. */
+/** What other brokers on the store see of a token. */
 function shareable(key: string, token: AccessToken): SharedToken {
-  const { accessToken, tokenType, expiresAt, scopes } = token;
-  return { scopeKey: key, accessToken, tokenType, expiresAt, scopes };
+  const { accessToken, tokenType, expiresAt, scopes, lifetime } = token;
+  return { scopeKey: key, accessToken, tokenType, expiresAt, scopes, lifetime };
+}
+
+/** Why a refresh task ended without an answer: its caller had given up before the locks were free. */
+const GAVE_UP = new UpstreamUnavailable('The caller stopped waiting before the refresh started.');
+
+/**
+ * Whether a refresh failed at the IdP's end (down, slow, a 5xx, or an answer that is not a token
+ * response: HTML from a gateway, broken JSON): each backs off, so callers do not all call a failing
+ * IdP again. A refusal of the request itself (`invalid_scope`) does not.
+ */
+function upstreamFailed(err: unknown): err is UpstreamUnavailable | UpstreamError {
+  return err instanceof UpstreamUnavailable || err instanceof UpstreamError;
 }

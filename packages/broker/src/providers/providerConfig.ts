@@ -26,6 +26,17 @@ export type ProviderKind = 'oidc' | 'oauth2' | 'keycloak' | 'cognito' | 'jupyter
 /** How the broker gets tokens from a provider (`hub`: from the hub's route, kind `hub` only). */
 export type GrantType = 'authorization_code' | 'client_credentials' | 'token_exchange' | 'hub';
 
+/**
+ * How a sign-in's grant answers a request for fewer scopes than it holds (a narrowed token):
+ * - `refresh`: a refresh with `scope` (RFC 6749 §6). Only for IdPs that keep the refresh token's scope
+ *   (oidc-provider, Keycloak 25+): one that binds the rotated refresh token to the narrowed scope (Django
+ *   OAuth Toolkit, Keycloak 24.0) shrinks the grant for good;
+ * - `exchange`: RFC 8693 token exchange of the grant's own access token at the same token endpoint;
+ *   the refresh token is only ever refreshed without `scope`, so the grant cannot shrink;
+ * - `refuse`: 403 `scope_not_allowed` before any upstream call; only the grant's own token is handed out.
+ */
+export type NarrowingMethod = 'refresh' | 'exchange' | 'refuse';
+
 /** How the broker authenticates at the token endpoint. */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
@@ -97,6 +108,11 @@ export interface ProviderConfig {
   readonly grant: GrantType;
   /** Audiences a caller may ask for (client credentials and token exchange). */
   readonly audiences: readonly string[];
+  /**
+   * How a narrowed token is got from a sign-in's grant; null for grants that keep no refresh token
+   * (client credentials, token exchange: each token is asked with its own scopes) and kind `hub`.
+   */
+  readonly narrowing: NarrowingMethod | null;
   readonly token_exchange: TokenExchangeConfig | null;
   /**
    * Scopes the IdP always adds to what is asked, accepted beyond the request (JupyterHub adds the
@@ -125,6 +141,7 @@ const COMMON_KEYS = [
   'token_exchange',
   'account_claim',
   'implied_scopes',
+  'narrowing',
   'revocation_endpoint',
   'revoke_replaced_grant'
 ];
@@ -151,6 +168,25 @@ function allKeys(): string[] {
   return [...new Set([...COMMON_KEYS, ...Object.values(KIND_KEYS).flat()])];
 }
 const GRANTS: readonly GrantType[] = ['authorization_code', 'client_credentials', 'token_exchange'];
+/** Every narrowing method, the default (`refuse`) first. */
+const ANY_NARROWING: readonly NarrowingMethod[] = ['refuse', 'refresh', 'exchange'];
+/**
+ * The narrowing methods each sign-in kind accepts; the first is its default. Every default is
+ * `refuse`: the broker cannot tell from discovery whether an IdP keeps a refresh token's scope on a
+ * narrowed refresh (Django OAuth Toolkit does not, Keycloak 24.0 did not), nor whether it lets this
+ * client exchange its own tokens, and guessing wrong shrinks the user's grant for good. Cognito's
+ * refresh answer names no `scope` (a "narrowed" token could carry every scope unseen) and it has no
+ * token exchange; JupyterHub issues no refresh token: both only refuse.
+ */
+const NARROWING_OF_KIND: Readonly<
+  Record<Exclude<ProviderKind, 'hub'>, readonly NarrowingMethod[]>
+> = {
+  oidc: ANY_NARROWING,
+  keycloak: ANY_NARROWING,
+  oauth2: ANY_NARROWING,
+  cognito: ['refuse'],
+  jupyterhub: ['refuse']
+};
 const AUTH_METHODS: readonly ClientAuthMethod[] = [
   'client_secret_basic',
   'client_secret_post',
@@ -431,6 +467,7 @@ function hubProvider({ id, title, hub }: HubEntry): ProviderConfig {
     audiences: [],
     revocation_endpoint: null,
     revoke_replaced_grant: false,
+    narrowing: null,
     token_exchange: null,
     implied_scopes: [],
     account_claim: null,
@@ -543,6 +580,7 @@ function resolveProvider(raw: unknown, key: string): ProviderConfig {
   if (exchange?.audience != null && !audiences.includes(exchange.audience)) {
     audiences.push(exchange.audience);
   }
+  const narrowing = narrowingOf(kind, grant, raw.narrowing, `${key}.narrowing`);
   const outside = (exchange?.scopes ?? []).filter(s => !scopes.includes(s));
   if (outside.length > 0) {
     throw new ConfigError(`${key}.token_exchange.scopes`, `${outside.join(', ')} not in scopes`);
@@ -573,9 +611,43 @@ function resolveProvider(raw: unknown, key: string): ProviderConfig {
     audiences,
     revocation_endpoint: revocation,
     revoke_replaced_grant: revokeReplaced,
+    narrowing,
     token_exchange: exchange,
     account_claim: accountClaim
   };
+}
+
+/**
+ * The `narrowing` of a provider: the kind's default when absent, one the kind accepts when given;
+ * null (and refused when given) for grants that keep no refresh token.
+ *
+ * @throws {@link ConfigError}
+ */
+function narrowingOf(
+  kind: Exclude<ProviderKind, 'hub'>,
+  grant: GrantType,
+  value: unknown,
+  key: string
+): NarrowingMethod | null {
+  if (grant !== 'authorization_code') {
+    if (value == null) return null;
+    throw new ConfigError(
+      key,
+      `applies to sign-ins only (grant "authorization_code"); grant "${grant}" asks each token's scopes itself`
+    );
+  }
+  const allowed = NARROWING_OF_KIND[kind];
+  if (value == null) return allowed[0];
+  const method = oneOf(value, ANY_NARROWING, key);
+  if (!allowed.includes(method)) {
+    throw new ConfigError(
+      key,
+      kind === 'cognito'
+        ? 'must be "refuse" for kind "cognito" (its refresh answer names no scope and it has no token exchange)'
+        : 'must be "refuse" for kind "jupyterhub" (JupyterHub issues no refresh token)'
+    );
+  }
+  return method;
 }
 
 /**

@@ -9,7 +9,8 @@ let broker: TestBroker;
 beforeAll(async () => {
   idp = await startIdP();
   idp.accessTokenTtl = 60;
-  broker = await startBroker(idp);
+  // A narrowed refresh is in the flow too (oidc-provider keeps the refresh token's scope).
+  broker = await startBroker(idp, { provider: { narrowing: 'refresh' } });
 });
 afterAll(async () => {
   await broker.close();

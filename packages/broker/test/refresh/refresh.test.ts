@@ -16,7 +16,11 @@ beforeEach(async () => {
   idp.accessTokenTtl = 120;
   idp.down = false;
   idp.hang = false;
-  broker = await startBroker(idp, { config: { upstream_timeout_ms: 300 } });
+  // narrowing "refresh": oidc-provider keeps a refresh token's scope (test/narrowing proves it).
+  broker = await startBroker(idp, {
+    config: { upstream_timeout_ms: 300 },
+    provider: { narrowing: 'refresh' }
+  });
   expect((await broker.login()).status).toBe(200);
   idp.refreshes = 0;
   idp.refreshFailures = 0;

@@ -56,7 +56,7 @@ const FIX: Readonly<Record<string, string>> = {
   unsupported_grant_type:
     'the identity provider does not offer this grant; use another sign-in method',
   invalid_request:
-    "the identity provider's words above say what it expected; check the provider's settings (client_id, scopes, authorization_params)",
+    "check the provider's settings (client_id, scopes, authorization_params) against the client registered at the identity provider",
   access_denied: 'sign in again and allow the access asked',
   temporarily_unavailable: 'try again later'
 };

@@ -33,6 +33,9 @@ c.TokenBroker.providers = [
         "issuer": f"http://127.0.0.1:{DEMO_IDP_PORT}",
         "client_id": "jupyter-demo",
         "scopes": ["openid", "profile", "email", "offline_access", "demo:read"],
+        # The demo IdP (oidc-provider) keeps a refresh token's scope on a narrowed refresh (RFC 6749 §6), so a
+        # plugin or notebook may ask a subset of scopes (README "Narrowed tokens"; the default refuses).
+        "narrowing": "refresh",
     }
 ]
 if VIA_JUPYTER:

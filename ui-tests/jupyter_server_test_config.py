@@ -35,6 +35,9 @@ c.TokenBroker.providers = [
         "issuer": DEMO_ISSUER,
         "client_id": "jupyter-demo",
         "scopes": ["openid", "profile", "email", "offline_access", "demo:read"],
+        # The demo IdP (oidc-provider) keeps a refresh token's scope on a narrowed refresh (RFC 6749 §6), so a
+        # plugin or notebook may ask a subset of scopes (README "Narrowed tokens"; the default refuses).
+        "narrowing": "refresh",
     },
     # The same IdP, through a client that gets no refresh tokens (as JupyterHub as an OAuth provider): its
     # sign-in needs renewing once its one-minute access token expires (the broker's `needs_login`).

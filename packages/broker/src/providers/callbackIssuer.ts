@@ -6,6 +6,9 @@
  */
 import { InvalidRequest } from '../errors.js';
 
+/** The issuer `oidc.ts` gives a provider with explicit endpoints and no `issuer` (no `iss` matches it). */
+const UNKNOWN_ISSUER = 'urn:jupyter-token-broker:unknown-issuer:';
+
 /** What of the IdP's metadata the check needs. */
 export interface IssuerMetadata {
   readonly issuer: string;
@@ -45,6 +48,14 @@ export function issuerProblem(
           : ' (if you refused it at the identity provider, that was the answer)') +
         `; if this repeats, the identity provider leaves 'iss' out of its ${error === null ? 'answers' : 'error answers'} ` +
         `against its own metadata: ask its admin to fix that.`
+    );
+  }
+  if (iss !== null && metadata.issuer.startsWith(UNKNOWN_ISSUER)) {
+    // Explicit endpoints without `issuer`: nothing to check the parameter against.
+    return new InvalidRequest(
+      `The sign-in response of provider '${provider}' names an issuer ('iss'), but the provider has ` +
+        `no configured issuer to check it against, so it was not used. To fix it: set the ` +
+        `provider's issuer to the identity provider's issuer URL.`
     );
   }
   if (iss !== null && iss !== metadata.issuer) {

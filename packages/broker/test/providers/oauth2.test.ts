@@ -110,6 +110,8 @@ describe('kind oauth2: explicit endpoints, no discovery', () => {
       headers: { accept: 'application/json' }
     });
     expect(done.status).toBe(400);
+    // The answer says why and what to set, not "did not pass validation".
+    expect(done.json.error_description).toMatch(/no configured issuer.*set the provider's issuer/);
     expect(await b.context.store.get('demo')).toBeUndefined();
   });
 

@@ -42,6 +42,8 @@ export interface InteropServer {
   serviceProvider(): Promise<Record<string, unknown>>;
   /** Sets the lifetime of the access tokens the server issues from now on. */
   setAccessTokenTtl(seconds: number): Promise<void>;
+  /** Holds back each refresh answer `ms` after the server processed it (rotated the token): a slow IdP. */
+  setRefreshLateMs(ms: number): Promise<void>;
   /** refresh_token grants the server answered (`ok`) and refused since the last reset. */
   refreshCounts(): Promise<{ ok: number; refused: number }>;
   resetCounts(): Promise<void>;
@@ -102,6 +104,9 @@ async function startOidcProvider(): Promise<InteropServer> {
     setAccessTokenTtl: async seconds => {
       idp.accessTokenTtl = seconds;
     },
+    setRefreshLateMs: async ms => {
+      idp.lateMs = ms;
+    },
     refreshCounts: async () => ({ ok: idp.refreshes, refused: idp.refreshFailures }),
     resetCounts: async () => {
       idp.refreshes = 0;
@@ -150,6 +155,7 @@ async function startDjangoOAuthToolkit(): Promise<InteropServer> {
       scopes: ['demo:read', 'demo:write']
     }),
     setAccessTokenTtl: seconds => dot.setAccessTokenTtl(seconds),
+    setRefreshLateMs: ms => dot.setRefreshLateMs(ms),
     refreshCounts: async () => {
       const state = await dot.state();
       return { ok: state.refreshes, refused: state.refreshFailures };

@@ -3,6 +3,7 @@
  * The demo identity provider: oidc-provider on 127.0.0.1 with a sign-in form of its own.
  *
  *   node idp.mjs [--port 9400] [--api-url http://127.0.0.1:9401] [--jupyter-port 8888 ...] [--redirect-uri URI ...]
+ *                [--access-token-ttl 60]
  *
  * Env defaults: DEMO_IDP_PORT, DEMO_API_PORT, DEMO_JUPYTER_PORTS (comma-separated), DEMO_REDIRECT_URIS
  * (comma-separated). Prints one JSON line `{"ready":true,"issuer":…}` on stdout when listening; logs (never
@@ -19,7 +20,12 @@ import Provider from 'oidc-provider';
 import { handleInteraction } from './lib/interactions.mjs';
 import { listenOrExit } from './lib/listen.mjs';
 import { allowJupyterProxyCallbacks, mountBehindJupyterProxy } from './lib/jupyterProxy.mjs';
-import { providerConfig, redirectUris, withHubClient } from './lib/providerConfig.mjs';
+import {
+  ACCESS_TOKEN_TTL,
+  providerConfig,
+  redirectUris,
+  withHubClient
+} from './lib/providerConfig.mjs';
 import { readFileSync } from 'node:fs';
 
 const HOST = '127.0.0.1';
@@ -30,6 +36,8 @@ const { values } = parseArgs({
     'api-url': { type: 'string' },
     'jupyter-port': { type: 'string', multiple: true },
     'redirect-uri': { type: 'string', multiple: true },
+    // Seconds the demo clients' access tokens live (default 60): short ones show the refresh rules.
+    'access-token-ttl': { type: 'string' },
     // A confidential JupyterHub client (OAuthenticator): its secret is read from a file, never from argv or env.
     'hub-redirect-uri': { type: 'string', multiple: true },
     'hub-client-secret-file': { type: 'string' },
@@ -77,7 +85,8 @@ const demoConfig = providerConfig({
   apiUrl,
   redirectUris: redirectUris(jupyterPorts, extraRedirectUris),
   jwks: { keys: [signingKey] },
-  cookieKeys: [randomBytes(32).toString('hex')]
+  cookieKeys: [randomBytes(32).toString('hex')],
+  accessTokenTtl: Number(values['access-token-ttl'] ?? ACCESS_TOKEN_TTL)
 });
 const provider = new Provider(
   issuer,

@@ -50,25 +50,71 @@ export function scopeKey(scopes: readonly string[] | undefined): string {
 }
 
 /**
+ * The most seconds a refresh margin or a default `min_ttl` takes of a token: half its lifetime, so
+ * any lifetime (10 s, 30 s, an hour) gets a token that is used for about half its life before it is
+ * replaced, never one refreshed on every request. Rounded up, so even a 1 s token is never handed
+ * out with 0 s left.
+ *
+ * @param lifetime - the token's lifetime in seconds (as its issuer gave it), or undefined when unknown
+ * @returns half the lifetime in whole seconds, rounded up, or Infinity when unknown (no cap)
+ * @example
+ * ```ts
+ * halfLife(30); // 15
+ * ```
+ */
+export function halfLife(lifetime: number | undefined): number {
+  return lifetime === undefined ? Infinity : Math.ceil(lifetime / 2);
+}
+
+/**
+ * Seconds a token must have left for a caller: an explicit `min_ttl` as asked (a hard promise), else
+ * the default `min_ttl`, at most half the token's lifetime.
+ *
+ * @param token - the token, with its lifetime when known
+ * @param minTtl - the caller's `min_ttl`, or undefined when it named none
+ * @param defaultMinTtl - the configured default (`default_min_ttl`)
+ * @returns the seconds it needs
+ * @example
+ * ```ts
+ * neededSeconds({ lifetime: 30 }, undefined, 30); // 15
+ * neededSeconds({ lifetime: 30 }, 25, 30); // 25
+ * ```
+ */
+export function neededSeconds(
+  token: { readonly lifetime?: number },
+  minTtl: number | undefined,
+  defaultMinTtl: number
+): number {
+  return minTtl ?? Math.min(defaultMinTtl, halfLife(token.lifetime));
+}
+
+/**
  * Whether a token must be replaced before it can be handed out.
  *
- * @param token - the token held, if any
+ * @param token - the token held, if any (with its lifetime when known)
  * @param now - epoch seconds
- * @param minTtl - seconds the caller needs the token to stay valid
- * @param margin - replace this many seconds ahead of expiry even when the caller needs less
- * @returns true when the token is missing or has less than `max(minTtl, margin)` seconds left
+ * @param minTtl - seconds the caller needs the token to stay valid, or undefined for the default
+ * @param margin - replace this many seconds ahead of expiry even when the caller needs less; at most
+ *   half the token's lifetime
+ * @param defaultMinTtl - the `min_ttl` of a caller that names none; at most half the token's lifetime
+ * @returns true when the token is missing or has less left than the caller needs or the margin
  * @example
  * ```ts
  * shouldRefresh({ expiresAt: 1000 }, 980, 30, 30); // true
+ * shouldRefresh({ expiresAt: 1000, lifetime: 30 }, 980, undefined, 30, 30); // false: 20 s left, 15 needed
  * ```
  */
 export function shouldRefresh(
-  token: Pick<AccessToken, 'expiresAt'> | undefined,
+  token: (Pick<AccessToken, 'expiresAt'> & { readonly lifetime?: number }) | undefined,
   now: number,
-  minTtl: number,
-  margin: number
+  minTtl: number | undefined,
+  margin: number,
+  defaultMinTtl: number = margin
 ): boolean {
-  return token === undefined || token.expiresAt - now < Math.max(minTtl, margin);
+  if (token === undefined) return true;
+  const cap = halfLife(token.lifetime);
+  const need = minTtl ?? Math.min(defaultMinTtl, cap);
+  return token.expiresAt - now < Math.max(need, Math.min(margin, cap));
 }
 
 /**

@@ -97,7 +97,8 @@ export function createContext(config: BrokerConfig, seams: ContextSeams = {}): B
     cache: new TokenCache(),
     events,
     clock,
-    marginSeconds: config.refresh_margin_seconds
+    marginSeconds: config.refresh_margin_seconds,
+    defaultMinTtl: config.default_min_ttl
   });
   const consents = new Consents({
     records,

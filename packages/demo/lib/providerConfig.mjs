@@ -48,9 +48,17 @@ export function redirectUris(jupyterPorts, extraRedirectUris = []) {
  * @param {string[]} options.redirectUris - the demo client's exact redirect URIs.
  * @param {{keys: object[]}} options.jwks - the private signing keys (generated at start, never written anywhere).
  * @param {string[]} options.cookieKeys - keys that sign the provider's cookies (generated at start).
+ * @param {number} [options.accessTokenTtl] - the demo clients' access-token lifetime in seconds (default
+ *   {@link ACCESS_TOKEN_TTL}; tests use 10 s to 300 s).
  * @returns {import('oidc-provider').Configuration} the configuration.
  */
-export function providerConfig({ apiUrl, redirectUris, jwks, cookieKeys }) {
+export function providerConfig({
+  apiUrl,
+  redirectUris,
+  jwks,
+  cookieKeys,
+  accessTokenTtl = ACCESS_TOKEN_TTL
+}) {
   return {
     clients: [
       {
@@ -105,7 +113,7 @@ export function providerConfig({ apiUrl, redirectUris, jwks, cookieKeys }) {
           return {
             scope: DEMO_API_SCOPE,
             audience: apiUrl,
-            accessTokenTTL: ACCESS_TOKEN_TTL,
+            accessTokenTTL: accessTokenTtl,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'RS256' } }
           };
@@ -124,7 +132,7 @@ export function providerConfig({ apiUrl, redirectUris, jwks, cookieKeys }) {
     issueRefreshToken: async (_ctx, client) => client.clientId === DEMO_CLIENT_ID,
     rotateRefreshToken: true,
     ttl: {
-      AccessToken: ACCESS_TOKEN_TTL,
+      AccessToken: accessTokenTtl,
       AuthorizationCode: 60,
       IdToken: 3600,
       RefreshToken: 24 * 3600,

@@ -40,7 +40,9 @@ class BrokerAuth(*_bases):  # type: ignore[misc]
 
     :param provider: the provider id, e.g. ``"demo"``.
     :param scopes: the scopes to ask for (a list or a space-separated string); None means the provider's set.
-    :param min_ttl: seconds each token must still be valid for when the request leaves.
+    :param min_ttl: seconds each token must still be valid for when the request leaves (a promise: refused when
+        the identity provider's tokens live shorter). None (the default): the broker's ``default_min_ttl``, at most
+        half the token's lifetime, which works for any lifetime.
     :param server: the Jupyter server to ask; by default the one that started this kernel.
     :raises LoginRequired: (when a request is sent) the provider needs a sign-in in the Token Broker panel.
     :raises TokenBrokerError: (when a request is sent) any other failure of the broker, with ``code``/``status``.
@@ -62,7 +64,7 @@ class BrokerAuth(*_bases):  # type: ignore[misc]
         self,
         provider: str,
         scopes: str | Iterable[str] | None = None,
-        min_ttl: int = 60,
+        min_ttl: int | None = None,
         *,
         server: ServerInfo | None = None,
     ) -> None:

@@ -112,7 +112,7 @@ def _error_from_response(
 def request_token(
     provider: str,
     scopes: str | Iterable[str] | None = None,
-    min_ttl: int = 60,
+    min_ttl: int | None = None,
     *,
     server: ServerInfo | None = None,
     timeout: float = 30.0,
@@ -121,7 +121,8 @@ def request_token(
     if not isinstance(provider, str) or not PROVIDER_ID.match(provider):
         raise TokenBrokerError("invalid_request", 400, f"Not a provider id: {provider!r}")
     info = server if server is not None else find_server()
-    body: dict[str, Any] = {"min_ttl": int(min_ttl)}
+    # No min_ttl: the broker's default, which fits any token lifetime (at most half of it).
+    body: dict[str, Any] = {} if min_ttl is None else {"min_ttl": int(min_ttl)}
     scope_list = _scope_list(scopes)
     if scope_list is not None:
         body["scopes"] = scope_list
@@ -165,7 +166,7 @@ def request_token(
 def request_fresher_token(
     rejected: AccessToken,
     scopes: str | Iterable[str] | None = None,
-    min_ttl: int = 60,
+    min_ttl: int | None = None,
     *,
     server: ServerInfo | None = None,
     timeout: float = 30.0,
@@ -177,7 +178,7 @@ def request_fresher_token(
     token, just issued), the broker refuses with ``invalid_request`` but has cached the fresh token by then, so
     the plain request that follows gets it.
     """
-    longer = min(MAX_MIN_TTL, max(int(min_ttl), rejected.seconds_left() + 1))
+    longer = min(MAX_MIN_TTL, max(int(min_ttl or 0), rejected.seconds_left() + 1))
     try:
         fresh = request_token(rejected.provider, scopes, longer, server=server, timeout=timeout)
     except TokenBrokerError as err:
@@ -190,7 +191,7 @@ def request_fresher_token(
 def get_token(
     provider: str,
     scopes: str | Iterable[str] | None = None,
-    min_ttl: int = 60,
+    min_ttl: int | None = None,
     *,
     server: ServerInfo | None = None,
     timeout: float = 30.0,
@@ -199,7 +200,10 @@ def get_token(
 
     :param provider: the provider id, as in ``c.TokenBroker.providers`` (e.g. ``"demo"``).
     :param scopes: the scopes to ask for (a list or a space-separated string); None means the provider's set.
-    :param min_ttl: seconds the token must still be valid for when it is handed out.
+    :param min_ttl: seconds the token must still be valid for when it is handed out: a promise, so a ``min_ttl``
+        longer than the identity provider's tokens live raises ``TokenBrokerError`` (``invalid_request``). None
+        (the default): the broker's ``default_min_ttl`` (30 s), at most half the token's lifetime, which works for
+        any lifetime (a 10 s token is handed out with at least 5 s left).
     :param server: the Jupyter server to ask; by default the one that started this kernel.
     :param timeout: seconds to wait for the answer.
     :returns: the access token, for an ``Authorization: Bearer`` header.
@@ -225,7 +229,7 @@ def get_token(
 def auth_header(
     provider: str,
     scopes: str | Iterable[str] | None = None,
-    min_ttl: int = 60,
+    min_ttl: int | None = None,
     *,
     server: ServerInfo | None = None,
     timeout: float = 30.0,

@@ -32,11 +32,15 @@ class DemoIdp:
             self.process.kill()
 
 
-def start_idp(port: int, jupyter_ports: list[int], api_port: int | None = None) -> DemoIdp:
+def start_idp(
+    port: int, jupyter_ports: list[int], api_port: int | None = None, access_token_ttl: int | None = None
+) -> DemoIdp:
     """Starts the demo IdP and waits for its ready line. Its tokens are for the demo API on ``api_port`` (by
-    default the port after the IdP's)."""
+    default the port after the IdP's) and live ``access_token_ttl`` seconds (by default the demo's 60)."""
     api_url = f"http://127.0.0.1:{api_port or port + 1}"
     argv = ["node", str(IDP_SCRIPT), "--port", str(port), "--api-url", api_url]
+    if access_token_ttl is not None:
+        argv += ["--access-token-ttl", str(access_token_ttl)]
     for jupyter_port in jupyter_ports:
         argv += ["--jupyter-port", str(jupyter_port)]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(IDP_SCRIPT.parent))

@@ -72,8 +72,9 @@ export class HubGrant implements GrantHandler {
 
   async fetch(provider: Provider, _key: string, request: GrantRequest): Promise<AccessToken> {
     const hub = hubProvider(provider);
-    const { cache, marginSeconds } = this.services;
-    const { minTtl } = request;
+    const { cache, marginSeconds, defaultMinTtl } = this.services;
+    // A caller that names no min_ttl: the hub is asked for the configured default, as before.
+    const minTtl = request.minTtl ?? defaultMinTtl;
     const until = this.backoff.get(hub.id);
     const now = this.services.now();
     if (until !== undefined && until > now) {

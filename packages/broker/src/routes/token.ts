@@ -19,8 +19,9 @@ import type { StagedRequest } from '../stage.js';
 
 const TOKEN_PATH = /^\/api\/v1\/providers\/([^/]*)\/token$/;
 
-function parseMinTtl(raw: unknown, fallback: number): number {
-  if (raw === undefined || raw === null) return fallback;
+/** An explicit `min_ttl`, or undefined: the default, which the token service scales with the lifetime. */
+function parseMinTtl(raw: unknown): number | undefined {
+  if (raw === undefined || raw === null) return undefined;
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > MAX_MIN_TTL) {
     throw new InvalidRequest(`min_ttl must be an integer from 0 to ${MAX_MIN_TTL}.`);
   }
@@ -79,7 +80,7 @@ export interface TokenRoute {
  * ```
  */
 export function tokenRoute(context: BrokerContext): TokenRoute {
-  const { providers, config, tokenRequests } = context;
+  const { providers, tokenRequests } = context;
   return {
     route: 'POST /api/v1/providers/{id}/token',
     match: (method, path) => (method === 'POST' ? TOKEN_PATH.exec(path)?.[1] : undefined),
@@ -88,7 +89,7 @@ export function tokenRoute(context: BrokerContext): TokenRoute {
       const body = bodyFields(req.body, ['scopes', 'min_ttl', 'audience']);
       const scopes = parseScopes(body.scopes);
       const audience = parseAudience(body.audience);
-      const minTtl = parseMinTtl(body.min_ttl, config.default_min_ttl);
+      const minTtl = parseMinTtl(body.min_ttl);
       const client = clientOf(req);
       const { token } = await tokenRequests.issue(provider, client, { scopes, minTtl, audience });
       const now = Math.floor(context.clock() / 1000);

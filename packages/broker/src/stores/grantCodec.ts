@@ -64,7 +64,8 @@ function readShared(v: unknown, where: string): SharedToken | undefined {
     accessToken: str(v.accessToken, `${where}.accessToken`) as string,
     tokenType: str(v.tokenType, `${where}.tokenType`) as string,
     expiresAt: num(v.expiresAt, `${where}.expiresAt`),
-    scopes: strings(v.scopes, `${where}.scopes`)
+    scopes: strings(v.scopes, `${where}.scopes`),
+    ...(v.lifetime === undefined ? {} : { lifetime: num(v.lifetime, `${where}.lifetime`) })
   };
 }
 

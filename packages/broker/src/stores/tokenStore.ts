@@ -12,12 +12,16 @@
 import type { AccessToken } from '../accessToken.js';
 
 /**
- * An access token shared through the store with other brokers on it, without its `lifetime` (each
- * broker's own reading). Never log it.
+ * An access token shared through the store with other brokers on it. Never log it.
  */
 export interface SharedToken extends Omit<AccessToken, 'lifetime'> {
   /** The scope-set key it was asked for (`accessToken.scopeKey`; `''` = the grant's default set). */
   readonly scopeKey: string;
+  /**
+   * The lifetime its issuer gave it (`expires_in`), which caps the refresh margin and the default
+   * `min_ttl` at half; absent in grants stored by older brokers.
+   */
+  readonly lifetime?: number;
 }
 
 /** A stored grant. Holds a refresh token: never log or return it. */

@@ -4,14 +4,17 @@
  *
  * Invariants:
  * - a token handed out has at least `min_ttl` seconds left, counted from when the caller asked and
- *   never more than the lifetime its issuer gave it;
+ *   never more than the lifetime its issuer gave it; an explicit `min_ttl` the token cannot meet is
+ *   refused, a caller that names none gets `default_min_ttl`, at most half the token's lifetime;
+ * - a token is replaced `refresh_margin_seconds` ahead of expiry, at most half its lifetime ahead,
+ *   so short-lived tokens (10 s, 30 s) are not refreshed (and rotated) on every request;
  * - a caller never gets a token wider than asked and allowed (`leastPrivilege.ts`: scopes checked
  *   by the route, audiences and granted scopes by the handlers, what the IdP granted by the provider);
  * - concurrent callers share one upstream call per provider and request key (single-flight);
  * - an upstream outage keeps serving a cached token that is still good for the caller;
  * - every upstream token call is reported (`token.fetched` / `token.fetch_failed`, timed).
  */
-import { type AccessToken, secondsLeft, shouldRefresh } from '../accessToken.js';
+import { type AccessToken, neededSeconds, secondsLeft, shouldRefresh } from '../accessToken.js';
 import { type Clock, epochSeconds } from '../clock.js';
 import { InvalidRequest, UpstreamUnavailable } from '../errors.js';
 import type { BrokerEvents } from '../events.js';
@@ -45,8 +48,10 @@ export interface TokenServiceOptions {
   /** Where upstream token calls are reported. */
   readonly events: BrokerEvents;
   readonly clock: Clock;
-  /** Seconds ahead of expiry to get a new token. */
+  /** Seconds ahead of expiry to get a new token (at most half a token's lifetime). */
   readonly marginSeconds: number;
+  /** `min_ttl` of a caller that names none (at most half a token's lifetime). */
+  readonly defaultMinTtl: number;
 }
 
 /**
@@ -54,7 +59,7 @@ export interface TokenServiceOptions {
  *
  * @example
  * ```ts
- * const tokens = new TokenService({ providers, store, cache, events, clock, marginSeconds: 30 });
+ * const tokens = new TokenService({ providers, store, cache, events, clock, marginSeconds: 30, defaultMinTtl: 30 });
  * const { token } = await tokens.get(providers.lookup('demo'), { scopes: undefined, minTtl: 60, audience: undefined });
  * ```
  */
@@ -64,13 +69,14 @@ export class TokenService {
   private readonly grants: GrantTable;
 
   constructor(private readonly options: TokenServiceOptions) {
-    const { store, cache, providers, events, marginSeconds } = options;
+    const { store, cache, providers, events, marginSeconds, defaultMinTtl } = options;
     const services: GrantServices = {
       store,
       cache,
       providers,
       events,
       marginSeconds,
+      defaultMinTtl,
       now: () => this.now(),
       token: async (provider, request) => (await this.get(provider, request)).token
     };
@@ -83,7 +89,8 @@ export class TokenService {
   }
 
   /**
-   * An access token with at least `request.minTtl` seconds left.
+   * An access token with at least `request.minTtl` seconds left (when named; else the default,
+   * at most half the token's lifetime).
    *
    * @param provider - the provider
    * @param request - scopes (already checked against the provider's allowed set), min_ttl, audience
@@ -105,9 +112,9 @@ export class TokenService {
     // and the provider list, asking a hub provider's status and its problem together, sees it running.
     const keyed = grant.keyOf(provider, ask);
     const key = typeof keyed === 'string' ? keyed : await keyed;
-    const { cache, marginSeconds } = this.options;
+    const { cache, marginSeconds, defaultMinTtl } = this.options;
     const cached = cache.get(provider.id, key);
-    if (!shouldRefresh(cached, this.now(), ask.minTtl, marginSeconds)) {
+    if (!shouldRefresh(cached, this.now(), ask.minTtl, marginSeconds, defaultMinTtl)) {
       grant.accept?.(provider, cached as AccessToken, ask);
       return { token: cached as AccessToken, cached: true };
     }
@@ -116,14 +123,17 @@ export class TokenService {
       token = await this.flights.run(
         `${provider.id} ${key}`,
         () => grant.fetch(provider, key, ask),
-        grant.asksMinTtl ? shared => shared.expiresAt - this.now() >= ask.minTtl : undefined
+        grant.asksMinTtl
+          ? shared =>
+              shared.expiresAt - this.now() >= neededSeconds(shared, ask.minTtl, defaultMinTtl)
+          : undefined
       );
     } catch (err) {
       // Inside the refresh margin but still good for this caller: an outage costs nothing yet.
       if (
         err instanceof UpstreamUnavailable &&
         cached !== undefined &&
-        cached.expiresAt - this.now() >= ask.minTtl
+        cached.expiresAt - this.now() >= neededSeconds(cached, ask.minTtl, defaultMinTtl)
       ) {
         grant.accept?.(provider, cached, ask);
         return { token: cached, cached: true };
@@ -131,10 +141,13 @@ export class TokenService {
       throw err;
     }
     grant.accept?.(provider, token, ask);
+    // An explicit min_ttl is a promise: refused when even a new token cannot keep it. The default
+    // is at most half the new token's lifetime, so it is always met.
     const left = secondsLeft(token, ask.asked);
-    if (left < ask.minTtl) {
+    if (left < neededSeconds(token, ask.minTtl, defaultMinTtl)) {
       throw new InvalidRequest(
-        `min_ttl ${ask.minTtl} is longer than the ${grant.issuer}'s token lifetime (${left} s).`
+        `min_ttl ${ask.minTtl} is longer than the ${grant.issuer}'s token lifetime (${left} s); ` +
+          'ask for less, or name no min_ttl to get the default (at most half the lifetime).'
       );
     }
     return { token, cached: false };

@@ -64,14 +64,14 @@ async function waitFor(check: () => Promise<boolean>): Promise<void> {
  */
 async function killDuringRefresh(store: SharedFileStore, when: 'before' | 'after'): Promise<void> {
   const broker = await start(store);
-  idp.accessTokenTtl = 1; // the sign-in's token is already due for a refresh
+  idp.accessTokenTtl = 1; // the sign-in's token cannot meet the min_ttl below: a refresh is due
   expect((await broker.login(idp)).status).toBe(200);
   idp.accessTokenTtl = 600;
   idp.refreshes = 0;
   idp.refreshFailures = 0;
   if (when === 'before') idp.hang = true;
   else onRefreshIssued = () => broker.child.kill('SIGKILL');
-  const pending = broker.request('POST', '/api/v1/providers/demo/token', {}).then(
+  const pending = broker.request('POST', '/api/v1/providers/demo/token', { min_ttl: 60 }).then(
     () => 'answered',
     () => 'connection lost'
   );
@@ -107,7 +107,7 @@ test('killed before the IdP handled the refresh: after a restart the grant still
   await storeStillReadable(store);
 
   const restarted = await start(store);
-  const answer = await restarted.request('POST', '/api/v1/providers/demo/token', {});
+  const answer = await restarted.request('POST', '/api/v1/providers/demo/token', { min_ttl: 60 });
   expect(answer.status).toBe(200);
   expect(answer.json.expires_in).toBeGreaterThan(500);
   expect(idp.refreshFailures).toBe(0);
@@ -120,7 +120,7 @@ test('killed after the IdP rotated the token: a clean 401 login_required, then s
   await storeStillReadable(store);
 
   const restarted = await start(store);
-  const answer = await restarted.request('POST', '/api/v1/providers/demo/token', {});
+  const answer = await restarted.request('POST', '/api/v1/providers/demo/token', { min_ttl: 60 });
   expect(answer.status).toBe(401);
   expect(answer.json.error).toBe('login_required');
   const list = await restarted.request('GET', '/api/v1/providers');

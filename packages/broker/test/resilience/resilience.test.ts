@@ -157,6 +157,9 @@ describe('a slow or junk IdP next to a healthy one', () => {
       expect(bad.text).not.toMatch(/Gateway says hi|access_token/);
       expect(fine.status).toBe(200);
       junk.fault = null;
+      // Junk backs off like an outage (junkBackoff.test.ts); after it the grant still works.
+      expect((await token(broker, 'demo')).status).toBe(503);
+      broker.advance(2);
       expect((await token(broker, 'demo')).status).toBe(200);
     }
   );

@@ -21,6 +21,7 @@ import {
   type IProviderInfo,
   type ISession,
   type ISessionsChangeEvent,
+  type ISignOutResult,
   type ITokenBroker,
   type ITokenBrokerClient
 } from './tokens';
@@ -37,6 +38,7 @@ import {
   type LoginRequest,
   type ProvidersAnswer,
   type Received,
+  type SignOutNotice,
   type TokenRequest,
   type TokenWire
 } from './wire';
@@ -327,14 +329,22 @@ export class TokenBroker implements ITokenBroker {
    *
    * @param providerId - the provider id.
    * @param client - the client label of the request.
+   * @returns whether the identity provider revoked the sign-in, and the broker's notice when not.
    */
-  async signOut(providerId: string, client: string = FIRST_PARTY_CLIENT): Promise<void> {
+  async signOut(providerId: string, client: string = FIRST_PARTY_CLIENT): Promise<ISignOutResult> {
     try {
-      await requestBroker<void>(
+      // 204: revoked at the identity provider too; 200 carries what the person should know.
+      const notice = await requestBroker<SignOutNotice | undefined>(
         `providers/${encodeURIComponent(providerId)}/grant`,
         { method: 'DELETE', client },
         this._settings
       );
+      return notice === undefined
+        ? { revoked: true }
+        : {
+            revoked: false,
+            notice: { upstream: notice.upstream, description: notice.description }
+          };
     } finally {
       await this._announce(providerId);
     }

@@ -13,6 +13,7 @@ import type {
   IProviderInfo,
   ISession,
   ISessionsChangeEvent,
+  ISignOutResult,
   ITokenBroker,
   ITokenBrokerClient,
   ITokenFetchInit
@@ -112,7 +113,7 @@ export class TokenBrokerClient implements ITokenBrokerClient {
   }
 
   /** {@inheritDoc ITokenBrokerClient.signOut} */
-  signOut(providerId: string): Promise<void> {
+  signOut(providerId: string): Promise<ISignOutResult> {
     return this._broker.signOut(providerId, this.clientId);
   }
 

@@ -16,6 +16,7 @@ import { showTokenPicker } from './pickerDialog';
 import type { Preferences } from './preferences';
 import { pickProvider } from './providerPicker';
 import { isSnippetLanguage, languageForKernel, snippet, SNIPPET_LANGUAGES } from './snippets';
+import { signOutMessage } from './signOutMessage';
 import {
   CommandIDs,
   FIRST_PARTY_CLIENT,
@@ -102,8 +103,12 @@ export function registerCommands(context: ICommandsContext): void {
           preferred()
         ).then(async p => {
           if (p) {
-            await tokens.signOut(p.id);
-            Notification.info(`Signed out of ${p.title}`, { autoClose: 4000 });
+            const message = signOutMessage(p.title, await tokens.signOut(p.id));
+            if (message.warning) {
+              Notification.warning(message.text, { autoClose: false });
+            } else {
+              Notification.info(message.text, { autoClose: 4000 });
+            }
           }
         })
       )

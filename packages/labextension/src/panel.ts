@@ -18,6 +18,7 @@ import { describeError } from './errors';
 import { keyIcon } from './icon';
 import { ProviderCard } from './providerCard';
 import { type ISharedVisit, ownerOnlyText } from './sharedVisit';
+import { signOutMessage } from './signOutMessage';
 import {
   CommandIDs,
   FIRST_PARTY_CLIENT,
@@ -274,8 +275,14 @@ export class TokenBrokerPanel extends Widget {
   }
 
   private _signOut(info: IProviderInfo): void {
-    const done = this._tokens.signOut(info.id).then(() => {
-      Notification.info(`Signed out of ${info.title}`, { autoClose: SIGNED_OUT_MS });
+    const done = this._tokens.signOut(info.id).then(result => {
+      // A sign-out the identity provider did not revoke says so, and stays until read.
+      const message = signOutMessage(info.title, result);
+      if (message.warning) {
+        Notification.warning(message.text, { autoClose: false });
+      } else {
+        Notification.info(message.text, { autoClose: SIGNED_OUT_MS });
+      }
     });
     this._run(info, 'Signing out…', done);
   }

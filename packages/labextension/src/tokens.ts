@@ -20,6 +20,28 @@ export type ProviderKind = components['schemas']['Provider']['kind'];
 export type ProviderGrant = components['schemas']['Provider']['grant'];
 
 /**
+ * Why a sign-out did not end the sign-in at the identity provider (`openapi.yaml`,
+ * `SignOutNotice.upstream`): `not_supported` (it has no revocation endpoint, so it was not asked),
+ * `retrying` (unreachable; the broker tries again) or `refused`.
+ */
+export type SignOutUpstream = components['schemas']['SignOutNotice']['upstream'];
+
+/**
+ * What a sign-out did: signed out here always; `revoked` tells whether the identity provider ended
+ * the sign-in too, and `notice` what the person should know when it did not.
+ */
+export type ISignOutResult =
+  | { readonly revoked: true }
+  | {
+      readonly revoked: false;
+      readonly notice: {
+        readonly upstream: SignOutUpstream;
+        /** One sentence for the person, e.g. "Signed out here; the identity provider was not asked to revoke (no revocation endpoint): …". */
+        readonly description: string;
+      };
+    };
+
+/**
  * One identity provider the broker knows, as the broker reports it. It never carries a token.
  */
 export interface IProviderInfo {
@@ -342,17 +364,21 @@ export interface ITokenBrokerClient {
   signIn(providerId: string): Promise<void>;
 
   /**
-   * Signs out: the broker forgets (and where possible revokes) the grant and every cached token.
+   * Signs out: the broker forgets the grant and every cached token, and asks the identity provider
+   * to revoke the sign-in.
    *
    * @param providerId - the provider id.
+   * @returns whether the identity provider revoked the sign-in; when it did not (no revocation
+   *   endpoint, unreachable, refused), what to tell the person.
    * @throws {TokenBrokerRequestError} when the broker answers an error.
    *
    * @example
    * ```ts
-   * await tokens.signOut('demo');
+   * const result = await tokens.signOut('demo');
+   * if (!result.revoked) console.warn(result.notice.description);
    * ```
    */
-  signOut(providerId: string): Promise<void>;
+  signOut(providerId: string): Promise<ISignOutResult>;
 }
 
 /**

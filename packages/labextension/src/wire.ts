@@ -37,6 +37,8 @@ export type Received<T> = { readonly [K in keyof T]?: T[K] | null };
 
 /** A provider entry of `GET providers`. */
 export type ProviderWire = Schemas['Provider'];
+/** The answer of a sign-out the identity provider did not revoke (a 200; a revoked one is a 204). */
+export type SignOutNotice = Schemas['SignOutNotice'];
 /** Why a provider cannot be used now: `{code, description}`. */
 export type ProviderProblemWire = Schemas['ProviderProblem'];
 /** The answer of `POST providers/{id}/token`. */

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 
 import { TokenBroker } from '../src/broker';
 import { SignInError, TokenBrokerRequestError } from '../src/errors';
+import { signOutMessage } from '../src/signOutMessage';
 import { FIRST_PARTY_CLIENT, type ISessionsChangeEvent } from '../src/tokens';
 import { FakeBrokerApi, FakeHost, ORIGIN, settle, until, wireProvider } from './fakes';
 
@@ -371,5 +372,35 @@ describe('signOut', () => {
     assert.deepEqual(changes, [{ provider: 'demo' }]);
     const [demo] = await broker.providers();
     assert.equal(demo.signedIn, false);
+  });
+
+  it('a 204 is a sign-in the identity provider revoked too', async () => {
+    const { broker } = setup({ signedIn: true });
+    assert.deepEqual(await broker.signOut('demo'), { revoked: true });
+  });
+
+  it("a 200 carries the broker's notice: signed out here, not at the identity provider", async () => {
+    const { broker, api, changes } = setup({ signedIn: true });
+    const description =
+      'Signed out here; the identity provider was not asked to revoke (no revocation endpoint): ' +
+      'the sign-in stays valid there until it expires.';
+    api.on('DELETE providers/demo/grant', () => ({
+      status: 200,
+      body: { upstream: 'not_supported', description }
+    }));
+    const result = await broker.signOut('demo');
+    assert.deepEqual(result, {
+      revoked: false,
+      notice: { upstream: 'not_supported', description }
+    });
+    assert.deepEqual(changes, [{ provider: 'demo' }]);
+    assert.deepEqual(signOutMessage('Demo IdP', result), {
+      text: `Demo IdP: ${description}`,
+      warning: true
+    });
+    assert.deepEqual(signOutMessage('Demo IdP', { revoked: true }), {
+      text: 'Signed out of Demo IdP',
+      warning: false
+    });
   });
 });

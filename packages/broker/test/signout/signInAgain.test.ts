@@ -79,6 +79,50 @@ describe('signing in again (oidc-provider)', () => {
     expect(await redeem(idp, first)).toEqual({ status: 400, error: 'invalid_grant' });
   });
 
+  test('a new sign-in in the same IdP session (same sid) keeps the replaced grant: revoking it could end the new one', async () => {
+    idp = await startIdP();
+    broker = await startBroker(idp);
+    const asked: string[] = [];
+    const target = {
+      id: 'demo',
+      config: { kind: 'oidc' },
+      revoke: async (token: string): Promise<'revoked'> => {
+        asked.push(token);
+        return 'revoked';
+      }
+    };
+    const replaced = {
+      provider: 'demo',
+      refreshToken: 'old-refresh-token',
+      scopes: ['openid'],
+      account: 'alice',
+      subject: 'alice',
+      session: 'idp-session-1',
+      createdAt: 0,
+      updatedAt: 0
+    };
+    const { revocations } = broker.context;
+    await revocations.replaced(
+      target,
+      replaced,
+      { refreshToken: 'new-refresh-token', claims: { sid: 'idp-session-1' } },
+      'jupyterlab'
+    );
+    expect(asked).toEqual([]);
+    await revocations.replaced(
+      target,
+      replaced,
+      { refreshToken: 'new-refresh-token', claims: { sid: 'idp-session-2' } },
+      'jupyterlab'
+    );
+    expect(asked).toEqual(['old-refresh-token']);
+    const events = (await broker.request('GET', '/api/v1/events?limit=5')).json.events;
+    expect(events.map((e: { code?: string; outcome: string }) => [e.outcome, e.code])).toEqual([
+      ['ok', undefined],
+      ['ok', 'skipped']
+    ]);
+  });
+
   test('revoke_replaced_grant false keeps the replaced grant (recorded as skipped)', async () => {
     idp = await startIdP({ configure: revokeOnlyTheTokenAsked });
     broker = await startBroker(idp, { provider: { revoke_replaced_grant: false } });

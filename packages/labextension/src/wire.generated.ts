@@ -60,7 +60,11 @@ export interface paths {
      * An access token with at least min_ttl seconds left
      * @description Served from the cache while it has enough life left, otherwise refreshed (one refresh at a
      *     time per grant). Scopes must be a subset of the provider's allowed scopes (403 without any
-     *     IdP call) and of what the sign-in granted. A `hub` provider (the user's JupyterHub login)
+     *     IdP call) and of what the sign-in granted. Fewer scopes than the sign-in granted (a narrowed
+     *     token) are answered as the provider's `narrowing` says: `refuse` (the default) is 403
+     *     `scope_not_allowed` without any IdP call, `refresh` a refresh with `scope`, `exchange` an
+     *     RFC 8693 token exchange of the grant's own token; naming every granted scope is the grant's
+     *     own token. A `hub` provider (the user's JupyterHub login)
      *     gets its token from the hub (`GET {token_url}?min_ttl=N`, one request at a time); that token
      *     cannot be narrowed, so asked scopes must be a subset of what it carries (else 403
      *     `scope_not_allowed`) and the answer's `scopes` are all it carries. The hub's 401 is
@@ -614,7 +618,7 @@ export interface operations {
     requestBody?: {
       content: {
         'application/json': {
-          /** @description narrower scopes; omitted means the grant's scopes */
+          /** @description narrower scopes (see the provider's `narrowing`); omitted, or every granted scope, means the grant's own token */
           scopes?: components['schemas']['Scope'][] | null;
           min_ttl?: components['schemas']['MinTtl'];
           /**

@@ -81,3 +81,37 @@ def test_a_store_file_others_can_read_is_refused_and_the_reason_reaches_the_user
         assert store.read_bytes() == b"not ours"  # nothing overwritten
     finally:
         server.stop()
+
+
+def test_an_older_copy_of_the_store_put_back_is_refused_and_does_not_bring_a_signed_out_grant_back(
+    tmp_path: Path, providers: list[dict]
+) -> None:
+    """Issue 11, defect 11: a store file restored from an older copy brought back a grant the user had ended."""
+    server = start_server(tmp_path, RESTART_PORT, providers, config_extra=FILE_STORE)
+    state = tmp_path / "data" / "token-broker"
+    store = state / "grants.store"
+    try:
+        assert sign_in(browser_login(server), server, "demo", "alice", "demo").callback.status_code == 200
+        signed_in_copy = store.read_bytes()
+        with server.token_client() as client:
+            assert client.delete(server.api("providers/demo/grant")).status_code in (200, 204)
+        assert demo_provider(server)["signed_in"] is False
+    finally:
+        server.stop()
+
+    store.write_bytes(signed_in_copy)  # e.g. a backup restored, or a sync of an old copy
+    second = start_server(tmp_path, RESTART_PORT, providers, config_extra=FILE_STORE, wait_for_broker=False)
+    try:
+
+        def refused() -> dict | None:
+            with second.token_client() as client:
+                body = client.get(second.api("providers")).json()
+            return body if "store_rolled_back" in body.get("error_description", "") else None
+
+        body = wait_until(refused, 30, what="the broker's refusal of the older copy")
+        assert str(store) in body["error_description"]
+        assert "To fix it: remove" in body["error_description"]
+        assert token_status(second) != 200
+        assert store.read_bytes() == signed_in_copy  # left for the user to look at, not overwritten
+    finally:
+        second.stop()

@@ -257,8 +257,9 @@ export interface components {
     PluginLabel: components['schemas']['ClientLabel'] & unknown;
     /**
      * @description seconds the token must still be valid, counted from when the request arrived (a token
-     *     the IdP mints for the request meets a min_ttl equal to its lifetime); default
-     *     `default_min_ttl`
+     *     the IdP mints for the request meets a min_ttl equal to its lifetime; a longer one is
+     *     400 `invalid_request`); absent or null: `default_min_ttl`, at most half the token's
+     *     lifetime (rounded up), so it is met by any lifetime
      */
     MinTtl: number | null;
     Provider: {

@@ -200,6 +200,9 @@ def get_token(
 
     :param provider: the provider id, as in ``c.TokenBroker.providers`` (e.g. ``"demo"``).
     :param scopes: the scopes to ask for (a list or a space-separated string); None means the provider's set.
+        Fewer scopes than the sign-in granted is a narrowed token, which a provider gives only when its
+        ``narrowing`` is ``"refresh"`` or ``"exchange"``; by default it raises ``TokenBrokerError``
+        (``scope_not_allowed``), so that no narrowed request can shrink the sign-in for later ones.
     :param min_ttl: seconds the token must still be valid for when it is handed out: a promise, so a ``min_ttl``
         longer than the identity provider's tokens live raises ``TokenBrokerError`` (``invalid_request``). None
         (the default): the broker's ``default_min_ttl`` (30 s), at most half the token's lifetime, which works for

@@ -10,7 +10,9 @@
  * Ports: free ones from the OS for the IdP and the Jupyter server (a running `make demo` is never in
  * the way). Env: BENCH_DURATION_MS (per load
  * point, default 2500), BENCH_ROUNDS (default 3), BENCH_HUB_USERS (users of the hub admin case,
- * default 500; 0 skips it) and BENCH_HUB_RUNNING (their running servers, default 10).
+ * default 500; 0 skips it), BENCH_HUB_RUNNING (their running servers, default 10), and the soak's
+ * BENCH_SOAK_SECONDS (default 600; 0 skips it), BENCH_SOAK_RPS (default 200) and
+ * BENCH_SOAK_TOKEN_TTL (the IdP's access-token lifetime, default 5 s).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,16 +22,20 @@ import { measureFootprint } from './cases/footprint.mjs';
 import { measureHubAdmin } from './cases/hubAdmin.mjs';
 import { measureJupyter } from './cases/jupyter.mjs';
 import { measureRotation } from './cases/rotation.mjs';
+import { measureSoak } from './cases/soak.mjs';
 import { measureThroughput } from './cases/throughput.mjs';
 import { BUNDLE, REDIRECT_URI, REPO } from './harness/broker.mjs';
 import { startIdp } from './harness/idp.mjs';
 import { freePorts } from '../packages/demo/lib/ports.mjs';
 
-const [IDP_PORT, JUPYTER_PORT] = await freePorts(2);
+const [IDP_PORT, JUPYTER_PORT, SOAK_IDP_PORT, SOAK_JUPYTER_PORT] = await freePorts(4);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 2500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const HUB_USERS = Number(process.env.BENCH_HUB_USERS ?? 500);
 const HUB_RUNNING = Number(process.env.BENCH_HUB_RUNNING ?? 10);
+const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
+const SOAK_RPS = Number(process.env.BENCH_SOAK_RPS ?? 200);
+const SOAK_TOKEN_TTL = Number(process.env.BENCH_SOAK_TOKEN_TTL ?? 5);
 const LAB_STATIC = join(REPO, 'packages/labextension/jupyter_token_broker/labextension/static');
 const FILE_STORE = join(REPO, 'packages/broker/src/stores/file.ts');
 
@@ -235,6 +241,55 @@ if (hubAdmin) {
   say('  skipped (BENCH_HUB_USERS=0)');
 }
 
+say(
+  SOAK_SECONDS > 0
+    ? `\n7. Soak: ${SOAK_SECONDS} s of token requests through the Jupyter server at ${SOAK_RPS}/s ` +
+        `(open loop), IdP access tokens of ${SOAK_TOKEN_TTL} s`
+    : '\n7. Soak'
+);
+const soak =
+  SOAK_SECONDS > 0
+    ? await attempt(
+        'soak',
+        () =>
+          measureSoak({
+            idpPort: SOAK_IDP_PORT,
+            jupyterPort: SOAK_JUPYTER_PORT,
+            seconds: SOAK_SECONDS,
+            rps: SOAK_RPS,
+            tokenTtl: SOAK_TOKEN_TTL,
+            say
+          }),
+        failures
+      )
+    : null;
+if (soak) {
+  const mb = kib => (kib === null ? 'n/a' : (kib / 1024).toFixed(1));
+  const pct = growth => (growth === null ? 'n/a' : `${(growth * 100).toFixed(1)}%`);
+  say(
+    `  ${soak.requests} requests in ${soak.seconds.toFixed(0)} s (${soak.rps.toFixed(1)}/s answered), ` +
+      `${soak.errors} errors ${JSON.stringify(soak.error_kinds)}, p50 ${fixed(soak.p50_ms)} ms, ` +
+      `p99 ${fixed(soak.p99_ms)} ms, max ${fixed(soak.max_ms)} ms, least life left in a token ` +
+      `${fixed(soak.min_seconds_left)} s`
+  );
+  say(
+    `  ${soak.refreshes} refreshes at the IdP (${soak.refresh_failures} failed) over ` +
+      `${soak.expiries.toFixed(1)} token lifetimes: ${fixed(soak.refreshes_per_expiry)} per ` +
+      `expiry; ${soak.distinct_tokens} distinct tokens handed out, ` +
+      `${fixed(soak.refreshes_per_token_served)} refreshes per new token`
+  );
+  for (const name of ['broker', 'jupyter']) {
+    const rss = soak.rss[name];
+    say(
+      `  RSS ${name}: ${mb(rss.start_kib)} MB at the quarter mark, ${mb(rss.end_kib)} MB at the ` +
+        `end (${pct(rss.growth)}); every ~10 s: ` +
+        soak.rss.series[`${name}_kib`].map(mb).join(' ')
+    );
+  }
+} else if (SOAK_SECONDS === 0) {
+  say('  skipped (BENCH_SOAK_SECONDS=0)');
+}
+
 const at16 = throughput?.points.find(p => p.concurrency === 16) ?? null;
 const at64 = throughput?.points.find(p => p.concurrency === 64) ?? null;
 const races = rotation ? [rotation.one, rotation.two].filter(Boolean) : [];
@@ -275,7 +330,21 @@ const figures = {
   hub_admin_revoke_users: hubAdmin?.revoke_users ?? null,
   hub_admin_revoke_not_ok: hubAdmin
     ? hubAdmin.revoke_users - (hubAdmin.revoke_outcomes.ok ?? 0)
-    : null
+    : null,
+  soak_seconds: soak?.seconds ?? null,
+  soak_rps: soak?.rps ?? null,
+  soak_requests: soak?.requests ?? null,
+  soak_errors: soak?.errors ?? null,
+  soak_p99_ms: soak?.p99_ms ?? null,
+  soak_refreshes: soak?.refreshes ?? null,
+  soak_refreshes_per_expiry: soak?.refreshes_per_expiry ?? null,
+  soak_refreshes_per_token: soak?.refreshes_per_token_served ?? null,
+  soak_rss_broker_start_mb: soak?.rss.broker.start_kib ? soak.rss.broker.start_kib / 1024 : null,
+  soak_rss_broker_end_mb: soak?.rss.broker.end_kib ? soak.rss.broker.end_kib / 1024 : null,
+  soak_rss_broker_growth: soak?.rss.broker.growth ?? null,
+  soak_rss_jupyter_start_mb: soak?.rss.jupyter.start_kib ? soak.rss.jupyter.start_kib / 1024 : null,
+  soak_rss_jupyter_end_mb: soak?.rss.jupyter.end_kib ? soak.rss.jupyter.end_kib / 1024 : null,
+  soak_rss_jupyter_growth: soak?.rss.jupyter.growth ?? null
 };
 const holds = (value, test) => (value === null ? false : test(value));
 const goals = {
@@ -296,6 +365,21 @@ const goals = {
         hub_admin_revoke_all:
           holds(figures.hub_admin_revoke_users, v => v === figures.hub_admin_users) &&
           holds(figures.hub_admin_revoke_not_ok, v => v === 0)
+      }
+    : {}),
+  ...(SOAK_SECONDS > 0
+    ? {
+        // Every request answered with a valid token, at the rate asked.
+        soak_errors: holds(figures.soak_errors, v => v === 0),
+        soak_rps: holds(figures.soak_rps, v => v >= 0.95 * SOAK_RPS),
+        // One refresh per token the IdP's lifetime ends (each refresh's token handed out, no
+        // second refresh racing the first); the last refresh may end the run unserved.
+        soak_refreshes_per_token: holds(
+          soak,
+          s => s.refresh_failures === 0 && s.refreshes <= s.distinct_tokens
+        ),
+        // RSS flat: less than 10% growth from the quarter mark to the end.
+        soak_rss_flat: holds(soak, s => s.rss.broker.flat === true && s.rss.jupyter.flat === true)
       }
     : {})
 };
@@ -321,7 +405,7 @@ mkdirSync(resultsDir, { recursive: true });
 writeFileSync(
   join(resultsDir, 'latest.json'),
   JSON.stringify(
-    { summary: line, throughput, rotation, footprint, jupyter, labextension: lab, hubAdmin },
+    { summary: line, throughput, rotation, footprint, jupyter, labextension: lab, hubAdmin, soak },
     null,
     2
   ) + '\n'

@@ -159,6 +159,54 @@ export function runJson(command, args, options = {}) {
 }
 
 /**
+ * Runs a process to completion, handing each stdout line that parses as JSON to `onLine` as it
+ * comes, and resolves with the last one.
+ *
+ * @param {string} command - executable.
+ * @param {string[]} args - arguments.
+ * @param {(line: object) => void} onLine - called with each parsed line.
+ * @param {object} [options] - `env`, `timeoutMs` (default 120 s).
+ * @returns {Promise<object>} the last parsed line.
+ */
+export function streamJson(command, args, onLine, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    running.add(child);
+    let pending = '';
+    let last;
+    let err = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', chunk => {
+      pending += chunk;
+      let newline;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const text = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        try {
+          last = JSON.parse(text);
+        } catch {
+          continue;
+        }
+        onLine(last);
+      }
+    });
+    child.stderr.on('data', chunk => {
+      if (err.length < 20000) err += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120000);
+    child.once('exit', code => {
+      clearTimeout(timer);
+      running.delete(child);
+      if (code === 0 && last !== undefined) resolve(last);
+      else reject(new Error(`${command} ${args[0]}: exit ${code}\n${err.slice(-4000)}`));
+    });
+  });
+}
+
+/**
  * The median of some numbers.
  *
  * @param {number[]} values - the numbers.

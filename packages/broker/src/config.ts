@@ -36,9 +36,9 @@ type Options = Omit<BrokerConfig, 'providers'>;
 export const defaults: Readonly<Options> = {
   /** Where grants are kept. */
   store: { type: 'memory' },
-  /** Refresh an access token when it has fewer than this many seconds left. */
+  /** Refresh an access token when it has fewer than this many seconds left (at most half its lifetime). */
   refresh_margin_seconds: 30,
-  /** Seconds a handed-out token must still be valid for when the caller does not say. */
+  /** Seconds a token handed out must still be valid when the caller says none (at most half its lifetime). */
   default_min_ttl: 30,
   /** Seconds a started login may take before its state expires. */
   login_state_ttl_seconds: 600,
@@ -80,13 +80,15 @@ export const OPTIONS: { readonly [K in keyof BrokerConfig]: OptionDoc } = {
     type: 'object'
   },
   refresh_margin_seconds: {
-    description: 'Refresh an access token when it has fewer than this many seconds left',
+    description:
+      'Refresh an access token when it has fewer than this many seconds left (at most half its lifetime)',
     type: 'integer',
     minimum: 0,
     maximum: 3600
   },
   default_min_ttl: {
-    description: 'Seconds a handed-out token must still be valid for when the caller does not say',
+    description:
+      'Seconds a handed-out token must still be valid for when the caller does not say (at most half its lifetime)',
     type: 'integer',
     minimum: 0,
     maximum: MAX_MIN_TTL

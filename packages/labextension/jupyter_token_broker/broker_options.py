@@ -17,11 +17,13 @@ from traitlets.config import Configurable
 BROKER_OPTIONS: dict[str, tuple[str, str]] = {
     "refresh_margin_seconds": (
         "integer",
-        "Refresh an access token when it has fewer than this many seconds left (0 to 3600; default 30).",
+        "Refresh an access token when it has fewer than this many seconds left, at most half its lifetime (0 to 3600;"
+        " default 30).",
     ),
     "default_min_ttl": (
         "integer",
-        "Seconds a handed-out token must still be valid for when the caller does not say (0 to 86400; default 30).",
+        "Seconds a handed-out token must still be valid for when the caller names no min_ttl, at most half its"
+        " lifetime (0 to 86400; default 30).",
     ),
     "login_state_ttl_seconds": (
         "integer",

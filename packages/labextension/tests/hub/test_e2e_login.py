@@ -2,7 +2,7 @@
 
 The hub runs the docs' fragment (``docs/z2jh/token_broker.py``); the tokens are checked by the demo API, a real
 resource server validating the IdP's JWTs. Nobody signs in anywhere else: the IdP sees no new authorization while
-the kernel gets its tokens, with the kernel helper's defaults (tokens of 90 s, min_ttl 60).
+the kernel gets its tokens, with the kernel helper's defaults (tokens of 90 s, no min_ttl: the default).
 """
 
 from __future__ import annotations

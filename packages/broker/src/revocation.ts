@@ -11,8 +11,8 @@
  *   failed revocation is recorded and retried; the answer says when the IdP did not revoke
  *   ({@link SignOutResult}), and so does the audit trail;
  * - a new sign-in revokes the grant it replaced ({@link Revocations.replaced}), best effort: it
- *   never fails the sign-in, it is recorded, and it is skipped when both sign-ins name the same
- *   IdP session (revoking the old one could end the new one) or the provider turns it off;
+ *   never fails the sign-in and it is recorded; it is kept when revoking it could end the new
+ *   sign-in too (the same IdP session, or an IdP that does not say: {@link keepReplacedGrant});
  * - an admin revocation without `force` keeps the grant when the IdP call fails (it can be tried
  *   again); with `force` it forgets it and queues the retry;
  * - queued revocations live in the store's records (namespace `revocations`) so a durable store keeps
@@ -40,10 +40,10 @@ export type { UpstreamOutcome } from './events.js';
 export interface RevocationTarget {
   readonly id: string;
   /**
-   * `hub`: the login is the hub's, which no sign-out here can end. `revoke_replaced_grant`: false
-   * keeps the grant a new sign-in replaced (default true).
+   * `hub`: the login is the hub's, which no sign-out here can end. `revoke_replaced_grant`: see
+   * {@link keepReplacedGrant} (default `auto`).
    */
-  readonly config: { readonly kind: string; readonly revoke_replaced_grant?: boolean };
+  readonly config: { readonly kind: string; readonly revoke_replaced_grant?: boolean | 'auto' };
   /**
    * Revokes a refresh token at the IdP (RFC 7009).
    *
@@ -119,6 +119,42 @@ interface Upstream {
   readonly notAsked?: NotAsked;
   readonly error?: BrokerError;
   readonly seconds: number | null;
+}
+
+/**
+ * Whether a new sign-in revokes the grant it replaced at the IdP, and if not, why. An IdP may keep
+ * one grant per IdP session and end every token of a grant when one is revoked (oidc-provider
+ * does both): revoking the old refresh token would then end the new sign-in. So with `auto` the
+ * old grant is revoked only when the ID tokens show two sessions: their `sid`s differ, or (without
+ * `sid`) their `auth_time`s do.
+ *
+ * @param setting - the provider's `revoke_replaced_grant`
+ * @param replaced - the replaced grant (its `session` and `authTime`)
+ * @param claims - the new sign-in's ID token claims, if any
+ * @returns why it is kept, or null: revoke it
+ * @example
+ * ```ts
+ * keepReplacedGrant('auto', { session: 's1' }, { sid: 's2' }); // null: revoke
+ * keepReplacedGrant('auto', { session: 's1' }, { sid: 's1' }); // 'same identity provider session (sid)'
+ * ```
+ */
+export function keepReplacedGrant(
+  setting: boolean | 'auto',
+  replaced: Pick<Grant, 'session' | 'authTime'>,
+  claims: Readonly<Record<string, unknown>> | undefined
+): string | null {
+  if (setting === true) return null;
+  if (setting === false) return 'revoke_replaced_grant is false';
+  const sid = typeof claims?.sid === 'string' ? claims.sid : null;
+  const authTime = typeof claims?.auth_time === 'number' ? claims.auth_time : null;
+  const was = { sid: replaced.session ?? null, authTime: replaced.authTime ?? null };
+  if (sid !== null && was.sid !== null) {
+    return sid === was.sid ? 'same identity provider session (sid)' : null;
+  }
+  if (authTime !== null && was.authTime !== null) {
+    return authTime === was.authTime ? 'same identity provider sign-in (auth_time)' : null;
+  }
+  return 'the ID tokens do not tell whether both sign-ins share one grant (no sid or auth_time); set revoke_replaced_grant true if the identity provider gives each sign-in its own';
 }
 
 /**
@@ -368,13 +404,12 @@ export class Revocations {
    * tokens do not pile up there. Best effort: never rejects, recorded as a `grant.revoked` of
    * `sign-in` (an IdP that cannot be reached is retried like a sign-out's revocation).
    *
-   * Kept (recorded as `skipped`) when the provider's `revoke_replaced_grant` is false, when the
-   * IdP rotated nothing (the same refresh token), or when both sign-ins name the same IdP session
-   * (`sid`): an IdP may keep one grant per session, and revoking its old token ends the new one.
+   * Whether it is kept is {@link keepReplacedGrant}; a grant kept is recorded as `skipped`
+   * with the reason. Nothing happens when the IdP handed back the same refresh token.
    *
    * @param target - the provider
    * @param replaced - the grant the sign-in replaced, as `TokenService.signedIn` handed it back
-   * @param current - the new sign-in's tokens (its refresh token, and its ID token's `sid`)
+   * @param current - the new sign-in's tokens (its refresh token, its ID token's `sid`/`auth_time`)
    * @param client - the client label that started the sign-in
    * @example
    * ```ts
@@ -393,7 +428,6 @@ export class Revocations {
   ): Promise<void> {
     if (replaced === undefined || replaced.refreshToken === null) return;
     if (replaced.refreshToken === current.refreshToken) return;
-    const sid = current.claims?.sid;
     const reason = 'replaced by a new sign-in';
     const report = {
       kind: 'grant.revoked' as const,
@@ -403,13 +437,15 @@ export class Revocations {
       scopes: replaced.scopes
     };
     try {
-      const sameSession = replaced.session != null && replaced.session === sid;
-      if (target.config.revoke_replaced_grant === false || sameSession) {
+      const kept = keepReplacedGrant(
+        target.config.revoke_replaced_grant ?? 'auto',
+        replaced,
+        current.claims
+      );
+      if (kept !== null) {
         await this.options.events.emit({
           ...report,
-          reason: sameSession
-            ? `${reason} in the same identity provider session (kept: revoking it could end the new one)`
-            : `${reason} (kept: revoke_replaced_grant is false)`,
+          reason: `${reason} (kept: ${kept})`,
           upstream: 'skipped',
           seconds: null
         });

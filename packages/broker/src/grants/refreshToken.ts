@@ -378,7 +378,7 @@ export class RefreshTokenGrant implements GrantHandler {
     cache.forget(provider);
     const now = this.services.now();
     const token = accessTokenOf(tokens);
-    const sid = tokens.claims?.sid;
+    const { sid, auth_time: authTime } = tokens.claims ?? {};
     // Under the grant's lock: a refresh of the old grant (here or in another broker) has stored
     // its rotation before, and cannot overwrite the new grant after.
     const replaced = await this.withStoreLock(provider, async () => {
@@ -390,6 +390,7 @@ export class RefreshTokenGrant implements GrantHandler {
         account,
         subject,
         ...(typeof sid === 'string' ? { session: sid } : {}),
+        ...(typeof authTime === 'number' && Number.isFinite(authTime) ? { authTime } : {}),
         createdAt: now,
         updatedAt: now,
         lastToken: shareable(scopeKey(undefined), token)

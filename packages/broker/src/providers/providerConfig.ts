@@ -80,11 +80,13 @@ export interface ProviderConfig {
    */
   readonly revocation_endpoint: string | null;
   /**
-   * Whether a new sign-in revokes the grant it replaces at the IdP (default true). False for an IdP
-   * that keeps one grant across sign-ins without naming its session (`sid`), where revoking the old
-   * refresh token would end the new sign-in too.
+   * Whether a new sign-in revokes the grant it replaces at the IdP. `auto` (the default): only when
+   * the ID tokens show another IdP session (`sid`, else `auth_time`, differ), since an IdP may keep
+   * one grant per session (oidc-provider does) and end all of its tokens when one is revoked, the new
+   * sign-in's too; `true`: always (an IdP that gives each sign-in its own grant, e.g. Cognito or one
+   * whose ID tokens say nothing of the session); `false`: never.
    */
-  readonly revoke_replaced_grant: boolean;
+  readonly revoke_replaced_grant: boolean | 'auto';
   /** Whether the callback must carry `iss` (RFC 9207); discovered providers say so themselves. */
   readonly authorization_response_iss_parameter_supported: boolean;
   /** OAuth client id registered at the IdP. */
@@ -557,9 +559,9 @@ function resolveProvider(raw: unknown, key: string): ProviderConfig {
           ...kindResolved,
           endpoints: { ...kindResolved.endpoints, revocation_endpoint: revocation }
         };
-  const revokeReplaced = raw.revoke_replaced_grant ?? true;
-  if (typeof revokeReplaced !== 'boolean') {
-    throw new ConfigError(`${key}.revoke_replaced_grant`, 'must be true or false');
+  const revokeReplaced = raw.revoke_replaced_grant ?? 'auto';
+  if (typeof revokeReplaced !== 'boolean' && revokeReplaced !== 'auto') {
+    throw new ConfigError(`${key}.revoke_replaced_grant`, 'must be true, false or "auto"');
   }
   if (resolved.endpoints === null && grant === 'authorization_code' && !scopes.includes('openid')) {
     throw new ConfigError(`${key}.scopes`, 'must include "openid"');

@@ -29,6 +29,7 @@ export function copyGrant(grant: Grant): Grant {
     account: grant.account,
     subject: grant.subject,
     ...(grant.session == null ? {} : { session: grant.session }),
+    ...(grant.authTime == null ? {} : { authTime: grant.authTime }),
     createdAt: grant.createdAt,
     updatedAt: grant.updatedAt,
     ...(last == null
@@ -87,6 +88,7 @@ export function readGrant(value: unknown, where: string): Grant {
     account: str(value.account, `${where}.account`, true),
     subject: str(value.subject, `${where}.subject`, true),
     session: value.session == null ? null : str(value.session, `${where}.session`),
+    authTime: value.authTime == null ? null : num(value.authTime, `${where}.authTime`),
     createdAt: num(value.createdAt, `${where}.createdAt`),
     updatedAt: num(value.updatedAt, `${where}.updatedAt`),
     ...(lastToken === undefined ? {} : { lastToken })

@@ -41,6 +41,8 @@ export interface Grant {
    * session may share the grant at the IdP, so the replaced one is not revoked then.
    */
   readonly session?: string | null;
+  /** When the person authenticated at the IdP (the ID token's `auth_time`), when it said; ditto. */
+  readonly authTime?: number | null;
   /** Epoch seconds of the sign-in. */
   readonly createdAt: number;
   /** Epoch seconds of the last change (rotation). */

@@ -153,6 +153,22 @@ describe('revocation_endpoint option', () => {
     }
   });
 
+  test.each(kinds)(
+    'kind %s takes revoke_replaced_grant true, false or "auto" (default)',
+    (_k, raw) => {
+      expect(validateProvider({ ...base, ...raw }, 'providers[0]').revoke_replaced_grant).toBe(
+        'auto'
+      );
+      for (const value of [true, false, 'auto'] as const) {
+        const config = validateProvider({ ...base, ...raw, revoke_replaced_grant: value }, 'p');
+        expect(config.revoke_replaced_grant).toBe(value);
+      }
+      expect(() =>
+        validateProvider({ ...base, ...raw, revoke_replaced_grant: 'yes' }, 'providers[0]')
+      ).toThrow('revoke_replaced_grant: must be true, false or "auto"');
+    }
+  );
+
   test.each(kinds)('kind %s checks it like every URL option', (_kind, raw) => {
     for (const bad of ['http://idp.example.org/revoke', 'not a url', 42]) {
       expect(() =>

@@ -6,10 +6,52 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 
+import { keepReplacedGrant } from '../../src/revocation.js';
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
 import { dotAvailable, startDot, type DotIdP } from '../fixtures/dot.js';
-import { startIdP, type IdP } from '../fixtures/idp.js';
+import { REDIRECT_URI, startIdP, type IdP } from '../fixtures/idp.js';
 import { redeem, refreshTokensSeen, revokeOnlyTheTokenAsked } from './upstream.js';
+
+/** Follows an authorization URL as one browser does, keeping the IdP's session cookies. */
+function sameBrowser(cookies: Map<string, string>): (authorizationUrl: string) => Promise<URL> {
+  return async authorizationUrl => {
+    let url = new URL(authorizationUrl);
+    for (let hop = 0; hop < 20; hop++) {
+      const response = await fetch(url, {
+        redirect: 'manual',
+        headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') }
+      });
+      for (const line of response.headers.getSetCookie()) {
+        const [pair] = line.split(';');
+        const eq = pair.indexOf('=');
+        cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+      }
+      await response.arrayBuffer();
+      const location = response.headers.get('location');
+      if (location === null) throw new Error(`IdP stopped at ${url.pathname}`);
+      url = new URL(location, url);
+      if (url.href.startsWith(REDIRECT_URI)) return url;
+    }
+    throw new Error('too many redirects');
+  };
+}
+
+describe('keepReplacedGrant', () => {
+  test('auto revokes only when the ID tokens show another session', () => {
+    expect(keepReplacedGrant('auto', { session: 's1' }, { sid: 's2' })).toBeNull();
+    expect(keepReplacedGrant('auto', { session: 's1' }, { sid: 's1' })).toMatch(/same .* \(sid\)/);
+    expect(keepReplacedGrant('auto', { authTime: 100 }, { auth_time: 160 })).toBeNull();
+    expect(keepReplacedGrant('auto', { authTime: 100 }, { auth_time: 100 })).toMatch(/auth_time/);
+    // sid decides over auth_time when both sign-ins name one.
+    expect(
+      keepReplacedGrant('auto', { session: 's1', authTime: 1 }, { sid: 's1', auth_time: 2 })
+    ).not.toBeNull();
+    expect(keepReplacedGrant('auto', {}, {})).toMatch(/revoke_replaced_grant true/);
+    expect(keepReplacedGrant('auto', {}, undefined)).not.toBeNull();
+    expect(keepReplacedGrant(true, { session: 's1' }, { sid: 's1' })).toBeNull();
+    expect(keepReplacedGrant(false, { session: 's1' }, { sid: 's2' })).toMatch(/false/);
+  });
+});
 
 describe('signing in again (oidc-provider)', () => {
   let idp: IdP;
@@ -21,7 +63,8 @@ describe('signing in again (oidc-provider)', () => {
 
   test('revokes the replaced refresh token at the IdP, keeps the new one, records it', async () => {
     idp = await startIdP({ configure: revokeOnlyTheTokenAsked });
-    broker = await startBroker(idp);
+    // Each sign-in its own grant at this IdP, which says nothing of sessions in its ID tokens.
+    broker = await startBroker(idp, { provider: { revoke_replaced_grant: true } });
     expect((await broker.login()).status).toBe(200);
     const [first] = refreshTokensSeen(broker);
     expect((await broker.login()).status).toBe(200);
@@ -49,6 +92,7 @@ describe('signing in again (oidc-provider)', () => {
     idp = await startIdP({ configure: revokeOnlyTheTokenAsked });
     let revocationDown = false;
     broker = await startBroker(idp, {
+      provider: { revoke_replaced_grant: true },
       wrapFetch: inner => async (input, init) => {
         if (revocationDown && String(input).endsWith('/token/revocation')) {
           return new Response('down', { status: 503 });
@@ -123,6 +167,24 @@ describe('signing in again (oidc-provider)', () => {
     ]);
   });
 
+  test('a second sign-in in the same oidc-provider session keeps its grant: the replaced token, of the same grant, is not revoked', async () => {
+    // oidc-provider reuses the session's grant for a second sign-in and ends every token of a grant
+    // when one is revoked: revoking the replaced token signed the person out again at once.
+    idp = await startIdP();
+    const session = new Map<string, string>();
+    broker = await startBroker({ issuer: idp.issuer, authorize: sameBrowser(session) });
+    expect((await broker.login()).status).toBe(200);
+    expect((await broker.login()).status).toBe(200);
+    broker.advance(3600);
+    expect(
+      (await broker.request('POST', '/api/v1/providers/demo/token', { body: {} })).status
+    ).toBe(200);
+    const events = (await broker.request('GET', '/api/v1/events?limit=20')).json.events;
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'revoke', outcome: 'ok', code: 'skipped' })
+    );
+  });
+
   test('revoke_replaced_grant false keeps the replaced grant (recorded as skipped)', async () => {
     idp = await startIdP({ configure: revokeOnlyTheTokenAsked });
     broker = await startBroker(idp, { provider: { revoke_replaced_grant: false } });
@@ -153,6 +215,8 @@ if (!dotAvailable()) console.warn('SKIPPED the Django OAuth Toolkit case: no .ve
     broker = await startBroker(dot, { provider: dot.brokerProvider });
     expect((await broker.login()).status).toBe(200);
     const first = (await broker.context.store.get('demo'))?.refreshToken;
+    // Another sign-in at DOT (its ID tokens' auth_time, in whole seconds, tells them apart).
+    await new Promise(resolve => setTimeout(resolve, 1100));
     expect((await broker.login()).status).toBe(200);
     const second = (await broker.context.store.get('demo'))?.refreshToken;
     expect(first).toBeTruthy();

@@ -116,7 +116,7 @@ function fixFor(code: unknown): string {
  * @param err - what the library threw
  * @returns the words, or undefined when it is not one of the library's checks
  */
-export function libraryReason(err: unknown): string | undefined {
+function libraryReason(err: unknown): string | undefined {
   const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
   return typeof code === 'string' && code.startsWith('OAUTH_') && typeof message === 'string'
     ? message

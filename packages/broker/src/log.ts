@@ -334,7 +334,10 @@ export function logLineOf(event: BrokerEvent): {
 }
 
 /**
- * The log as a subscriber of the broker's events.
+ * The log as a subscriber of the broker's events. It also says when a provider's backoff ended:
+ * the failed upstream calls that started it were logged (`upstream_unavailable` with `retry_after`),
+ * the refusals meanwhile only at debug (`middleware.ts`), so the first fetch that succeeds after
+ * them writes one `backoff_ended` line with how many calls had failed.
  *
  * @param log - the logger
  * @returns the observer `brokerEvents` calls
@@ -344,8 +347,23 @@ export function logLineOf(event: BrokerEvent): {
  * ```
  */
 export function eventLogger(log: Logger): EventObserver {
+  /** Failed upstream calls that started or lengthened a backoff, per provider, since its last success. */
+  const failing = new Map<string, number>();
   return event => {
     const line = logLineOf(event);
     log[line.level](line.event, line.fields);
+    if (
+      event.kind === 'token.fetch_failed' &&
+      event.grantEnded === undefined &&
+      event.retryAfter !== undefined
+    ) {
+      failing.set(event.provider, (failing.get(event.provider) ?? 0) + 1);
+    } else if (event.kind === 'token.fetched' && failing.has(event.provider)) {
+      log.info('backoff_ended', {
+        provider: event.provider,
+        failed_calls: failing.get(event.provider)
+      });
+      failing.delete(event.provider);
+    }
   };
 }

@@ -146,7 +146,7 @@ describe('a backoff', () => {
     await idp.close();
   });
 
-  test('logs its start once, not an error for every refused request; each still gets 503', async () => {
+  test('logs its start and its end once, not an error for every refused request; each still gets 503', async () => {
     const broker = await startBroker(idp);
     try {
       expect((await broker.login()).status).toBe(200);
@@ -169,6 +169,17 @@ describe('a backoff', () => {
       );
       expect(loud.length).toBeLessThanOrEqual(3);
       expect(lines.filter(l => l.event === 'requests_refused_repeatedly')).toHaveLength(1);
+
+      // The IdP is back: once the backoff is over, the next request refreshes and the end of the
+      // backoff is said once.
+      idp.down = false;
+      broker.advance(120);
+      expect(
+        (await broker.request('POST', '/api/v1/providers/demo/token', { body: {} })).status
+      ).toBe(200);
+      await broker.request('POST', '/api/v1/providers/demo/token', { body: {} });
+      const ended = broker.logs.map(l => JSON.parse(l)).filter(l => l.event === 'backoff_ended');
+      expect(ended).toEqual([expect.objectContaining({ provider: 'demo', failed_calls: 1 })]);
     } finally {
       idp.down = false;
       await broker.close();

@@ -1,10 +1,16 @@
 /**
- * Regression (issue 11, defect 2): a sign-out while a refresh is in flight revoked the refresh
- * token the refresh was rotating away, and left the rotated one live at the IdP. The IdP here ends
- * only the token it is asked to revoke (as Django OAuth Toolkit does), so a wrong token shows.
+ * Regression (issue 11, defect 2): a sign-out while a refresh is in flight (in this broker, or in
+ * another one on the same file store) revoked the refresh token the refresh was rotating away, and
+ * left the rotated one live at the IdP. The IdP here ends only the token it is asked to revoke (as
+ * Django OAuth Toolkit does), so a wrong token shows.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 
+import { FileStore } from '../../src/stores/file.js';
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
 import { startIdP, type IdP } from '../fixtures/idp.js';
 import { gate, lastRefreshToken, redeem, revokeOnlyTheTokenAsked } from './upstream.js';
@@ -56,5 +62,64 @@ describe('sign-out during a refresh', () => {
     expect(await broker.context.store.get('demo')).toBeUndefined();
     const token = await broker.request('POST', '/api/v1/providers/demo/token', { body: {} });
     expect(token.json.error).toBe('login_required');
+  });
+});
+
+describe('sign-out during a refresh in another broker on the same file store', () => {
+  let dir: string;
+  let other: TestBroker;
+
+  /** A store on the shared files, with the lock timing the broker derives from its upstream timeout. */
+  async function fileStore(): Promise<FileStore> {
+    const store = new FileStore({
+      path: join(dir, 'grants.store'),
+      keyFile: join(dir, 'store.key'),
+      lock: { waitMs: 2 * 2000 + 5000, staleMs: 3 * 2000 + 10000 }
+    });
+    await store.open();
+    return store;
+  }
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tb-signout-shared-'));
+    await broker.close();
+    // `broker` refreshes slowly (its IdP answers held back); `other` signs out.
+    broker = await startBroker(idp, {
+      store: await fileStore(),
+      wrapFetch: inner => async (input, init) => {
+        const response = await inner(input, init);
+        const held = slow;
+        if (held !== undefined && String(init?.body).includes('grant_type=refresh_token')) {
+          held.answered.open();
+          await held.release.wait;
+        }
+        return response;
+      }
+    });
+    other = await startBroker(idp, { store: await fileStore() });
+    expect((await broker.login()).status).toBe(200);
+  });
+  afterEach(async () => {
+    slow?.release.open();
+    await other.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the other broker revokes the rotated refresh token', async () => {
+    broker.advance(3600);
+    slow = { answered: gate(), release: gate() };
+    const asked = broker.request('POST', '/api/v1/providers/demo/token', { body: {} });
+    await slow.answered.wait;
+    const rotated = lastRefreshToken(broker);
+
+    const signOut = other.request('DELETE', '/api/v1/providers/demo/grant');
+    await new Promise(resolve => setTimeout(resolve, 200));
+    slow.release.open();
+    expect((await signOut).status).toBe(204);
+    expect((await asked).status).toBe(200); // asked before the sign-out, answered by the IdP
+
+    expect(await redeem(idp, rotated)).toEqual({ status: 400, error: 'invalid_grant' });
+    expect(await other.context.store.get('demo')).toBeUndefined();
+    expect(await broker.context.store.get('demo')).toBeUndefined();
   });
 });

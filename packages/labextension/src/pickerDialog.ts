@@ -149,15 +149,25 @@ export class TokenPickerBody extends Widget implements Dialog.IBodyWidget<IPickR
     const legend = document.createElement('legend');
     legend.textContent = 'Scopes';
     this._scopes.replaceChildren(legend);
+    // A provider that refuses narrowed tokens hands out its sign-in's token only: every scope, fixed.
+    const fixed = provider.narrowing === 'refuse';
     for (const scope of provider.scopes) {
       const row = document.createElement('label');
       row.className = 'jp-TokenBroker-pickerScope';
       const box = document.createElement('input');
       box.type = 'checkbox';
       box.value = scope;
-      box.checked = !initialScopes || initialScopes.length === 0 || initialScopes.includes(scope);
+      box.checked =
+        fixed || !initialScopes || initialScopes.length === 0 || initialScopes.includes(scope);
+      box.disabled = fixed;
       row.append(box, scope);
       this._scopes.append(row);
+    }
+    if (fixed && provider.scopes.length > 0) {
+      const note = document.createElement('p');
+      note.textContent =
+        "This provider hands out only its sign-in's token, with all of these scopes.";
+      this._scopes.append(note);
     }
     if (provider.scopes.length === 0) {
       const none = document.createElement('p');

@@ -20,6 +20,14 @@ export type ProviderKind = components['schemas']['Provider']['kind'];
 export type ProviderGrant = components['schemas']['Provider']['grant'];
 
 /**
+ * How a provider answers a request for fewer scopes than its sign-in granted (`openapi.yaml`,
+ * `Provider.narrowing`): `refuse` (only the sign-in's own token: asking a subset fails with
+ * `scope_not_allowed`), `refresh` or `exchange` (a narrowed token), or `null` for providers without
+ * a sign-in's grant of their own.
+ */
+export type ProviderNarrowing = components['schemas']['Provider']['narrowing'];
+
+/**
  * Why a sign-out did not end the sign-in at the identity provider (`openapi.yaml`,
  * `SignOutNotice.upstream`): `not_supported` (it has no revocation endpoint, so it was not asked),
  * `retrying` (unreachable; the broker tries again) or `refused`.
@@ -53,6 +61,11 @@ export interface IProviderInfo {
   readonly kind: string;
   /** How the broker gets its tokens, a {@link ProviderGrant}: e.g. `authorization_code`, `client_credentials`. */
   readonly grant: string;
+  /**
+   * How it answers a subset of its sign-in's scopes, a {@link ProviderNarrowing}: `refuse` means only
+   * the sign-in's own token (all its scopes) is handed out.
+   */
+  readonly narrowing: ProviderNarrowing;
   /** Whether the broker holds a grant for this provider. */
   readonly signedIn: boolean;
   /** The signed-in account (preferred user name or subject), or `null`. */

@@ -259,7 +259,7 @@ export interface components {
      * @description seconds the token must still be valid, counted from when the request arrived (a token
      *     the IdP mints for the request meets a min_ttl equal to its lifetime; a longer one is
      *     400 `invalid_request`); absent or null: `default_min_ttl`, at most half the token's
-     *     lifetime (rounded up), so it is met by any lifetime
+     *     lifetime (rounded down, at least 1 s), so it is met by any lifetime
      */
     MinTtl: number | null;
     Provider: {
@@ -267,6 +267,16 @@ export interface components {
       title: string;
       /** @enum {unknown} */
       kind: 'oidc' | 'oauth2' | 'keycloak' | 'cognito' | 'jupyterhub' | 'hub';
+      /**
+       * @description how a request for fewer scopes than the sign-in granted is answered (the provider's
+       *     `narrowing` option): `refuse` (403 `scope_not_allowed`; only the grant's own token),
+       *     `refresh` (a refresh with `scope`), `exchange` (RFC 8693 token exchange); null for
+       *     providers without a sign-in's grant of their own: client_credentials and token_exchange
+       *     ask each token with the request's scopes, hub hands out the hub login's token when it
+       *     carries every scope asked
+       * @enum {unknown}
+       */
+      narrowing: 'refuse' | 'refresh' | 'exchange' | null;
       /**
        * @description client_credentials providers are always signed in (a service account);
        *     token_exchange providers show their subject provider's sign-in; hub providers (kind and

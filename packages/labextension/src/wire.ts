@@ -90,6 +90,7 @@ export function toProviderInfo(wire: Received<ProviderWire> & { id: string }): I
     title: wire.title ?? wire.id,
     kind: wire.kind ?? 'oidc',
     grant: wire.grant ?? 'authorization_code',
+    narrowing: wire.narrowing ?? null,
     signedIn: wire.signed_in === true,
     account: wire.account ?? null,
     scopes: Object.freeze(toScopes(wire.scopes)),

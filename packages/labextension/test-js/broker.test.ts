@@ -88,6 +88,7 @@ describe('providers', () => {
       title: 'Demo IdP',
       kind: 'oidc',
       grant: 'authorization_code',
+      narrowing: 'refuse',
       signedIn: true,
       account: 'alice',
       scopes: ['openid', 'demo:read'],

@@ -87,6 +87,7 @@ export function wireProvider(overrides: Record<string, unknown> = {}): Record<st
     title: 'Demo IdP',
     kind: 'oidc',
     grant: 'authorization_code',
+    narrowing: 'refuse',
     signed_in: false,
     account: null,
     scopes: ['openid', 'demo:read'],

@@ -34,6 +34,7 @@ export function providerRoutes(context: BrokerContext): Router {
           title: provider.config.title,
           kind: provider.config.kind,
           grant: provider.config.grant,
+          narrowing: provider.config.narrowing,
           signed_in: status.signedIn,
           account: status.account,
           scopes: status.scopes ?? provider.config.scopes,

@@ -81,6 +81,16 @@ describe('the default narrowing (kind oidc: refuse)', () => {
     expect(await listedScopes(b)).toEqual(GRANTED);
   });
 
+  test('the provider list says how each provider narrows, so the panel offers no subset it would refuse', async () => {
+    const b = await signedIn();
+    const list = await b.request('GET', '/api/v1/providers');
+    expect(list.json.providers[0]).toMatchObject({ id: 'demo', narrowing: 'refuse' });
+    await b.close();
+    broker = await startBroker(idp, { provider: { narrowing: 'exchange' } });
+    const again = await broker.request('GET', '/api/v1/providers');
+    expect(again.json.providers[0].narrowing).toBe('exchange');
+  });
+
   test('asking every scope of the grant is the grant’s own token, not a narrowed one', async () => {
     const b = await signedIn();
     const own = await token(b);

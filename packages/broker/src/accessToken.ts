@@ -52,18 +52,18 @@ export function scopeKey(scopes: readonly string[] | undefined): string {
 /**
  * The most seconds a refresh margin or a default `min_ttl` takes of a token: half its lifetime, so
  * any lifetime (10 s, 30 s, an hour) gets a token that is used for about half its life before it is
- * replaced, never one refreshed on every request. Rounded up, so even a 1 s token is never handed
- * out with 0 s left.
+ * replaced, never one refreshed on every request. Rounded down, but at least 1 s, so a token is
+ * never handed out with 0 s left by default.
  *
  * @param lifetime - the token's lifetime in seconds (as its issuer gave it), or undefined when unknown
- * @returns half the lifetime in whole seconds, rounded up, or Infinity when unknown (no cap)
+ * @returns half the lifetime in whole seconds (at least 1), or Infinity when unknown (no cap)
  * @example
  * ```ts
  * halfLife(30); // 15
  * ```
  */
 export function halfLife(lifetime: number | undefined): number {
-  return lifetime === undefined ? Infinity : Math.ceil(lifetime / 2);
+  return lifetime === undefined ? Infinity : Math.max(1, Math.floor(lifetime / 2));
 }
 
 /**

@@ -142,9 +142,9 @@ export class TokenService {
     }
     grant.accept?.(provider, token, ask);
     // An explicit min_ttl is a promise: refused when even a new token cannot keep it. The default
-    // is at most half the new token's lifetime, so it is always met.
+    // is at most half the new token's lifetime: a new token is the best there is for it.
     const left = secondsLeft(token, ask.asked);
-    if (left < neededSeconds(token, ask.minTtl, defaultMinTtl)) {
+    if (ask.minTtl !== undefined && left < ask.minTtl) {
       throw new InvalidRequest(
         `min_ttl ${ask.minTtl} is longer than the ${grant.issuer}'s token lifetime (${left} s); ` +
           'ask for less, or name no min_ttl to get the default (at most half the lifetime).'

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/gl
 import { keepReplacedGrant } from '../../src/revocation.js';
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
 import { dotAvailable, startDot, type DotIdP } from '../fixtures/dot.js';
+import { SCOPES, startGrantsIdP, type GrantsIdP } from '../fixtures/grantsIdp.js';
 import { REDIRECT_URI, startIdP, type IdP } from '../fixtures/idp.js';
 import { redeem, refreshTokensSeen, revokeOnlyTheTokenAsked } from './upstream.js';
 
@@ -229,4 +230,48 @@ if (!dotAvailable()) console.warn('SKIPPED the Django OAuth Toolkit case: no .ve
       (await broker.request('POST', '/api/v1/providers/demo/token', { body: {} })).status
     ).toBe(200);
   });
+});
+
+describe('signing in again with the device flow', () => {
+  let idp: GrantsIdP;
+  let broker: TestBroker;
+  afterAll(async () => {
+    broker?.context.devices.cancel();
+    await broker?.close();
+    await idp?.close();
+  });
+
+  const deviceSignIn = async (): Promise<void> => {
+    const started = await broker.request('POST', '/api/v1/providers/demo/login', {
+      body: { method: 'device' }
+    });
+    expect(started.status).toBe(200);
+    await idp.approveDevice(started.json.user_code, 'alice');
+    const deadline = Date.now() + 10000;
+    for (;;) {
+      const status = await broker.request('GET', '/api/v1/providers/demo/login');
+      if (status.json.status === 'done') return;
+      if (Date.now() > deadline) throw new Error(`device sign-in: ${status.text}`);
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
+  };
+
+  test('revokes the grant the new device sign-in replaced', async () => {
+    idp = await startGrantsIdP();
+    idp.deviceInterval = 1;
+    broker = await startBroker(idp, {
+      provider: { client_id: 'device-client', scopes: SCOPES, revoke_replaced_grant: true }
+    });
+    await deviceSignIn();
+    const first = (await broker.context.store.get('demo'))?.refreshToken;
+    await deviceSignIn();
+    const second = (await broker.context.store.get('demo'))?.refreshToken;
+    expect(first).toBeTruthy();
+    expect(second).not.toBe(first);
+    expect(await redeem(idp, first!, 'device-client')).toEqual({
+      status: 400,
+      error: 'invalid_grant'
+    });
+    expect((await redeem(idp, second!, 'device-client')).status).toBe(200);
+  }, 30000);
 });

@@ -32,8 +32,9 @@ export function lastRefreshToken(broker: TestBroker): string {
  * @returns the answer's status and `error`
  */
 export async function redeem(
-  idp: IdP,
-  refreshToken: string
+  idp: Pick<IdP, 'issuer'>,
+  refreshToken: string,
+  clientId = CLIENT_ID
 ): Promise<{ status: number; error?: string }> {
   const response = await fetch(`${idp.issuer}/token`, {
     method: 'POST',
@@ -41,7 +42,7 @@ export async function redeem(
     body: new URLSearchParams({
       grant_type: 'refresh_token',
       refresh_token: refreshToken,
-      client_id: CLIENT_ID
+      client_id: clientId
     })
   });
   const body = (await response.json()) as { error?: string };

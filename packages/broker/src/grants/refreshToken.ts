@@ -139,7 +139,8 @@ export class RefreshTokenGrant implements GrantHandler {
         reject(
           new UpstreamUnavailable(
             `The identity provider did not answer within ${provider.timeoutMs} ms; the refresh ` +
-              'goes on and its result is kept for the next request.',
+              'goes on and its result is kept for the next request (if the identity provider is ' +
+              'only slow, raise upstream_timeout_ms).',
             { retryAfter: backoffSeconds(1) }
           )
         );

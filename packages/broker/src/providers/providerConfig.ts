@@ -83,8 +83,8 @@ export interface ProviderConfig {
    * Whether a new sign-in revokes the grant it replaces at the IdP. `auto` (the default): only when
    * the ID tokens show another IdP session (`sid`, else `auth_time`, differ), since an IdP may keep
    * one grant per session (oidc-provider does) and end all of its tokens when one is revoked, the new
-   * sign-in's too; `true`: always (an IdP that gives each sign-in its own grant, e.g. Cognito or one
-   * whose ID tokens say nothing of the session); `false`: never.
+   * sign-in's too; `true` (kind `cognito`'s default): always, for an IdP that gives each sign-in its
+   * own grant (Cognito, Django OAuth Toolkit); `false`: never.
    */
   readonly revoke_replaced_grant: boolean | 'auto';
   /** Whether the callback must carry `iss` (RFC 9207); discovered providers say so themselves. */
@@ -559,7 +559,8 @@ function resolveProvider(raw: unknown, key: string): ProviderConfig {
           ...kindResolved,
           endpoints: { ...kindResolved.endpoints, revocation_endpoint: revocation }
         };
-  const revokeReplaced = raw.revoke_replaced_grant ?? 'auto';
+  // Cognito gives each sign-in its own refresh token and revokes only the one asked.
+  const revokeReplaced = raw.revoke_replaced_grant ?? (kind === 'cognito' ? true : 'auto');
   if (typeof revokeReplaced !== 'boolean' && revokeReplaced !== 'auto') {
     throw new ConfigError(`${key}.revoke_replaced_grant`, 'must be true, false or "auto"');
   }

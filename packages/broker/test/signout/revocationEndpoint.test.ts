@@ -154,10 +154,10 @@ describe('revocation_endpoint option', () => {
   });
 
   test.each(kinds)(
-    'kind %s takes revoke_replaced_grant true, false or "auto" (default)',
+    'kind %s takes revoke_replaced_grant true, false or "auto" (default; Cognito: true)',
     (_k, raw) => {
       expect(validateProvider({ ...base, ...raw }, 'providers[0]').revoke_replaced_grant).toBe(
-        'auto'
+        raw.kind === 'cognito' ? true : 'auto'
       );
       for (const value of [true, false, 'auto'] as const) {
         const config = validateProvider({ ...base, ...raw, revoke_replaced_grant: value }, 'p');

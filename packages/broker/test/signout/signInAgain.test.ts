@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/gl
 import { keepReplacedGrant } from '../../src/revocation.js';
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
 import { dotAvailable, startDot, type DotIdP } from '../fixtures/dot.js';
+import { startFakeCognito } from '../fixtures/fakeCognito.js';
 import { SCOPES, startGrantsIdP, type GrantsIdP } from '../fixtures/grantsIdp.js';
 import { REDIRECT_URI, startIdP, type IdP } from '../fixtures/idp.js';
 import { redeem, refreshTokensSeen, revokeOnlyTheTokenAsked } from './upstream.js';
@@ -274,4 +275,32 @@ describe('signing in again with the device flow', () => {
     });
     expect((await redeem(idp, second!, 'device-client')).status).toBe(200);
   }, 30000);
+});
+
+describe('signing in again at Cognito (its default: revoke the replaced grant)', () => {
+  test('the replaced refresh token is sent to /oauth2/revoke', async () => {
+    const cognito = await startFakeCognito(REDIRECT_URI);
+    const broker = await startBroker(
+      { issuer: 'unused', authorize: cognito.authorize },
+      {
+        provider: {
+          kind: 'cognito',
+          issuer: undefined,
+          domain: cognito.domain,
+          client_id: cognito.clientId,
+          scopes: ['openid', 'email', 'profile']
+        }
+      }
+    );
+    try {
+      expect((await broker.login()).status).toBe(200);
+      const first = (await broker.context.store.get('demo'))?.refreshToken;
+      expect((await broker.login()).status).toBe(200);
+      expect(first).toBeTruthy();
+      expect(cognito.revocations.map(form => form.get('token'))).toEqual([first]);
+    } finally {
+      await broker.close();
+      await cognito.close();
+    }
+  });
 });

@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
 
 import { keepReplacedGrant } from '../../src/revocation.js';
+import { followToCallback } from '../fixtures/browser.js';
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
 import { dotAvailable, startDot, type DotIdP } from '../fixtures/dot.js';
 import { startFakeCognito } from '../fixtures/fakeCognito.js';
@@ -16,26 +17,7 @@ import { redeem, refreshTokensSeen, revokeOnlyTheTokenAsked } from './upstream.j
 
 /** Follows an authorization URL as one browser does, keeping the IdP's session cookies. */
 function sameBrowser(cookies: Map<string, string>): (authorizationUrl: string) => Promise<URL> {
-  return async authorizationUrl => {
-    let url = new URL(authorizationUrl);
-    for (let hop = 0; hop < 20; hop++) {
-      const response = await fetch(url, {
-        redirect: 'manual',
-        headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') }
-      });
-      for (const line of response.headers.getSetCookie()) {
-        const [pair] = line.split(';');
-        const eq = pair.indexOf('=');
-        cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
-      }
-      await response.arrayBuffer();
-      const location = response.headers.get('location');
-      if (location === null) throw new Error(`IdP stopped at ${url.pathname}`);
-      url = new URL(location, url);
-      if (url.href.startsWith(REDIRECT_URI)) return url;
-    }
-    throw new Error('too many redirects');
-  };
+  return authorizationUrl => followToCallback(authorizationUrl, REDIRECT_URI, cookies);
 }
 
 describe('keepReplacedGrant', () => {

@@ -6,31 +6,8 @@
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
-import { CLIENT_ID, startIdP, type IdP } from '../fixtures/idp.js';
-
-/** The newest refresh token the IdP issued to the broker. */
-function lastRefreshToken(broker: TestBroker): string {
-  for (let i = broker.upstreamBodies.length - 1; i >= 0; i--) {
-    const m = /"refresh_token"\s*:\s*"([^"]+)"/.exec(broker.upstreamBodies[i]);
-    if (m) return m[1];
-  }
-  throw new Error('no refresh token seen');
-}
-
-/** Uses a refresh token directly at the IdP: the grant type's answer status and error. */
-async function redeem(idp: IdP, refreshToken: string): Promise<{ status: number; error?: string }> {
-  const response = await fetch(`${idp.issuer}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'refresh_token',
-      refresh_token: refreshToken,
-      client_id: CLIENT_ID
-    })
-  });
-  const body = (await response.json()) as { error?: string };
-  return { status: response.status, error: body.error };
-}
+import { startIdP, type IdP } from '../fixtures/idp.js';
+import { lastRefreshToken, redeem } from '../fixtures/idpChecks.js';
 
 const admin = { 'x-broker-caller': 'admin', 'x-broker-client': 'jupyterhub-admin' };
 

@@ -11,7 +11,7 @@ import { ConfigError } from '../../src/configError.js';
 import { validateProvider } from '../../src/providers/providerConfig.js';
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
 import { CLIENT_ID, SCOPES, startIdP, type IdP } from '../fixtures/idp.js';
-import { lastRefreshToken, redeem } from './upstream.js';
+import { lastRefreshToken, redeem } from '../fixtures/idpChecks.js';
 
 interface KoaContext {
   path: string;

@@ -13,7 +13,7 @@ import { dotAvailable, startDot, type DotIdP } from '../fixtures/dot.js';
 import { startFakeCognito } from '../fixtures/fakeCognito.js';
 import { SCOPES, startGrantsIdP, type GrantsIdP } from '../fixtures/grantsIdp.js';
 import { REDIRECT_URI, startIdP, type IdP } from '../fixtures/idp.js';
-import { redeem, refreshTokensSeen, revokeOnlyTheTokenAsked } from './upstream.js';
+import { redeem, refreshTokensSeen, revokeOnlyTheTokenAsked } from '../fixtures/idpChecks.js';
 
 /** Follows an authorization URL as one browser does, keeping the IdP's session cookies. */
 function sameBrowser(cookies: Map<string, string>): (authorizationUrl: string) => Promise<URL> {

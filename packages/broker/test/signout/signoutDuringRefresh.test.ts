@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { FileStore } from '../../src/stores/file.js';
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
 import { startIdP, type IdP } from '../fixtures/idp.js';
-import { gate, lastRefreshToken, redeem, revokeOnlyTheTokenAsked } from './upstream.js';
+import { gate, lastRefreshToken, redeem, revokeOnlyTheTokenAsked } from '../fixtures/idpChecks.js';
 
 let idp: IdP;
 let broker: TestBroker;

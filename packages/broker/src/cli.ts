@@ -140,8 +140,11 @@ async function serve(args: string[]): Promise<void> {
     log.info('stopping', { signal });
     const force = setTimeout(() => process.exit(0), 3000);
     force.unref();
+    // A refresh still out (its caller answered 503 at the deadline) may bring a rotated refresh
+    // token: it is stored before the store closes, within the force timer's grace.
     void running
       .close()
+      .then(() => context.tokens.settled())
       .then(() => context.audit.close())
       .then(() => context.store.close())
       .finally(() => process.exit(0));

@@ -80,6 +80,8 @@ export class RefreshTokenGrant implements GrantHandler {
   /** Bumped by sign-in and sign-out so an older refresh can never write its grant back. */
   private readonly generations = new Map<string, number>();
   private readonly backoff = new Map<string, { until: number; failures: number }>();
+  /** Refreshes under way, answered or not: a stopping broker lets them store their rotation. */
+  private readonly underWay = new Set<Promise<void>>();
 
   constructor(private readonly services: GrantServices) {}
 
@@ -119,7 +121,23 @@ export class RefreshTokenGrant implements GrantHandler {
         caller.waiting ? this.refresh(oidc, key, request) : Promise.reject(GAVE_UP)
       )
     );
+    const settled = locked.then(
+      () => undefined,
+      () => undefined
+    );
+    this.underWay.add(settled);
+    void settled.then(() => this.underWay.delete(settled));
     return this.withinDeadline(oidc, locked, caller);
+  }
+
+  /**
+   * Waits for every refresh under way (including those whose callers got their 503 at the
+   * deadline) to store its result or fail: a broker that stops meanwhile keeps a slow IdP's rotation.
+   *
+   * @returns once none is under way
+   */
+  async settled(): Promise<void> {
+    while (this.underWay.size > 0) await Promise.all([...this.underWay]);
   }
 
   /**

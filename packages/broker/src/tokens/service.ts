@@ -182,6 +182,16 @@ export class TokenService {
   }
 
   /**
+   * Waits for the refreshes under way to store their result (or fail), for a broker that stops: a
+   * refresh whose caller was already answered at the deadline may still bring a rotated refresh token.
+   *
+   * @returns once none is under way
+   */
+  settled(): Promise<void> {
+    return this.signIns.settled();
+  }
+
+  /**
    * Forgets a provider's sign-in and every cached token; nothing happens when there is none.
    *
    * @param provider - provider id

@@ -83,12 +83,14 @@ export function sharedKeyringStore(base: string): SharedStore {
  * @param base - a 0700 temp directory for its socket, config and key
  * @param idp - the identity provider
  * @param store - the shared store
+ * @param upstreamTimeoutMs - the broker's `upstream_timeout_ms` (default 5000)
  * @returns the process once it printed its ready line
  */
 export async function startBrokerProcess(
   base: string,
   idp: IdP,
-  store: SharedStore
+  store: SharedStore,
+  upstreamTimeoutMs = 5000
 ): Promise<BrokerProcess> {
   const dir = join(base, `broker-${randomBytes(4).toString('hex')}`);
   await mkdir(dir);
@@ -107,7 +109,7 @@ export async function startBrokerProcess(
       }
     ],
     store: store.config,
-    upstream_timeout_ms: 5000
+    upstream_timeout_ms: upstreamTimeoutMs
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(config), { mode: 0o600 });
   const socket = join(dir, 'broker.sock');

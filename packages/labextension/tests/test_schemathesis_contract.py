@@ -36,8 +36,8 @@ IDP_PORT, API_PORT, JUPYTER_PORT = free_ports(3)
 TRUSTED_HEADER_PREFIX = "x-broker-"
 SOCKET_ONLY_PATHS = ("/metrics",)
 PROVIDER = "demo"
-"""The configured provider (signed in): every other positive case of an operation on ``/providers/{id}/…`` asks
-for it, so that tokens, sign-out and device status are answered by a real provider, not only ``unknown_provider``."""
+"""The configured provider (signed in): every other positive case names it (path ``id``, query or body ``provider``),
+so that tokens, sign-out, consents and events are answered for a real provider, not only ``unknown_provider``."""
 IDP_TOKEN_LIFETIME = 60
 """Seconds the demo IdP's access tokens live (``packages/demo/lib/providerConfig.mjs``)."""
 MAX_EXAMPLES = 30
@@ -135,8 +135,10 @@ def jupyter(tmp_path_factory: pytest.TempPathFactory, idp: DemoIdp) -> Iterator[
 def test_jupyter_server_keeps_the_contract(case: schemathesis.Case, jupyter: JupyterServer) -> None:
     label = f"{case.operation.method.upper()} {case.operation.path}"
     positive = case.meta is not None and case.meta.generation.mode.is_positive
-    if positive and "id" in (case.path_parameters or {}) and sum(ANSWERS[label].values()) % 2:
-        case.path_parameters["id"] = PROVIDER
+    if positive and sum(ANSWERS[label].values()) % 2:
+        for container, name in ((case.path_parameters, "id"), (case.query, "provider"), (case.body, "provider")):
+            if isinstance(container, dict) and isinstance(container.get(name), str):
+                container[name] = PROVIDER
     excluded = [positive_data_acceptance] if refused_by_design(case) else []
     response = case.call(base_url=f"{jupyter.url}token-broker", headers={"Authorization": f"token {jupyter.token}"})
     ANSWERS[label][response.status_code] += 1

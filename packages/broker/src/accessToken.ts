@@ -67,8 +67,10 @@ export function halfLife(lifetime: number | undefined): number {
 }
 
 /**
- * Seconds a token must have left for a caller: an explicit `min_ttl` as asked (a hard promise), else
- * the default `min_ttl`, at most half the token's lifetime.
+ * Seconds `expiresAt - now` must reach for a caller: an explicit `min_ttl` plus the one second the
+ * clock's rounding may hide (`now` is whole seconds rounded down, so a token may have up to a second
+ * less than `expiresAt - now`: without it, `min_ttl` 60 handed out tokens with 59.x s left, seen in
+ * the soak), else the default `min_ttl`, at most half the token's lifetime.
  *
  * @param token - the token, with its lifetime when known
  * @param minTtl - the caller's `min_ttl`, or undefined when it named none
@@ -77,7 +79,7 @@ export function halfLife(lifetime: number | undefined): number {
  * @example
  * ```ts
  * neededSeconds({ lifetime: 30 }, undefined, 30); // 15
- * neededSeconds({ lifetime: 30 }, 25, 30); // 25
+ * neededSeconds({ lifetime: 30 }, 25, 30); // 26
  * ```
  */
 export function neededSeconds(
@@ -85,7 +87,7 @@ export function neededSeconds(
   minTtl: number | undefined,
   defaultMinTtl: number
 ): number {
-  return minTtl ?? Math.min(defaultMinTtl, halfLife(token.lifetime));
+  return minTtl === undefined ? Math.min(defaultMinTtl, halfLife(token.lifetime)) : minTtl + 1;
 }
 
 /**
@@ -112,9 +114,8 @@ export function shouldRefresh(
   defaultMinTtl: number = margin
 ): boolean {
   if (token === undefined) return true;
-  const cap = halfLife(token.lifetime);
-  const need = minTtl ?? Math.min(defaultMinTtl, cap);
-  return token.expiresAt - now < Math.max(need, Math.min(margin, cap));
+  const need = neededSeconds(token, minTtl, defaultMinTtl);
+  return token.expiresAt - now < Math.max(need, Math.min(margin, halfLife(token.lifetime)));
 }
 
 /**

@@ -56,6 +56,15 @@ describe('small decisions', () => {
     expect(shouldRefresh({ expiresAt: 100 }, 50, 60, 30)).toBe(true);
   });
 
+  test('an explicit min_ttl is kept although the clock reads whole seconds rounded down', () => {
+    // At a reading of 40 s the time is 40.0 to 40.999 s: a token expiring at 100 s may have only
+    // 59.001 s left, so min_ttl 60 needs another token (the soak saw min_ttl promises missed by ~1 s).
+    expect(shouldRefresh({ expiresAt: 100, lifetime: 300 }, 40, 60, 0)).toBe(true);
+    expect(shouldRefresh({ expiresAt: 100, lifetime: 300 }, 39, 60, 0)).toBe(false);
+    // The default min_ttl and the margin are no promise: they keep their whole-second reading.
+    expect(shouldRefresh({ expiresAt: 100, lifetime: 300 }, 70, undefined, 30, 30)).toBe(false);
+  });
+
   test('redact hides secret-looking fields and token-looking values', () => {
     expect(
       redact({

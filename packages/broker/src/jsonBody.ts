@@ -90,7 +90,7 @@ function tooLarge(limitBytes: number): BrokerError {
  * @param limitBytes - the most bytes waited for
  * @returns resolves once the body ended, failed or passed the limit
  */
-function drained(req: IncomingMessage, limitBytes: number): Promise<void> {
+export function drained(req: IncomingMessage, limitBytes: number): Promise<void> {
   return new Promise(resolve => {
     let size = 0;
     const done = (): void => {

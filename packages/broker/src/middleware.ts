@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 
 import { BrokerError, type ErrorAnswer, toErrorBody } from './errors.js';
+import { drained } from './jsonBody.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -70,6 +71,22 @@ export function sendError(
     res.destroy();
     return;
   }
+  if (!req.readableEnded) {
+    // Refused before its body was read (a wrong key, an admin caller on an owner's route): read it
+    // first, or a client that writes the body after the head meets a closed connection and never
+    // reads the answer (the extension relayed an admin's 403 as 503 "not running", now and then).
+    void drained(req, REFUSED_BODY_BYTES).then(() => writeError(answer, res, page));
+    return;
+  }
+  writeError(answer, res, page);
+}
+
+/** The most bytes of a refused request's body waited for before its answer goes out. */
+const REFUSED_BODY_BYTES = 64 * 1024;
+
+/** Writes an error answer: JSON, or `page` of it. */
+function writeError(answer: ErrorAnswer, res: ServerResponse, page?: ErrorPage): void {
+  if (res.headersSent || res.destroyed) return;
   const rendered = page?.(answer.body) ?? {
     contentType: 'application/json; charset=utf-8',
     text: JSON.stringify(answer.body)

@@ -144,7 +144,8 @@ function headThenBody(
   path: string,
   contentType: string,
   body: string,
-  pauseMs: number
+  pauseMs: number,
+  caller = 'owner'
 ): Promise<{ answer: string; bodyRefused?: string }> {
   return new Promise(resolve => {
     const socket = connect(broker.socket);
@@ -167,7 +168,7 @@ function headThenBody(
         'Host: token-broker',
         `x-broker-key: ${broker.key}`,
         'x-broker-user: alice',
-        'x-broker-caller: owner',
+        `x-broker-caller: ${caller}`,
         `content-type: ${contentType}`,
         `content-length: ${Buffer.byteLength(body)}`,
         'connection: close',
@@ -197,4 +198,19 @@ describe('a refused body is read before the answer', () => {
     expect(sent.answer).toMatch(/^HTTP\/1\.1 415 /);
     expect(sent.answer).toContain('"unsupported_media_type"');
   });
+
+  // Seen in CI: the hub admin's POST to a server's admin provider list (admin callers may only list)
+  // got 503 "not running" instead of 403 now and then: refused on the head, before its body was read.
+  test.each([
+    ['POST', '/api/v1/providers', 'admin'],
+    ['PUT', '/api/v1/consents', 'admin']
+  ])(
+    '%s %s refused to caller %s: 403 after the whole body, no broken pipe',
+    async (method, path, caller) => {
+      const sent = await headThenBody(method, path, 'application/json', '{}', 150, caller);
+      expect(sent.bodyRefused).toBeUndefined();
+      expect(sent.answer).toMatch(/^HTTP\/1\.1 403 /);
+      expect(sent.answer).toContain('"forbidden"');
+    }
+  );
 });

@@ -80,41 +80,10 @@ function tooLarge(limitBytes: number): BrokerError {
 }
 
 /**
- * Reads and drops the body of a refused request, so that the answer goes out only once the caller
- * has sent all of it. The server extension's client (tornado's, `Connection: close`) may write the
- * body after the head: answered and closed on the head alone, it met a broken pipe writing the body
- * and never read the answer (a 415 relayed as 503 "not running", about 1 request in 10). Past
- * `limitBytes` it stops waiting (the rest is still dropped).
- *
- * @param req - the refused request
- * @param limitBytes - the most bytes waited for
- * @returns resolves once the body ended, failed or passed the limit
- */
-export function drained(req: IncomingMessage, limitBytes: number): Promise<void> {
-  return new Promise(resolve => {
-    let size = 0;
-    const done = (): void => {
-      req.off('data', onData);
-      req.off('end', done);
-      req.off('error', done);
-      req.resume();
-      resolve();
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limitBytes) done();
-    };
-    req.on('data', onData);
-    req.on('end', done);
-    req.on('error', done);
-  });
-}
-
-/**
  * Reads a request's JSON body of at most `limitBytes` bytes.
  *
- * @param req - the request; its body is consumed (and, when refused, drained so the answer can
- *   still be sent on the connection)
+ * @param req - the request; its body is consumed (a refused one is read by the error answer,
+ *   `sendError` in middleware.ts)
  * @param limitBytes - the largest body accepted
  * @returns the parsed body; `{}` for a blank body; undefined when the request has no body (or its
  *   method takes none)
@@ -129,7 +98,7 @@ export function drained(req: IncomingMessage, limitBytes: number): Promise<void>
 export function readJson(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   if (!BODY_METHODS.has(req.method ?? '') || !hasBody(req)) return Promise.resolve(undefined);
   const refused = refusal(req, limitBytes);
-  if (refused !== undefined) return drained(req, limitBytes).then(() => Promise.reject(refused));
+  if (refused !== undefined) return Promise.reject(refused);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -7,7 +7,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 
 import { BrokerError, type ErrorAnswer, toErrorBody } from './errors.js';
-import { drained } from './jsonBody.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -79,6 +78,37 @@ export function sendError(
     return;
   }
   writeError(answer, res, page);
+}
+
+/**
+ * Reads and drops the body of a refused request, so that the answer goes out only once the caller
+ * has sent all of it. The server extension's client (tornado's, `Connection: close`) may write the
+ * body after the head: answered and closed on the head alone, it met a broken pipe writing the body
+ * and never read the answer (a 415 relayed as 503 "not running", about 1 request in 10). Past
+ * `limitBytes` it stops waiting (the rest is still dropped).
+ *
+ * @param req - the refused request
+ * @param limitBytes - the most bytes waited for
+ * @returns resolves once the body ended, failed or passed the limit
+ */
+function drained(req: IncomingMessage, limitBytes: number): Promise<void> {
+  return new Promise(resolve => {
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('error', done);
+      req.resume();
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limitBytes) done();
+    };
+    req.on('data', onData);
+    req.on('end', done);
+    req.on('error', done);
+  });
 }
 
 /** The most bytes of a refused request's body waited for before its answer goes out. */

@@ -19,6 +19,7 @@ import { adminRoutes } from './routes/admin.js';
 import { consentRoutes } from './routes/consents.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { idleRoutes } from './routes/idle.js';
 import { loginRoutes } from './routes/login.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { providerRoutes } from './routes/providers.js';
@@ -63,6 +64,7 @@ export function createApp(context: BrokerContext, key: string): BrokerApp {
   app.use(consentRoutes(context));
   app.use(adminRoutes(context));
   app.use(metricsRoutes(context));
+  app.use(idleRoutes(context));
   app.use(notFound());
   app.use(handleErrors(context));
 

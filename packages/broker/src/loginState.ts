@@ -133,6 +133,21 @@ export class LoginStates {
     return pending;
   }
 
+  /**
+   * The providers of the logins waiting for their callback: started, neither taken nor expired.
+   * Reads only (expired logins are dropped at the next start).
+   *
+   * @returns one provider id per waiting login, oldest first
+   * @example
+   * ```ts
+   * logins.waiting(); // ['demo'] while a sign-in to demo waits for its callback
+   * ```
+   */
+  waiting(): string[] {
+    const now = this.nowSeconds();
+    return [...this.pending.values()].filter(p => p.expiresAt > now).map(p => p.provider);
+  }
+
   private sweep(): void {
     const now = this.nowSeconds();
     for (const [state, pending] of this.pending) {

@@ -226,6 +226,36 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/idle': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Whether the broker can exit now without losing anything
+     * @description For the Jupyter server extension's supervisor, which asks after a quiet period (no request
+     *     but the provider list for `idle_exit_seconds`) and, when `can_exit` is true, stops the
+     *     broker (SIGTERM: the clean shutdown, which lets refreshes under way store their rotation)
+     *     and starts it again on the next request. `can_exit` is false while a restart would lose
+     *     something, each reason one code of `keeps`: a grant, plugin consent or queued revocation
+     *     held only in the broker's memory (the memory store; a plugin's `allow` for this session
+     *     under any store), a browser sign-in waiting for its callback, a device login polling, a
+     *     revocation waiting for its retry (under any store: a durable store would keep it, but it
+     *     would be retried only at the next start), or a refresh under way. Grants in the file or
+     *     keyring store, and a hub provider's login (the hub keeps it), keep nothing. Answers only
+     *     the owner: an admin caller is 403 `forbidden`. Reads only: asks no IdP.
+     */
+    get: operations['idleState'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/metrics': {
     parameters: {
       query?: never;
@@ -361,6 +391,33 @@ export interface components {
       decision: 'allow' | 'allow_always' | 'deny';
       /** @description epoch seconds when a session allow ends; null for allow_always and deny */
       expires_at: number | null;
+    };
+    /**
+     * @description what keeps the broker from exiting: `memory_store_state` (the broker's memory holds what a
+     *     restart would lose: with the memory store a grant, a plugin consent or a queued revocation;
+     *     with any store a plugin's `allow` for this session), `login_pending` (a browser sign-in
+     *     started, neither completed nor expired), `device_login_pending` (a device login polling),
+     *     `revocation_pending` (a revocation waiting for its retry, any store), `refresh_in_flight`
+     *     (a token call to an IdP or the hub under way, one whose caller already got its answer too)
+     * @enum {string}
+     */
+    IdleKeep:
+      | 'memory_store_state'
+      | 'login_pending'
+      | 'device_login_pending'
+      | 'revocation_pending'
+      | 'refresh_in_flight';
+    IdleState: {
+      /** @description true when nothing would be lost by stopping the broker now; `keeps` is then empty */
+      can_exit: boolean;
+      /** @description why it cannot exit, empty exactly when `can_exit` is true */
+      keeps: components['schemas']['IdleKeep'][];
+      /**
+       * @description one sentence for the server log, naming providers but never token material, e.g.
+       *     "keeps running: the memory store holds a sign-in of 'demo' (a restart would lose it)";
+       *     "nothing would be lost" when `can_exit` is true
+       */
+      description: string;
     };
     /**
      * @description invalid_request 400; unauthorized 401 (bad broker key); login_required 401;
@@ -1030,6 +1087,36 @@ export interface operations {
       404: components['responses']['UnknownProvider'];
       413: components['responses']['PayloadTooLarge'];
       415: components['responses']['UnsupportedMediaType'];
+      503: components['responses']['Unavailable'];
+    };
+  };
+  idleState: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description the caller's role as the server extension vouches for it: `owner` (absent means the same) or
+         *     `admin` (a JupyterHub user holding `custom:token-broker:admin` for this server)
+         */
+        'X-Broker-Caller'?: components['parameters']['Caller'];
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description whether the broker can exit, and what keeps it when it cannot */
+      200: {
+        headers: {
+          'Cache-Control': components['headers']['NoStore'];
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['IdleState'];
+        };
+      };
+      401: components['responses']['Unauthorized'];
+      403: components['responses']['ScopeNotAllowed'];
       503: components['responses']['Unavailable'];
     };
   };

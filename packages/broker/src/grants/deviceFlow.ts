@@ -149,6 +149,28 @@ export class DeviceLogins {
     return this.running.get(provider)?.status;
   }
 
+  /**
+   * The providers whose device login is still polling: started, neither finished, failed,
+   * cancelled nor expired.
+   *
+   * @returns their provider ids
+   * @example
+   * ```ts
+   * devices.active(); // ['demo'] until the user enters the code or it expires
+   * ```
+   */
+  active(): string[] {
+    const now = epochSeconds(this.options.clock);
+    return [...this.running]
+      .filter(
+        ([, entry]) =>
+          entry.status.status === 'pending' &&
+          !entry.abort.signal.aborted &&
+          entry.status.expires_at > now
+      )
+      .map(([provider]) => provider);
+  }
+
   /** Stops every background poll (shutdown, sign-out). */
   cancel(provider?: string): void {
     for (const [id, entry] of this.running) {

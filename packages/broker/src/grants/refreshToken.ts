@@ -141,6 +141,15 @@ export class RefreshTokenGrant implements GrantHandler {
   }
 
   /**
+   * How many refreshes are under way, answered or not (see {@link RefreshTokenGrant.settled}).
+   *
+   * @returns their number; 0 when a stopping broker would lose no rotation
+   */
+  underWayCount(): number {
+    return this.underWay.size;
+  }
+
+  /**
    * Answers the caller by `upstream_timeout_ms` while `locked` (the refresh, holding the in-process
    * and the store lock) goes on: a refresh request the IdP got may rotate the refresh token, so its
    * late answer is still stored before the locks are released, and no other refresh can spend the

@@ -84,6 +84,8 @@ export class FileStore implements TokenStore {
   private readonly markPath: string;
   private readonly mutex = new KeyedMutex();
   private readonly writeLock: FileLock;
+  /** {@inheritDoc TokenStore.durable} */
+  readonly durable = true;
 
   /** Records beside the grants, in the same encrypted file (see `records.ts`). */
   readonly records: RecordStore = {

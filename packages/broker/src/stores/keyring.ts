@@ -85,6 +85,8 @@ export class KeyringStore implements TokenStore {
   private module: KeyringModule | undefined;
   private readonly user = userInfo().username;
   private readonly mutex = new KeyedMutex();
+  /** {@inheritDoc TokenStore.durable} */
+  readonly durable = true;
 
   constructor(private readonly options: KeyringStoreOptions) {}
 

@@ -16,6 +16,8 @@ import type { Grant, TokenStore } from './tokenStore.js';
 export class MemoryStore implements TokenStore {
   private readonly grants = new Map<string, Grant>();
   private readonly mutex = new KeyedMutex();
+  /** Nothing outlives the process. */
+  readonly durable = false;
 
   /** {@inheritDoc TokenStore.open} */
   async open(): Promise<void> {}

@@ -59,6 +59,12 @@ export interface Grant {
  */
 export interface TokenStore {
   /**
+   * Whether grants and records outlive the process (file, keyring): a broker on a store that is
+   * not durable (memory) loses every sign-in when it stops, so it never stops when idle while it
+   * holds one (`idleExit.ts`).
+   */
+  readonly durable: boolean;
+  /**
    * Checks, once at start-up, that the store is usable (files and their modes, the key, a Secret
    * Service that answers). Rejects with `store_unavailable` naming `store.type` and the problem.
    */

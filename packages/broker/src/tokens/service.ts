@@ -192,6 +192,20 @@ export class TokenService {
   }
 
   /**
+   * Whether an upstream token call is under way: one that callers wait for (any grant), or a
+   * refresh whose callers were already answered at the deadline. Reads only.
+   *
+   * @returns false when stopping the broker now would cut no IdP or hub call short
+   * @example
+   * ```ts
+   * if (!tokens.inFlight()) console.log('no token call under way');
+   * ```
+   */
+  inFlight(): boolean {
+    return this.flights.size > 0 || this.signIns.underWayCount() > 0;
+  }
+
+  /**
    * Forgets a provider's sign-in and every cached token; nothing happens when there is none.
    *
    * @param provider - provider id

@@ -15,6 +15,11 @@
 export class SingleFlight<T> {
   private readonly running = new Map<string, Promise<T>>();
 
+  /** How many calls are running (one per key). */
+  get size(): number {
+    return this.running.size;
+  }
+
   /**
    * Joins the call running for `key`, or starts `call`.
    *

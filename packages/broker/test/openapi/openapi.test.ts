@@ -7,6 +7,7 @@ import { createApp } from '../../src/app.js';
 import { validateConfig } from '../../src/config.js';
 import { createContext } from '../../src/context.js';
 import { ERROR_STATUS } from '../../src/errors.js';
+import { IDLE_KEEPS } from '../../src/idleExit.js';
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
@@ -56,6 +57,10 @@ describe('openapi.yaml', () => {
   test('every error status used by a code has a response description naming the code', () => {
     const text = JSON.stringify(spec.components.responses);
     for (const code of Object.keys(ERROR_STATUS)) expect(text).toContain(code);
+  });
+
+  test('documents every reason the broker gives for not exiting when idle, in its order', () => {
+    expect(spec.components.schemas.IdleKeep.enum).toEqual(IDLE_KEEPS);
   });
 
   test('the token schema has no refresh token', () => {

@@ -12,12 +12,16 @@
  * point, default 2500), BENCH_ROUNDS (default 3), BENCH_HUB_USERS (users of the hub admin case,
  * default 500; 0 skips it), BENCH_HUB_RUNNING (their running servers, default 10), and the soak's
  * BENCH_SOAK_SECONDS (default 600; 0 skips it), BENCH_SOAK_RPS (default 200) and
- * BENCH_SOAK_TOKEN_TTL (the IdP's access-token lifetime, default 5 s).
+ * BENCH_SOAK_TOKEN_TTL (the IdP's access-token lifetime, default 5 s); the server extension's
+ * footprint case: BENCH_EXT_RUNS (servers with and without the extension, each; default 5, 0 skips
+ * it), BENCH_EXT_IDLE_EXIT (their `idle_exit_seconds`, default 3), BENCH_EXT_WARM (warm token
+ * requests after each cold one, default 20).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
+import { measureExtensionFootprint } from './cases/extensionFootprint.mjs';
 import { measureFootprint } from './cases/footprint.mjs';
 import { measureHubAdmin } from './cases/hubAdmin.mjs';
 import { measureJupyter } from './cases/jupyter.mjs';
@@ -36,6 +40,9 @@ const HUB_RUNNING = Number(process.env.BENCH_HUB_RUNNING ?? 10);
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
 const SOAK_RPS = Number(process.env.BENCH_SOAK_RPS ?? 200);
 const SOAK_TOKEN_TTL = Number(process.env.BENCH_SOAK_TOKEN_TTL ?? 5);
+const EXT_RUNS = Number(process.env.BENCH_EXT_RUNS ?? 5);
+const EXT_IDLE_EXIT = Number(process.env.BENCH_EXT_IDLE_EXIT ?? 3);
+const EXT_WARM = Number(process.env.BENCH_EXT_WARM ?? 20);
 const LAB_STATIC = join(REPO, 'packages/labextension/jupyter_token_broker/labextension/static');
 const FILE_STORE = join(REPO, 'packages/broker/src/stores/file.ts');
 
@@ -193,7 +200,66 @@ if (jupyter) {
   );
 }
 
-say('\n5. The lab extension as built');
+say(
+  EXT_RUNS > 0
+    ? `\n5. The server extension's memory and cold start: a Jupyter server with and without it, ` +
+        `${EXT_RUNS} each, alternated (idle_exit_seconds ${EXT_IDLE_EXIT}, a client_credentials provider)`
+    : "\n5. The server extension's memory and cold start"
+);
+const extension =
+  EXT_RUNS > 0
+    ? await attempt(
+        'extensionFootprint',
+        () =>
+          measureExtensionFootprint({
+            idp,
+            runs: EXT_RUNS,
+            idleExitSeconds: EXT_IDLE_EXIT,
+            warm: EXT_WARM,
+            say
+          }),
+        failures
+      )
+    : null;
+if (extension) {
+  const mb = value => (value === null ? 'n/a' : `${value.toFixed(1)} MB`);
+  say(
+    `  added to an idle server (RSS of the server and all its processes, medians): before any ` +
+      `token use ${mb(extension.extension_idle_mb_before_use)} (PSS ` +
+      `${mb(extension.pss_mb.before_use)}), after the idle exit ` +
+      `${mb(extension.extension_idle_mb_after_idle_exit)} (PSS ` +
+      `${mb(extension.pss_mb.after_idle_exit)}), with the broker running after use ` +
+      `${mb(extension.extension_active_mb)} (the broker alone ${mb(extension.broker_rss_after_use_mb)})`
+  );
+  say(
+    `  brokers running before any use: ${extension.brokers_running_before_use} of ` +
+      `${extension.runs}; idle exits seen: ${extension.idle_exits} (after ` +
+      `${extension.idle_exit_after_s.map(s => (s === null ? 'none' : `${s.toFixed(1)} s`)).join(', ')})`
+  );
+  say(
+    `  first token with no broker running: ${fixed(extension.cold_first_token_ms, 0)} ms (median of ` +
+      `${extension.cold.length}: ${extension.cold.map(c => `${c.ms.toFixed(0)} after ${c.after}`).join(', ')}); ` +
+      `warm p50 ${fixed(extension.warm_token_p50_ms)} ms; ratio ${fixed(extension.cold_first_token_ratio, 1)}`
+  );
+  if (extension.projection) {
+    say(
+      '  projected broker memory on a hub (active users: a running broker; the others: the idle ' +
+        'extension), against every user with a running broker:'
+    );
+    say('    users   active   projected   every user running   saved');
+    for (const row of extension.projection) {
+      say(
+        `    ${String(row.users).padStart(6)}  ${`${(row.active_share * 100).toFixed(0)}%`.padStart(4)} ` +
+          `${String(row.active).padStart(5)}  ${`${row.projected_gb.toFixed(1)} GB`.padStart(9)}   ` +
+          `${`${row.today_gb.toFixed(1)} GB`.padStart(18)}   ${`${(row.saved_share * 100).toFixed(0)}%`.padStart(5)}`
+      );
+    }
+  }
+} else if (EXT_RUNS === 0) {
+  say('  skipped (BENCH_EXT_RUNS=0)');
+}
+
+say('\n6. The lab extension as built');
 const lab = await attempt('labextension', async () => labextensionGzipKb(), failures);
 if (lab) say(`  ${lab.files} JavaScript files in static/, ${lab.kb.toFixed(1)} KB gzipped`);
 
@@ -201,9 +267,9 @@ await idp.close();
 
 say(
   HUB_USERS > 0
-    ? `\n6. The hub's admin API: ${HUB_USERS} users with real hub logins, ${HUB_RUNNING} of them ` +
+    ? `\n7. The hub's admin API: ${HUB_USERS} users with real hub logins, ${HUB_RUNNING} of them ` +
         'with running servers (a real JupyterHub)'
-    : "\n6. The hub's admin API"
+    : "\n7. The hub's admin API"
 );
 const hubAdmin =
   HUB_USERS > 0
@@ -243,9 +309,9 @@ if (hubAdmin) {
 
 say(
   SOAK_SECONDS > 0
-    ? `\n7. Soak: ${SOAK_SECONDS} s of token requests through the Jupyter server at ${SOAK_RPS}/s ` +
+    ? `\n8. Soak: ${SOAK_SECONDS} s of token requests through the Jupyter server at ${SOAK_RPS}/s ` +
         `(open loop), IdP access tokens of ${SOAK_TOKEN_TTL} s`
-    : '\n7. Soak'
+    : '\n8. Soak'
 );
 const soak =
   SOAK_SECONDS > 0
@@ -311,6 +377,19 @@ const figures = {
     ? footprint.rss_kib.broker_after_provider_use / footprint.rss_kib.bare
     : null,
   cold_start_ratio: footprint?.cold_start_ratio ?? null,
+  // The running broker after a provider use against a bare Node process (issue 12); footprint.mjs's
+  // own figure when it gives one, else the same ratio from its medians.
+  rss_after_use_ratio: footprint
+    ? (footprint.rss_after_use_ratio ??
+      footprint.rss_kib.broker_after_provider_use / footprint.rss_kib.bare)
+    : null,
+  extension_idle_mb_before_use: extension?.extension_idle_mb_before_use ?? null,
+  extension_idle_mb_after_idle_exit: extension?.extension_idle_mb_after_idle_exit ?? null,
+  // Informational: what a user with a running broker (after a token use) adds, and the broker alone.
+  extension_active_mb: extension?.extension_active_mb ?? null,
+  broker_rss_after_use_mb: extension?.broker_rss_after_use_mb ?? null,
+  cold_first_token_ms: extension?.cold_first_token_ms ?? null,
+  cold_first_token_ratio: extension?.cold_first_token_ratio ?? null,
   jupyter_overhead_ratio: jupyter?.jupyter_overhead_ratio ?? null,
   // Informational, not a goal: what the architecture costs with nothing behind the socket.
   jupyter_floor_ratio: jupyter?.floor_ratio ?? null,
@@ -358,6 +437,16 @@ const goals = {
   cold_start_ratio: holds(figures.cold_start_ratio, v => v <= 2.0),
   jupyter_overhead_ratio: holds(figures.jupyter_overhead_ratio, v => v <= 1.25),
   labextension_js_gzip_kb: holds(figures.labextension_js_gzip_kb, v => v <= 100),
+  rss_after_use_ratio: holds(figures.rss_after_use_ratio, v => v <= 1.2),
+  ...(EXT_RUNS > 0
+    ? {
+        extension_idle_mb_before_use: holds(figures.extension_idle_mb_before_use, v => v < 2),
+        extension_idle_mb_after_idle_exit: holds(
+          figures.extension_idle_mb_after_idle_exit,
+          v => v < 2
+        )
+      }
+    : {}),
   ...(HUB_USERS > 0
     ? {
         hub_admin_list_p95_ms: holds(figures.hub_admin_list_p95_ms, v => v < 1000),
@@ -405,7 +494,17 @@ mkdirSync(resultsDir, { recursive: true });
 writeFileSync(
   join(resultsDir, 'latest.json'),
   JSON.stringify(
-    { summary: line, throughput, rotation, footprint, jupyter, labextension: lab, hubAdmin, soak },
+    {
+      summary: line,
+      throughput,
+      rotation,
+      footprint,
+      jupyter,
+      extension,
+      labextension: lab,
+      hubAdmin,
+      soak
+    },
     null,
     2
   ) + '\n'

@@ -65,10 +65,11 @@ export async function measureSoak({
         }
       ]
     });
+    idp.accessTokenTtl = tokenTtl;
+    // The sign-in starts the broker (the extension starts it on first use).
+    await signInThroughJupyter(jupyter, idp, 'demo');
     const brokerPid = jupyter.brokerPid();
     if (brokerPid === undefined) throw new Error('no broker process under the Jupyter server');
-    idp.accessTokenTtl = tokenTtl;
-    await signInThroughJupyter(jupyter, idp, 'demo');
 
     const before = { refreshes: idp.refreshes, failures: idp.refreshFailures };
     const series = { t_s: [], broker_kib: [], jupyter_kib: [], broker_cpu: [], jupyter_cpu: [] };

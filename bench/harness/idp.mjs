@@ -1,6 +1,6 @@
 /**
  * The benchmark's identity provider: a real oidc-provider on 127.0.0.1 with one public PKCE client,
- * refresh tokens rotated on every use, an access-token lifetime that can change at run time, an
+ * refresh tokens rotated on every use, a confidential client of the `client_credentials` grant, an access-token lifetime that can change at run time, an
  * optional delay on the token endpoint (a real IdP answers in tens to hundreds of ms), and a count
  * of refresh_token grants, successful and failed.
  *
@@ -25,6 +25,10 @@ const { default: Provider } = await quietly(() => import('oidc-provider'));
 
 export const CLIENT_ID = 'bench-client';
 export const SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+/** A confidential client of the `client_credentials` grant (a service account), and its scope. */
+export const SERVICE_CLIENT_ID = 'bench-service';
+export const SERVICE_CLIENT_SECRET = 'bench-service-secret-not-a-real-one';
+export const SERVICE_SCOPES = ['bench:read'];
 
 /**
  * Starts the IdP.
@@ -55,22 +59,36 @@ export async function startIdp({ port, redirectUris }) {
             redirect_uris: redirectUris,
             grant_types: ['authorization_code', 'refresh_token'],
             response_types: ['code']
+          },
+          {
+            client_id: SERVICE_CLIENT_ID,
+            client_secret: SERVICE_CLIENT_SECRET,
+            token_endpoint_auth_method: 'client_secret_basic',
+            grant_types: ['client_credentials'],
+            redirect_uris: [],
+            response_types: [],
+            scope: SERVICE_SCOPES.join(' ')
           }
         ],
         pkce: { required: () => true },
-        scopes: SCOPES,
+        scopes: [...SCOPES, ...SERVICE_SCOPES],
         claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'] },
         conformIdTokenClaims: false,
         findAccount: async (_ctx, id) => ({
           accountId: id,
           claims: async () => ({ sub: id, preferred_username: id, email: `${id}@example.org` })
         }),
-        features: { devInteractions: { enabled: false }, revocation: { enabled: true } },
+        features: {
+          devInteractions: { enabled: false },
+          revocation: { enabled: true },
+          clientCredentials: { enabled: true }
+        },
         interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
         issueRefreshToken: async () => true,
         rotateRefreshToken: true,
         ttl: {
           AccessToken: () => state.accessTokenTtl,
+          ClientCredentials: () => state.accessTokenTtl,
           IdToken: 3600,
           RefreshToken: 86400,
           Grant: 86400,

@@ -4,22 +4,26 @@
  * makes them (`Authorization: token …`).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { REPO } from './broker.mjs';
 import { privateDir, sleep, startLogged } from './processes.mjs';
+import { descendants } from './processTree.mjs';
 
 export const PYTHON = join(REPO, '.venv/bin/python');
 
 /**
- * Starts `python -m jupyter_server` on 127.0.0.1 and waits until its broker is ready.
+ * Starts `python -m jupyter_server` on 127.0.0.1 and waits until it answers its own API. Its broker
+ * may not run yet: the extension starts it on the first request that needs it.
  *
  * @param {object} options - `port`, `providers` (the `c.TokenBroker.providers` list), `name` (run
  *   directory prefix), `brokerScript` (default: the copy inside the Python package), `configLines`
- *   (more lines of the config file), `env` (more environment).
+ *   (more lines of the config file), `env` (more environment), `extension` (false: the same server
+ *   with `jupyter_token_broker` disabled; default true).
  * @returns {Promise<object>} `base` (its URL, ending in `/`), `api` (`…/token-broker/api/v1/`),
- *   `token`, `pid`, `dir`, `logFile`, `brokerPid()` (the broker it started) and `stop()`.
+ *   `token`, `pid`, `dir`, `logFile`, `brokerPid()` (the broker it started, if one runs) and
+ *   `stop()`.
  */
 export async function startJupyter({
   port,
@@ -27,7 +31,8 @@ export async function startJupyter({
   name = 'jupyter',
   brokerScript,
   configLines = [],
-  env: extraEnv = {}
+  env: extraEnv = {},
+  extension = true
 }) {
   const dir = privateDir(name);
   const token = randomBytes(24).toString('hex');
@@ -47,7 +52,7 @@ export async function startJupyter({
       'c.ServerApp.allow_root = True',
       `c.ServerApp.root_dir = ${JSON.stringify(join(dir, 'root'))}`,
       `c.IdentityProvider.token = ${JSON.stringify(token)}`,
-      'c.ServerApp.jpserver_extensions = {"jupyter_token_broker": True}',
+      `c.ServerApp.jpserver_extensions = {"jupyter_token_broker": ${extension ? 'True' : 'False'}}`,
       `c.TokenBroker.providers = ${JSON.stringify(providers)}`,
       ...(brokerScript === undefined
         ? []
@@ -74,19 +79,8 @@ export async function startJupyter({
     cwd: dir,
     logFile
   });
-  const deadline = Date.now() + 60000;
-  for (;;) {
-    if (server.child.exitCode !== null) {
-      throw new Error(`jupyter server exited:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
-    }
-    if (readFileSync(logFile, 'utf8').includes('ready (version')) break;
-    if (Date.now() > deadline) {
-      await server.stop();
-      throw new Error('timed out waiting for the Jupyter server and its broker');
-    }
-    await sleep(200);
-  }
   const base = `http://127.0.0.1:${port}/`;
+  await waitForServer(server, base, token, logFile);
   return {
     base,
     api: `${base}token-broker/api/v1/`,
@@ -94,31 +88,48 @@ export async function startJupyter({
     pid: server.child.pid,
     dir,
     logFile,
-    brokerPid: () => childRunning(server.child.pid, 'token-broker'),
+    brokerPid: () => brokerOf(server.child.pid),
     stop: server.stop
   };
 }
 
 /**
- * The pid of a child of `parent` whose command line mentions `needle`.
+ * Waits until the server answers `GET api/status` with its token (60 s at most).
  *
- * @param {number} parent - the parent process
- * @param {string} needle - part of the child's command line
- * @returns {number | undefined} its pid, or undefined when there is none
+ * @param {{child: import('node:child_process').ChildProcess, stop: () => Promise<void>}} server -
+ *   the server process
+ * @param {string} base - its URL
+ * @param {string} token - its token
+ * @param {string} logFile - its log, quoted when it exits
  */
-function childRunning(parent, needle) {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== parent) continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(needle)) return Number(entry);
-    } catch {
-      // the process ended while we looked
+async function waitForServer(server, base, token, logFile) {
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    if (server.child.exitCode !== null) {
+      throw new Error(`jupyter server exited:\n${readFileSync(logFile, 'utf8').slice(-3000)}`);
     }
+    try {
+      await call(`${base}api/status`, token);
+      return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await server.stop();
+      throw new Error('timed out waiting for the Jupyter server');
+    }
+    await sleep(100);
   }
-  return undefined;
+}
+
+/**
+ * The broker a Jupyter server started (`node … serve`), not its config check (`node … check-config`).
+ *
+ * @param {number} serverPid - the Jupyter server
+ * @returns {number | undefined} the broker's pid, or undefined when none runs
+ */
+export function brokerOf(serverPid) {
+  return descendants(serverPid).find(p => / serve( |$)/.test(p.cmdline))?.pid;
 }
 
 /**

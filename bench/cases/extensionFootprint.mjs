@@ -33,9 +33,9 @@ async function until(predicate, timeoutMs, pollMs = 100) {
 /**
  * Waits until the server's start-up is over: its config check (a short node process) has run and
  * ended, and a broker it started at once (the extension before issue 12) said it is ready. A check
- * may begin a little after the server answers: with none seen, 3 s of quiet count as done.
+ * may begin a little after the server answers: with none seen, `unseenMs` of quiet count as done.
  */
-async function settle(jupyter, { quietMs = 1500, timeoutMs = 30000 } = {}) {
+async function settle(jupyter, { quietMs = 1500, unseenMs = 3000, timeoutMs = 30000 } = {}) {
   let seen = false;
   let lastBusy = Date.now();
   const quiet = await until(() => {
@@ -44,7 +44,7 @@ async function settle(jupyter, { quietMs = 1500, timeoutMs = 30000 } = {}) {
       lastBusy = Date.now();
       return false;
     }
-    return Date.now() - lastBusy >= (seen ? quietMs : 3000);
+    return Date.now() - lastBusy >= (seen ? quietMs : unseenMs);
   }, timeoutMs);
   if (!quiet) throw new Error('the config check did not end');
   return seen;
@@ -222,7 +222,7 @@ export async function measureExtensionFootprint({ idp, runs, idleExitSeconds, wa
           );
           sample.idle_exit_after_s = exited ? (Date.now() - since) / 1000 : null;
           if (exited) {
-            await settle(jupyter, { quietMs: 1000 });
+            await settle(jupyter, { unseenMs: 1000 });
             sample.after_idle_exit = await sampleTree(jupyter.pid);
             const again = await useTokens(jupyter, warm, { expectTokens: true });
             cold.push({ after: 'idle exit', ms: again.cold_ms });

@@ -74,6 +74,14 @@ class TokenBroker(BrokerOptions):
 
     startup_timeout = Float(15.0, help="Seconds to wait for the broker's ready line before giving up.").tag(config=True)
 
+    idle_exit_seconds = Float(
+        600.0,
+        help="The broker starts at the first request that needs it and stops after this many seconds without one "
+        "(the provider list the status bar reads does not count) when nothing would be lost: its grants are in a "
+        "file or keychain store or at JupyterHub, or it holds none; a memory store holding a sign-in keeps it "
+        "running. The next request starts it again (about half a second). 0: never stop it.",
+    ).tag(config=True)
+
     refuse_while_shared = Bool(
         True,
         help="Under JupyterHub: refuse token requests (from kernels and plugins alike) while the server has an "
@@ -131,6 +139,8 @@ class TokenBroker(BrokerOptions):
             raise ConfigError("audit.path", "must be an absolute file path (or None for no audit file)")
         if self.startup_timeout <= 0:
             raise ConfigError("startup_timeout", "must be positive")
+        if self.idle_exit_seconds < 0:
+            raise ConfigError("idle_exit_seconds", "must not be negative (0 keeps the broker running)")
         if self.share_check_seconds < 0:
             raise ConfigError("share_check_seconds", "must not be negative")
         if self.redirect_uri is not None and not self.redirect_uri.startswith(("https://", "http://")):

@@ -10,6 +10,7 @@ from .config import ConfigError, TokenBroker
 from .handlers import ROUTE_PREFIX, BrokerCallbackHandler, BrokerProxyHandler
 from .hub_env import HubAnnouncementError, HubEnvironment
 from .identity import owner_name
+from .idle import IdleQueries
 from .orders import StartOrders
 from .owner import Owner, decide_owner
 from .sharing import ShareCheck
@@ -18,7 +19,8 @@ from .upstream import BrokerClient
 
 
 class TokenBrokerApp(ExtensionApp):
-    """Loads ``c.TokenBroker``, supervises the broker for the server's lifetime and exposes it owner-only."""
+    """Loads ``c.TokenBroker``, supervises the broker (started on first use, stopped when idle) and exposes it
+    owner-only."""
 
     name = "jupyter_token_broker"
     load_other_extensions = True
@@ -43,12 +45,14 @@ class TokenBrokerApp(ExtensionApp):
             broker_script=self.broker_config.broker_script,
             startup_timeout=self.broker_config.startup_timeout,
             log=self.log,
+            idle_exit_seconds=self.broker_config.idle_exit_seconds,
         )
         if refusal is not None:
             # The routes still answer (503 config_error with the reason); the server itself keeps running.
             self.supervisor.refuse(refusal)
         self.supervisor.prepare()
         self.client = BrokerClient(self.supervisor.socket)
+        self.supervisor.idle_queries = IdleQueries(self.client, key=self.supervisor.key, owner=owner_name())
         if hub is not None and hub.announcement is not None:
             # Under a hub that runs configure(): its revocation orders for this user are applied before the broker
             # serves anything (an admin may have revoked the user while this server was stopped).
@@ -104,7 +108,8 @@ class TokenBrokerApp(ExtensionApp):
         )
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
-        await self.supervisor.start()
+        # The broker itself starts at the first request that needs it; its config is checked now.
+        self.supervisor.check()
 
     async def stop_extension(self) -> None:
         await self.client.close()

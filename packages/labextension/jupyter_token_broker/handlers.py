@@ -30,14 +30,15 @@ ROUTE_PREFIX = "token-broker/api/v1/"
 RETRY_AFTER_SECONDS = 2
 """Retry-After while the broker is (re)starting."""
 
-PREPARING_WAIT_SECONDS = 10.0
-"""How long a request waits for a started broker's first attempt at the hub's revocation orders before 503."""
-
 REQUEST_HEADERS = ("Content-Type", "Accept")
 """Request headers forwarded to the broker; cookies and Jupyter credentials never are."""
 
 RESPONSE_HEADERS = ("Content-Type", "Cache-Control", "Retry-After")
 """Response headers forwarded from the broker."""
+
+LIST_PATHS = frozenset({"providers", "admin/providers"})
+"""The provider list (``GET``): the status bar reads it every minute, so it does not keep an idle broker running, and
+a broker stopped for idleness is not started for it while its last list is still true."""
 
 LOGIN_PATH = re.compile(r"^providers/[^/]+/login$")
 TOKEN_PATH = re.compile(r"^providers/([^/]+)/token$")
@@ -216,10 +217,22 @@ class BrokerProxyHandler(APIHandler):
                 self.log.warning("token-broker: token request refused: %s", refusal.code)
                 self.send_error_json(refusal.status, refusal.code, refusal.description, refusal.retry_after)
                 return
-        # A started broker applying the hub's revocation orders: usually a moment.
-        if not await self.supervisor.wait_prepared(PREPARING_WAIT_SECONDS):
-            self.send_not_ready()
-            return
+        listing = method == "GET" and path in LIST_PATHS
+        if listing:
+            resting = await self.supervisor.resting_list()
+            if resting is not None:
+                self.set_header("Cache-Control", "no-store")
+                self.finish(resting, set_content_type="application/json")
+                return
+        # Starts a stopped broker and waits for it (a cold start, or the hub's revocation orders: usually a moment).
+        async with self.supervisor.using(use=not listing) as ready:
+            if not ready:
+                self.send_not_ready()
+                return
+            await self.send_to_broker(method, path, caller, body)
+
+    async def send_to_broker(self, method: str, path: str, caller: str, body: bytes) -> None:
+        """Forwards the checked request to the running broker and relays its answer."""
         if caller == "admin":
             path = ADMIN_PATHS[path][1]
             if path == "admin/revoke":

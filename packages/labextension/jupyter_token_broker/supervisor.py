@@ -1,4 +1,9 @@
-"""Launches the broker process, waits for its ready line, restarts it with backoff when it dies, stops it.
+"""Launches the broker process on first use, waits for its ready line, restarts it with backoff when it dies, stops
+it when it has been idle and nothing would be lost, stops it with the server.
+
+Every forwarded request passes :meth:`BrokerSupervisor.using`: it starts a stopped broker and waits for it, and it is
+the gate an idle stop closes, so no request can reach a broker that is being stopped (``docs/architecture.md``,
+"Start on first use, leave when idle").
 
 The broker gets only paths on its command line (config, key file, socket) and a minimal environment
 (``PATH``, ``HOME``, ``LANG``): no secret ever travels through an environment variable. In particular it never
@@ -18,14 +23,16 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import NODE_MISSING
 from .configcheck import PROBE_SECONDS, check_broker_config, without_cli_prefix
+from .idle import IdleExit, IdleQueries, RestingList, store_fingerprint
 from .rundir import RunDir
+from .upstream import BrokerUnavailable
 
 ENV_ALLOWLIST = ("PATH", "HOME", "LANG")
 """The only variables the broker inherits."""
@@ -38,6 +45,16 @@ LINE_LIMIT = 1 << 20
 
 CONFIG_FIX = "fix c.TokenBroker in the Jupyter server's configuration, then restart the server"
 """What an admin does about a refused config; said with the reason in the log and in every 503 answer."""
+
+PREPARING_WAIT_SECONDS = 10.0
+"""How long a request waits, beyond ``startup_timeout``, for a started broker's first attempt at the hub's revocation
+orders before it is answered 503."""
+
+IDLE_RECHECK_SECONDS = 1.0
+"""Shortest pause between two looks at whether the broker is idle."""
+
+IDLE_QUESTION_SECONDS = 5.0
+"""Deadline of the broker's answer to "may you stop now?" (no answer: it keeps running)."""
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
 
@@ -97,13 +114,16 @@ class NotServingYet(Exception):
 
 
 class BrokerSupervisor:
-    """Runs one broker for the lifetime of the Jupyter server.
+    """Runs one broker for the Jupyter server: from the first request that needs it (:meth:`using`) until the
+    server stops, or until it has been idle ``idle_exit_seconds`` and says stopping loses nothing.
 
-    ``ready`` tells whether requests can be forwarded; ``socket`` and ``key`` are what the proxy needs.
+    ``ready`` tells whether requests can be forwarded; ``socket`` and ``key`` are what the proxy needs (the same for
+    every launch).
 
     ``before_serving`` (set before :meth:`start`) runs once a launched broker is ready and before ``ready`` turns
     true; while it fails it is retried with backoff and the broker serves nothing (``held`` says why). Once it has
-    succeeded it is not run again: a broker restarted after a crash serves at once.
+    succeeded it is not run again until the broker is stopped for idleness: a broker restarted after a crash serves
+    at once, one started again after an idle stop applies what the hub ordered meanwhile.
     """
 
     def __init__(
@@ -116,6 +136,7 @@ class BrokerSupervisor:
         log: logging.Logger,
         backoff: Backoff | None = None,
         base_dir: Path | None = None,
+        idle_exit_seconds: float = 0.0,
     ) -> None:
         self._config = config
         self._node = node_executable
@@ -138,22 +159,31 @@ class BrokerSupervisor:
         self.pid: int | None = None
         self.restarts = 0
         self.before_serving: BeforeServing | None = None
-        self._before_serving_running = False
-        self._before_serving_tried = asyncio.Event()
         self.held: str | None = None
         """Why a running broker serves nothing yet (``before_serving`` failed; one line, nothing secret)."""
         self.hold_backoff = Backoff(base=1.0, cap=15.0)
         """Delays between attempts of ``before_serving``."""
+        self._before_serving_due = True
+        self._checked: asyncio.Task[bool] | None = None
+        self.idle = IdleExit(idle_exit_seconds)
+        """When the broker was last used and whether it may be stopped for idleness (``idle_exit_seconds`` 0: never)."""
+        self.idle_queries: IdleQueries | None = None
+        """Asks the running broker whether stopping it now would lose anything (set by the extension)."""
+        self.resting: RestingList | None = None
+        """The provider list of a broker stopped for idleness, answered in its place while it is stopped."""
+        self._gate = asyncio.Event()
+        self._gate.set()
+        self._settled = asyncio.Event()
+        self._idle_task: asyncio.Task[None] | None = None
+        self._idle_stopping = False
+        self._idle_kept: str | None = None
+        self.idle_stops = 0
+        """How many times the broker was stopped for idleness."""
 
     @property
     def ready(self) -> bool:
         """True while a broker is running and has said it listens."""
         return self._ready.is_set()
-
-    @property
-    def preparing(self) -> bool:
-        """True while a running broker's ``before_serving`` makes its first attempt (worth a short wait)."""
-        return self._before_serving_running and self.held is None
 
     @property
     def socket(self) -> str:
@@ -192,21 +222,62 @@ class BrokerSupervisor:
             # Also when the server exits without stopping extensions (e.g. it fails to start).
             atexit.register(self._rundir.remove)
 
+    def check(self) -> None:
+        """Runs the broker's config check (``check-config``, a short process) in the background, once: a mistake is
+        logged when the server starts, not at the first request."""
+        if self._checked is None and self.config_error is None:
+            self.prepare()
+            self._checked = asyncio.create_task(self._config_accepted())
+
     async def start(self) -> None:
-        """Starts supervising (``prepare()`` first if needed); returns once the first launch was attempted."""
-        if self._task is not None or self.config_error is not None:
+        """Starts supervising (``prepare()`` and the config check first if needed); returns once the first launch
+        was attempted (or the config check is under way). Does nothing while supervising or after ``stop()``."""
+        if self._task is not None or self.config_error is not None or self._stopping:
             return
-        self.prepare()
+        self.check()
+        self.resting = None
+        self.idle.touch()  # a start counts as use: the broker gets a whole idle period
         first_attempt = asyncio.Event()
         self._task = asyncio.create_task(self._supervise(first_attempt))
+        if self.idle.enabled and self._idle_task is None:
+            self._idle_task = asyncio.create_task(self._watch_idle())
         await first_attempt.wait()
 
-    async def wait_prepared(self, timeout: float) -> bool:
-        """Waits up to ``timeout`` seconds for the running first attempt of ``before_serving`` to end; whether the
-        broker is ready then."""
-        if self.preparing:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._before_serving_tried.wait(), timeout)
+    @contextlib.asynccontextmanager
+    async def using(self, *, use: bool = True) -> AsyncIterator[bool]:
+        """Holds the broker for one request: starts it when it is not running, waits for it (at most
+        ``startup_timeout`` plus :data:`PREPARING_WAIT_SECONDS`), and keeps an idle stop out until the request ends.
+
+        :param use: False for a request that must not keep the broker running (the provider list the status bar
+            reads every minute); it is still never stopped under it.
+        :returns: (yields) whether the broker is ready to forward to; when not, ``config_error``, ``start_failure``
+            or ``held`` says why, or it is still starting.
+        """
+        while not self._gate.is_set():  # an idle stop under way finishes first
+            await self._gate.wait()
+        self.idle.begin(use)
+        try:
+            if not self.ready:
+                await self.start()
+                await self.wait_settled(self._startup_timeout + PREPARING_WAIT_SECONDS)
+            yield self.ready
+        finally:
+            self.idle.end(use)
+
+    async def resting_list(self) -> bytes | None:
+        """The provider list to answer while the broker is stopped for idleness (:class:`~.idle.RestingList`), or
+        None: it runs, or the store may have changed since it stopped."""
+        while not self._gate.is_set():
+            await self._gate.wait()
+        if self._task is not None or self.resting is None:
+            return None
+        return self.resting.current()
+
+    async def wait_settled(self, timeout: float) -> bool:
+        """Waits up to ``timeout`` seconds until the broker is ready or its launch came to nothing (a refused config,
+        a failed start, revocation orders not applied yet); whether it is ready then."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._settled.wait(), timeout)
         return self.ready
 
     async def wait_ready(self, timeout: float) -> bool:
@@ -219,24 +290,30 @@ class BrokerSupervisor:
         """Stops the broker (SIGTERM, then SIGKILL after a grace period) and deletes its directory."""
         self._stopping = True
         self._ready.clear()
+        for task in (self._idle_task, self._checked):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._terminate()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._settled.set()
+        self._gate.set()
         if self._rundir is not None:
             self._rundir.remove()
 
     def refuse(self, reason: str) -> None:
         """Never launches the broker: its config has a mistake that no retry can fix. Logs it once."""
         self.config_error = reason
+        self._settled.set()
         self.log.error("token-broker: not started: %s (%s)", reason, CONFIG_FIX)
 
-    async def _config_accepted(self, first_attempt: asyncio.Event) -> bool:
+    async def _config_accepted(self) -> bool:
         """Runs the broker's check-config once, before the first launch; False when it refused the config."""
-        # The check may wait for a slow issuer: the server's start does not wait for it.
-        first_attempt.set()
         rundir = self._require_rundir()
         try:
             check = await check_broker_config(
@@ -263,7 +340,9 @@ class BrokerSupervisor:
         return True
 
     async def _supervise(self, first_attempt: asyncio.Event) -> None:
-        if not await self._config_accepted(first_attempt):
+        # The check may wait for a slow issuer: start() returns meanwhile, requests wait for the outcome.
+        first_attempt.set()
+        if self._checked is None or not await asyncio.shield(self._checked):
             return
         crashes = 0
         while not self._stopping:
@@ -277,10 +356,11 @@ class BrokerSupervisor:
                 else:
                     self.start_failure = f"could not start {self._node}: {err.strerror or err}"
                 self.log.error("token-broker: %s", self.start_failure)
+                self._settled.set()
                 exit_code = None
             finally:
                 first_attempt.set()
-            if self._stopping:
+            if self._stopping or self._idle_stopping:
                 return
             if self.start_failure is not None and self.start_failure.startswith("config: "):
                 self.refuse(self.start_failure)  # the broker refused its config itself: retrying changes nothing
@@ -291,11 +371,67 @@ class BrokerSupervisor:
             await asyncio.sleep(delay)
             self.restarts += 1
 
+    async def _watch_idle(self) -> None:
+        """Stops the broker once it has been idle for ``idle_exit_seconds`` and says nothing would be lost."""
+        try:
+            while not self._stopping:
+                await asyncio.sleep(max(self.idle.due_in(), IDLE_RECHECK_SECONDS))
+                if self.ready and self.idle.due_in() <= 0 and await self._stop_if_idle():
+                    return
+        finally:
+            self._idle_task = None
+
+    async def _stop_if_idle(self) -> bool:
+        """Closes the gate, asks the broker, and stops it when it may; whether it was stopped."""
+        self._gate.clear()
+        try:
+            if self.idle.in_flight or self.idle_queries is None or not self.ready:
+                return False
+            try:
+                answer = await asyncio.wait_for(self.idle_queries.answer(), IDLE_QUESTION_SECONDS)
+            except (BrokerUnavailable, asyncio.TimeoutError) as err:
+                self.log.debug("token-broker: no answer to the idle question (%s); it keeps running", err)
+                self.idle.touch()
+                return False
+            if not answer.can_exit:
+                if answer.description != self._idle_kept:
+                    self.log.info(
+                        "token-broker: unused for %.0f s but kept running: %s", self.idle.seconds, answer.description
+                    )
+                    self._idle_kept = answer.description
+                self.idle.touch()  # asks again after another idle period
+                return False
+            listing = await self.idle_queries.provider_list()
+            self._idle_stopping = True
+            self._ready.clear()
+            await self._terminate()
+            if self._task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+            self._before_serving_due = True  # orders an admin left meanwhile are applied at the next start
+            fingerprint = store_fingerprint(self._config.get("store", {}))
+            self.resting = (
+                RestingList(listing, fingerprint, fingerprint()) if listing is not None and fingerprint else None
+            )
+            self._idle_kept = None
+            self.idle_stops += 1
+            self.log.info(
+                "token-broker: stopped after %.0f s unused (%s); it starts again at the next request",
+                self.idle.seconds,
+                answer.description,
+            )
+            return True
+        finally:
+            self._idle_stopping = False
+            self._gate.set()
+
     async def _run_once(self, first_attempt: asyncio.Event) -> int | None:
         """One broker process from launch to exit; returns its exit code."""
         rundir = self._require_rundir()
         rundir.remove_stale_socket()
         self._last_error_line = None
+        self._settled.clear()
         process = await asyncio.create_subprocess_exec(
             *self.argv(),
             stdin=asyncio.subprocess.DEVNULL,
@@ -317,6 +453,7 @@ class BrokerSupervisor:
                 self.start_failure = None
                 if await self._run_before_serving(process):
                     self._ready.set()
+                    self._settled.set()
                 await self._drain_stdout(process)
                 return await process.wait()
             exit_code = await process.wait()
@@ -324,6 +461,7 @@ class BrokerSupervisor:
                 await stderr_task
             # A refused start (a store others can read, a missing keychain) names its cause on its last line.
             self.start_failure = self._last_error_line or f"exited with code {exit_code} before it was ready"
+            self._settled.set()
             return exit_code
         finally:
             self._ready.clear()
@@ -332,13 +470,12 @@ class BrokerSupervisor:
                 await stderr_task
 
     async def _run_before_serving(self, process: asyncio.subprocess.Process) -> bool:
-        """Runs ``before_serving`` until it succeeds (then never again); False when the broker exited or is
-        being stopped first."""
+        """Runs ``before_serving`` until it succeeds (then not again until the broker is stopped for idleness);
+        False when the broker exited or is being stopped first."""
         attempts = 0
-        while self.before_serving is not None:
+        while self.before_serving is not None and self._before_serving_due:
             if self._stopping or process.returncode is not None:
                 return False
-            self._before_serving_running = True
             try:
                 await self.before_serving()
             except Exception as err:
@@ -349,18 +486,15 @@ class BrokerSupervisor:
                 else:
                     self.log.exception("token-broker: the work before serving failed")
                     self.held = "an unexpected error, see the Jupyter server log"
-                self._before_serving_tried.set()
+                self._settled.set()
                 delay = self.hold_backoff.delay(attempts)
                 self.log.warning("token-broker: serving nothing yet: %s; trying again in %.0f s", self.held, delay)
                 # Waits the delay, or less when the broker exits meanwhile.
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.shield(process.wait()), delay)
                 continue
-            finally:
-                self._before_serving_running = False
-            self.before_serving = None
+            self._before_serving_due = False
             self.held = None
-            self._before_serving_tried.set()
         return not self._stopping and process.returncode is None
 
     async def _await_ready(self, process: asyncio.subprocess.Process) -> bool:

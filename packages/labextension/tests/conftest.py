@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from demo_idp import DemoIdp, start_idp
+from fixtures.two_users import TOKENS
 from jupyter_process import JupyterServer, free_ports, start_server
 
 IDP_PORT, DEMO_API_PORT, STANDALONE_PORT, HUB_PORT, RESTART_PORT, LAX_XSRF_PORT = free_ports(6)
@@ -53,6 +54,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory, providers: list[dict]) 
         providers,
         env_extra={"JUPYTERHUB_USER": "alice"},
         config_extra='c.ServerApp.identity_provider_class = "two_users.TwoUsersIdentityProvider"',
+        owner_token=next(token for token, name in TOKENS.items() if name == "alice"),
     )
     yield running
     running.stop()

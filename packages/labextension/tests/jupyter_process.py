@@ -110,8 +110,11 @@ def start_server(
     config_extra: str = "",
     token: str | None = None,
     wait_for_broker: bool = True,
+    owner_token: str | None = None,
 ) -> JupyterServer:
-    """Starts ``python -m jupyter_server`` on 127.0.0.1:``port`` and waits until its broker is ready."""
+    """Starts ``python -m jupyter_server`` on 127.0.0.1:``port``; with ``wait_for_broker``, also starts its broker
+    (which starts on first use) with a provider list request of the owner (``owner_token``, default: the server's
+    token) and waits until it is ready."""
     if not BROKER_BUNDLE.is_file():
         raise RuntimeError(f"{BROKER_BUNDLE} is missing: npm run build -w @jupyter-token-broker/broker")
     token = token or secrets.token_hex(24)
@@ -171,18 +174,18 @@ c.TokenBroker.startup_timeout = 30
         extra=env_extra or {},
     )
 
-    def broker_ready() -> bool:
+    def server_ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"jupyter server exited:\n{server.log_text()[-4000:]}")
-        if not (runtime_dir / f"jpserver-{process.pid}.json").exists():
-            return False
-        try:
-            return not wait_for_broker or "ready (version" in server.log_text()
-        except OSError:
-            return False
+        return (runtime_dir / f"jpserver-{process.pid}.json").exists()
 
     try:
-        wait_until(broker_ready, 60, what="the jupyter server and its broker")
+        wait_until(server_ready, 60, what="the jupyter server")
+        if wait_for_broker:
+            # The broker starts at the first request that needs it: the provider list, as a page load asks it.
+            with server.token_client(owner_token) as client:
+                client.get(server.api("providers"), timeout=60)
+            wait_until(lambda: "ready (version" in server.log_text(), 60, what="its broker")
     except Exception:
         server.stop()
         raise

@@ -82,6 +82,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
         PROVIDERS,
         env_extra={"JUPYTERHUB_USER": "alice"},
         config_extra=HUB_USERS,
+        owner_token=ALICE,
     )
     yield running
     running.stop()

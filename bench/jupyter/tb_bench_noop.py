@@ -17,12 +17,13 @@ beside the broker's route, it says what the extension's own client (``upstream.p
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -117,9 +118,15 @@ class TornadoClient:
         )
 
 
-async def _prepared(_timeout: float) -> bool:
-    """The floor process has no revocation orders to apply: it is always ready."""
-    return True
+@contextlib.asynccontextmanager
+async def _always_ready(*, use: bool = True) -> AsyncIterator[bool]:
+    """The supervisor's gate for the floor: its process is started by the benchmark and never stops for idleness."""
+    yield True
+
+
+async def _no_resting_list() -> None:
+    """The floor process always runs: no provider list is answered in its stead."""
+    return None
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -139,7 +146,8 @@ def _load_jupyter_server_extension(serverapp) -> None:
             start_failure=None,
             config_error=None,
             held=None,
-            wait_prepared=_prepared,
+            using=_always_ready,
+            resting_list=_no_resting_list,
         )
         options = {
             "supervisor": supervisor,

@@ -1,12 +1,13 @@
 /**
  * Cold start-to-ready and idle resident memory of the broker as it ships (the bundle the Python
- * package launches, started the way the server extension starts it), against a bare node:http
- * process on a unix socket that prints a ready line, measured alternately in the same run.
+ * package launches, started the way the server extension starts it, with its Node.js flags), against
+ * a bare node:http process on a unix socket that prints a ready line (plain `node`, no flags),
+ * measured alternately in the same run.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { brokerRunDir, socketRequest, trustedHeaders } from '../harness/broker.mjs';
+import { NODE_FLAGS, brokerRunDir, socketRequest, trustedHeaders } from '../harness/broker.mjs';
 import { median, privateDir, rssKiB, sleep, startReady } from '../harness/processes.mjs';
 
 const BARE_HTTP = fileURLToPath(new URL('../servers/bare-http.mjs', import.meta.url));
@@ -30,7 +31,9 @@ async function touch(server) {
  *
  * @param {object} options - `issuer`, `starts` (repetitions of cold start), `rssSamples`,
  *   `settleMs`.
- * @returns {Promise<object>} medians and ratios.
+ * @returns {Promise<object>} medians and ratios: `idle_rss_ratio` (broker before any provider use)
+ *   and `rss_after_use_ratio` (after the provider list has discovered the IdP), each over the bare
+ *   process's RSS; `node_flags`, the flags the broker ran with.
  */
 export async function measureFootprint({ issuer, starts, rssSamples, settleMs }) {
   const startMs = { broker: [], bare: [] };
@@ -88,5 +91,7 @@ export async function measureFootprint({ issuer, starts, rssSamples, settleMs })
   };
   result.cold_start_ratio = result.start_ms.broker / result.start_ms.bare;
   result.idle_rss_ratio = result.rss_kib.broker / result.rss_kib.bare;
+  result.rss_after_use_ratio = result.rss_kib.broker_after_provider_use / result.rss_kib.bare;
+  result.node_flags = NODE_FLAGS;
   return result;
 }

@@ -1,9 +1,11 @@
 /**
  * The broker as it ships (`packages/broker/dist/token-broker.mjs`), started as the Jupyter server
  * extension starts it: a 0700 directory holding a 0600 config and key, a 0600 unix socket, and
- * `node token-broker.mjs serve --config … --key-file … --socket …`.
+ * `node <BROKER_NODE_FLAGS> token-broker.mjs serve --config … --key-file … --socket …`.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,24 @@ export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 /** The broker under test; `BENCH_BROKER_BUNDLE` names another build (to compare before/after). */
 export const BUNDLE =
   process.env.BENCH_BROKER_BUNDLE ?? join(REPO, 'packages/broker/dist/token-broker.mjs');
+/** Where the flags the server extension starts the broker with are listed (their one source). */
+const NODE_FLAGS_FILE = join(REPO, 'packages/labextension/jupyter_token_broker/node_flags.py');
+
+/**
+ * The Node.js flags the server extension puts before the broker's script (`BROKER_NODE_FLAGS` of
+ * `jupyter_token_broker/node_flags.py`), read once by running that file with the project's Python.
+ */
+export const NODE_FLAGS = JSON.parse(
+  execFileSync(
+    existsSync(join(REPO, '.venv/bin/python')) ? join(REPO, '.venv/bin/python') : 'python3',
+    [
+      '-c',
+      'import json, runpy, sys; print(json.dumps(runpy.run_path(sys.argv[1])["BROKER_NODE_FLAGS"]))',
+      NODE_FLAGS_FILE
+    ],
+    { encoding: 'utf8' }
+  )
+);
 /** The redirect URI the broker is told to use for logins started over its socket (a name only: nothing listens). */
 export const REDIRECT_URI = 'http://127.0.0.1:9869/token-broker/api/v1/callback';
 
@@ -23,7 +43,8 @@ export const REDIRECT_URI = 'http://127.0.0.1:9869/token-broker/api/v1/callback'
  *
  * @param {object} options - `issuer`, `store` (config section, default memory), `name`, `key`
  *   (default: a new random one), `auditFile` (default false: the audit trail in memory only).
- * @returns {{dir: string, socket: string, key: string, args: string[]}} the paths and command line.
+ * @returns {{dir: string, socket: string, key: string, args: string[]}} the paths and the command
+ *   line after `node` ({@link NODE_FLAGS} first).
  */
 export function brokerRunDir({
   issuer,
@@ -57,6 +78,7 @@ export function brokerRunDir({
     socket,
     key,
     args: [
+      ...NODE_FLAGS,
       BUNDLE,
       'serve',
       '--config',

@@ -50,7 +50,7 @@ PREPARING_WAIT_SECONDS = 10.0
 """How long a request waits, beyond ``startup_timeout``, for a started broker's first attempt at the hub's revocation
 orders before it is answered 503."""
 
-IDLE_RECHECK_SECONDS = 1.0
+IDLE_RECHECK_SECONDS = 0.1
 """Shortest pause between two looks at whether the broker is idle."""
 
 IDLE_QUESTION_SECONDS = 5.0

@@ -31,6 +31,7 @@ from typing import Any
 from .config import NODE_MISSING
 from .configcheck import PROBE_SECONDS, check_broker_config, without_cli_prefix
 from .idle import IdleExit, IdleQueries, RestingList, store_fingerprint
+from .node_flags import BROKER_NODE_FLAGS
 from .rundir import RunDir
 from .upstream import BrokerUnavailable
 
@@ -196,10 +197,11 @@ class BrokerSupervisor:
         return self._key
 
     def argv(self) -> list[str]:
-        """The broker's command line: paths only."""
+        """The broker's command line: the node flags (`node_flags.py`) and paths only."""
         rundir = self._require_rundir()
         return [
             self._node,
+            *BROKER_NODE_FLAGS,
             self._script,
             "serve",
             "--config",

@@ -239,6 +239,7 @@ class BrokerSupervisor:
         self.check()
         self.resting = None
         self.idle.touch()  # a start counts as use: the broker gets a whole idle period
+        self._settled.clear()  # the outcome of an earlier launch says nothing about this one
         first_attempt = asyncio.Event()
         self._task = asyncio.create_task(self._supervise(first_attempt))
         if self.idle.enabled and self._idle_task is None:
@@ -378,7 +379,9 @@ class BrokerSupervisor:
         try:
             while not self._stopping:
                 await asyncio.sleep(max(self.idle.due_in(), IDLE_RECHECK_SECONDS))
-                if self.ready and self.idle.due_in() <= 0 and await self._stop_if_idle():
+                if not self.ready:
+                    self.idle.touch()  # restarting after a crash, or held: not a broker to stop now
+                elif self.idle.due_in() <= 0 and await self._stop_if_idle():
                     return
         finally:
             self._idle_task = None

@@ -8,7 +8,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from conftest import HUB_PORT, RESTART_PORT
+
+from jupyter_token_broker.config import ConfigError, TokenBroker
 
 from browser_session import browser_login
 from demo_idp import sign_in
@@ -149,3 +152,8 @@ def test_a_stopped_brokers_list_is_not_answered_once_another_server_changed_the_
         idle.stop()
         if other is not None:
             other.stop()
+
+
+def test_a_negative_idle_time_is_a_config_mistake_naming_the_option() -> None:
+    with pytest.raises(ConfigError, match=r"TokenBroker\.idle_exit_seconds: must not be negative"):
+        TokenBroker(idle_exit_seconds=-1).validate()

@@ -13,7 +13,7 @@
  * default 500; 0 skips it), BENCH_HUB_RUNNING (their running servers, default 10), and the soak's
  * BENCH_SOAK_SECONDS (default 600; 0 skips it), BENCH_SOAK_RPS (default 200) and
  * BENCH_SOAK_TOKEN_TTL (the IdP's access-token lifetime, default 5 s); the server extension's
- * footprint case: BENCH_EXT_RUNS (servers with and without the extension, each; default 5, 0 skips
+ * footprint case: BENCH_EXT_RUNS (servers with and without the extension, each; default 3, 0 skips
  * it), BENCH_EXT_IDLE_EXIT (their `idle_exit_seconds`, default 3), BENCH_EXT_WARM (warm token
  * requests after each cold one, default 20).
  */
@@ -40,7 +40,7 @@ const HUB_RUNNING = Number(process.env.BENCH_HUB_RUNNING ?? 10);
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
 const SOAK_RPS = Number(process.env.BENCH_SOAK_RPS ?? 200);
 const SOAK_TOKEN_TTL = Number(process.env.BENCH_SOAK_TOKEN_TTL ?? 5);
-const EXT_RUNS = Number(process.env.BENCH_EXT_RUNS ?? 5);
+const EXT_RUNS = Number(process.env.BENCH_EXT_RUNS ?? 3);
 const EXT_IDLE_EXIT = Number(process.env.BENCH_EXT_IDLE_EXIT ?? 3);
 const EXT_WARM = Number(process.env.BENCH_EXT_WARM ?? 20);
 const LAB_STATIC = join(REPO, 'packages/labextension/jupyter_token_broker/labextension/static');

@@ -90,12 +90,16 @@ class BinderStack:
         )
 
     def wait_ready(self) -> None:
-        def ready() -> bool:
+        def up() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"binder/start exited:\n{self.log_text()[-4000:]}")
-            return "ready (version" in self.log_text()
+            return any((self.server.runtime_dir).glob("jpserver-*.json"))
 
-        wait_until(ready, 90, what="binder/start's jupyter server and its broker")
+        wait_until(up, 90, what="binder/start's jupyter server")
+        # Its broker starts at the first request that needs it, as at a page load.
+        with self.server.token_client() as client:
+            client.get(self.server.api("providers"), timeout=60)
+        wait_until(lambda: "ready (version" in self.log_text(), 60, what="its broker")
 
     def log_text(self) -> str:
         return self.log_file.read_text(errors="replace")

@@ -43,7 +43,7 @@ Change the spec and run \`make contract\`; \`make lint\` fails while a generated
  * The shared constants, each read from where the spec states it.
  *
  * @param {any} spec - the parsed spec.
- * @returns {{name: string, from: string, doc: string, kind: 'pattern' | 'integer', value: string | number}[]}
+ * @returns {{name: string, from: string, doc: string, kind: 'pattern' | 'string' | 'integer' | 'list', value: string | number | string[]}[]}
  */
 function constantsOf(spec) {
   const at = (path, kind) => {
@@ -51,11 +51,20 @@ function constantsOf(spec) {
     for (const key of path) {
       value = value?.[key];
     }
-    const ok = kind === 'pattern' ? typeof value === 'string' : Number.isSafeInteger(value);
+    const ok = {
+      pattern: typeof value === 'string',
+      string: typeof value === 'string' && /^[\w -]+$/.test(value),
+      integer: Number.isSafeInteger(value),
+      list: Array.isArray(value) && value.every(v => typeof v === 'string' && /^[\w-]+$/.test(v))
+    }[kind];
     if (!ok) {
-      throw new Error(
-        `${SPEC}: ${path.join('.')} must be ${kind === 'pattern' ? 'a string' : 'an integer'}`
-      );
+      const what = {
+        pattern: 'a string',
+        string: 'a plain word string',
+        integer: 'an integer',
+        list: 'a list of plain words'
+      }[kind];
+      throw new Error(`${SPEC}: ${path.join('.')} must be ${what}`);
     }
     return { from: path.join('.'), kind, value };
   };
@@ -79,6 +88,16 @@ function constantsOf(spec) {
       name: 'MAX_BODY_BYTES',
       doc: 'The largest request body in bytes; a longer one is 413 `payload_too_large`',
       ...at(['components', 'responses', 'PayloadTooLarge', 'x-max-body-bytes'], 'integer')
+    },
+    {
+      name: 'EGRESS_REQUEST_HEADERS',
+      doc: 'The request headers an egress call passes on (lower case); every other is dropped',
+      ...at(['components', 'schemas', 'EgressRequestHeader', 'enum'], 'list')
+    },
+    {
+      name: 'EGRESS_ERROR_HEADER',
+      doc: 'The header holding the error code of an answer the broker made itself, not the upstream',
+      ...at(['components', 'headers', 'TokenBrokerError', 'x-header-name'], 'string')
     }
   ];
 }
@@ -94,7 +113,12 @@ function typescriptConstants(constants) {
     ''
   ];
   for (const c of constants) {
-    const value = c.kind === 'pattern' ? `/${new RegExp(c.value).source}/` : String(c.value);
+    const value = {
+      pattern: () => `/${new RegExp(c.value).source}/`,
+      string: () => JSON.stringify(c.value),
+      integer: () => String(c.value),
+      list: () => `Object.freeze(${JSON.stringify(c.value)}) as readonly string[]`
+    }[c.kind]();
     lines.push('/**', ` * ${c.doc}.`, ` * From \`${c.from}\`.`, ' */');
     lines.push(`export const ${c.name} = ${value};`, '');
   }
@@ -116,7 +140,12 @@ function pythonConstants(constants) {
     if (c.kind === 'pattern' && (c.value.includes('"') || c.value.endsWith('\\'))) {
       throw new Error(`${SPEC}: ${c.from} cannot be written as a Python raw string`);
     }
-    const value = c.kind === 'pattern' ? `re.compile(r"${c.value}")` : String(c.value);
+    const value = {
+      pattern: () => `re.compile(r"${c.value}")`,
+      string: () => JSON.stringify(c.value),
+      integer: () => String(c.value),
+      list: () => `(\n${c.value.map(v => `    ${JSON.stringify(v)},\n`).join('')})`
+    }[c.kind]();
     const doc = `${c.doc}.\n\nFrom \`${c.from}\`.\n`.replaceAll('`', '``');
     lines.push(`${c.name} = ${value}`, `"""${doc}"""`, '');
   }

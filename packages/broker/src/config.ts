@@ -28,6 +28,10 @@ export interface BrokerConfig {
   readonly audit: AuditConfig;
   readonly consent_session_seconds: number;
   readonly clock_tolerance_seconds: number;
+  readonly egress_timeout_ms: number;
+  readonly egress_idle_timeout_ms: number;
+  readonly egress_max_request_bytes: number;
+  readonly egress_max_response_bytes: number;
 }
 
 type Options = Omit<BrokerConfig, 'providers'>;
@@ -49,7 +53,15 @@ export const defaults: Readonly<Options> = {
   /** Seconds a plugin consent given "for this session" (`allow`) lasts. */
   consent_session_seconds: 28800,
   /** Seconds of clock difference tolerated with identity providers when checking JWT times. */
-  clock_tolerance_seconds: 300
+  clock_tolerance_seconds: 300,
+  /** Deadline of an egress call's connection and the upstream's answer head, in milliseconds. */
+  egress_timeout_ms: 30000,
+  /** An egress call with no byte either way for this many milliseconds is ended. */
+  egress_idle_timeout_ms: 60000,
+  /** The largest egress request body in bytes (larger: 413). */
+  egress_max_request_bytes: 4294967296,
+  /** The largest egress response body in bytes (larger: cut and logged). */
+  egress_max_response_bytes: 4294967296
 };
 
 /** How {@link OPTIONS} describes one top-level option. */
@@ -121,6 +133,31 @@ export const OPTIONS: { readonly [K in keyof BrokerConfig]: OptionDoc } = {
     type: 'integer',
     minimum: 0,
     maximum: 3600
+  },
+  egress_timeout_ms: {
+    description:
+      "Deadline of an egress call's connection and the upstream's answer head, in milliseconds",
+    type: 'integer',
+    minimum: 100,
+    maximum: 600000
+  },
+  egress_idle_timeout_ms: {
+    description: 'An egress call with no byte either way for this many milliseconds is ended',
+    type: 'integer',
+    minimum: 100,
+    maximum: 3600000
+  },
+  egress_max_request_bytes: {
+    description: 'The largest egress request body in bytes (larger: 413 payload_too_large)',
+    type: 'integer',
+    minimum: 0,
+    maximum: 1099511627776
+  },
+  egress_max_response_bytes: {
+    description: 'The largest egress response body in bytes (larger: cut off and logged)',
+    type: 'integer',
+    minimum: 0,
+    maximum: 1099511627776
   }
 };
 
@@ -182,7 +219,11 @@ export function validateConfig(raw: unknown): BrokerConfig {
       throw new ConfigError(key, problem);
     }),
     consent_session_seconds: int(raw, 'consent_session_seconds'),
-    clock_tolerance_seconds: int(raw, 'clock_tolerance_seconds')
+    clock_tolerance_seconds: int(raw, 'clock_tolerance_seconds'),
+    egress_timeout_ms: int(raw, 'egress_timeout_ms'),
+    egress_idle_timeout_ms: int(raw, 'egress_idle_timeout_ms'),
+    egress_max_request_bytes: int(raw, 'egress_max_request_bytes'),
+    egress_max_response_bytes: int(raw, 'egress_max_response_bytes')
   };
 }
 

@@ -28,3 +28,28 @@ export const MAX_MIN_TTL = 86400;
  * From `components.responses.PayloadTooLarge.x-max-body-bytes`.
  */
 export const MAX_BODY_BYTES = 16384;
+
+/**
+ * The request headers an egress call passes on (lower case); every other is dropped.
+ * From `components.schemas.EgressRequestHeader.enum`.
+ */
+export const EGRESS_REQUEST_HEADERS = Object.freeze([
+  'accept',
+  'accept-language',
+  'content-type',
+  'content-encoding',
+  'content-length',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'if-range',
+  'range',
+  'cache-control'
+]) as readonly string[];
+
+/**
+ * The header holding the error code of an answer the broker made itself, not the upstream.
+ * From `components.headers.TokenBrokerError.x-header-name`.
+ */
+export const EGRESS_ERROR_HEADER = 'X-Token-Broker-Error';

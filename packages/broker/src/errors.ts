@@ -27,7 +27,9 @@ export type ErrorCode =
   | 'store_unavailable'
   | 'store_rolled_back'
   | 'config_error'
-  | 'server_error';
+  | 'server_error'
+  | 'egress_not_allowed'
+  | 'token_not_exposed';
 
 /** The status each code is answered with. */
 export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
@@ -47,7 +49,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   store_unavailable: 503,
   store_rolled_back: 503,
   config_error: 503,
-  server_error: 500
+  server_error: 500,
+  egress_not_allowed: 403,
+  token_not_exposed: 403
 };
 
 /** Options of a {@link BrokerError}. */
@@ -62,6 +66,12 @@ export interface BrokerErrorOptions {
    * request.
    */
   repeat?: boolean;
+  /**
+   * An egress call's gateway failure (`upstream_unavailable` only): answered 502 (the upstream
+   * unreachable or reset) or 504 (it did not answer in time) instead of the code's 503, as an HTTP
+   * gateway says it; the code stays the same.
+   */
+  gateway?: 502 | 504;
 }
 
 /**
@@ -93,7 +103,10 @@ export class BrokerError extends Error {
   constructor(code: ErrorCode, description: string, options: BrokerErrorOptions = {}) {
     super(description, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BrokerError';
-    this.status = ERROR_STATUS[code];
+    this.status =
+      options.gateway !== undefined && code === 'upstream_unavailable'
+        ? options.gateway
+        : ERROR_STATUS[code];
     this.code = code;
     this.expose = code !== 'server_error';
     this.retryAfter = options.retryAfter;
@@ -154,6 +167,33 @@ export class ConsentDenied extends BrokerError {
    */
   constructor(client: string, provider: string) {
     super('consent_denied', `You denied '${client}' the use of '${provider}'.`);
+  }
+}
+
+/** 403: the provider hands out no tokens (`expose_token: false`); its egress uses them instead. */
+export class TokenNotExposed extends BrokerError {
+  /** @param provider - provider id */
+  constructor(provider: string) {
+    super(
+      'token_not_exposed',
+      `Provider '${provider}' hands out no tokens to notebook code or plugins: use its egress, ` +
+        `e.g. broker_session('${provider}').`
+    );
+  }
+}
+
+/** 403: an egress target under none of the provider's `egress` prefixes; no token was fetched. */
+export class EgressNotAllowed extends BrokerError {
+  /**
+   * @param provider - provider id
+   * @param origin - the target's origin (never its path's query)
+   */
+  constructor(provider: string, origin: string) {
+    super(
+      'egress_not_allowed',
+      `Provider '${provider}' may not send its token to ${origin}: the target is under none of ` +
+        'its egress prefixes.'
+    );
   }
 }
 

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 
+import { EGRESS_ERROR_HEADER } from './contract.generated.js';
 import { BrokerError, type ErrorAnswer, toErrorBody } from './errors.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -25,7 +26,8 @@ export type ErrorPage = (body: ErrorAnswer['body']) => {
 
 /**
  * Answers a failed request: the status its code implies, `Retry-After` when a retry may succeed,
- * `Cache-Control: no-store`, and `{error, error_description}` (or `page` of it) with the
+ * `Cache-Control: no-store`, `X-Token-Broker-Error: <code>` (a broker's answer, not an egress
+ * upstream's), and `{error, error_description}` (or `page` of it) with the
  * description of an unexposed 5xx replaced; the details go only to the log, and every answer is
  * counted by code.
  *
@@ -125,6 +127,8 @@ function writeError(answer: ErrorAnswer, res: ServerResponse, page?: ErrorPage):
     .writeHead(answer.status, {
       ...rendered.headers,
       ...answer.headers,
+      // Every answer the broker makes itself says so: an egress caller tells it from the upstream's.
+      [EGRESS_ERROR_HEADER]: answer.body.error,
       'Content-Type': rendered.contentType,
       'Content-Length': Buffer.byteLength(rendered.text),
       'Cache-Control': 'no-store'

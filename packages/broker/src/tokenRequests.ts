@@ -1,6 +1,7 @@
 /**
- * A caller's request for an access token: the scopes must be ones the provider allows, a plugin
- * needs the user's consent, and the token service does the rest. Every answer is an event:
+ * A caller's request for an access token: the provider must hand out tokens (`expose_token`), the
+ * scopes must be ones the provider allows, a plugin needs the user's consent, and the token service
+ * does the rest. Every answer is an event:
  * `token.issued`, or `token.denied` (401/403) / `token.failed`.
  *
  * Invariant: no token leaves the broker unrecorded. The trail is checked before the token service
@@ -8,7 +9,7 @@
  * 503 instead); a refusal or failure hands nothing out and is recorded as well as the trail allows.
  */
 import type { Consents } from './consents.js';
-import { toErrorBody } from './errors.js';
+import { TokenNotExposed, toErrorBody } from './errors.js';
 import type { BrokerEvents } from './events.js';
 import { requireAllowed } from './leastPrivilege.js';
 import type { Provider } from './providers/registry.js';
@@ -39,6 +40,7 @@ export class TokenRequests {
    * @param client - the caller's client label
    * @param request - scopes (parsed, not yet checked), min_ttl and audience
    * @returns the token, and whether it came from the cache
+   * @throws {@link TokenNotExposed} for a provider with `expose_token: false`
    * @throws {@link ScopeNotAllowed} for scopes the provider does not allow
    * @throws {@link ConsentRequired} / {@link ConsentDenied} for a plugin without the user's consent
    * @throws `AuditUnavailable` when the issue cannot be recorded
@@ -48,6 +50,7 @@ export class TokenRequests {
     const { tokens, consents, events } = this.options;
     let issued: IssuedToken;
     try {
+      if (!provider.config.expose_token) throw new TokenNotExposed(provider.id);
       if (request.scopes !== undefined) requireAllowed(provider.config, request.scopes);
       await consents.require(client, provider.id);
       await events.assertRecordable();

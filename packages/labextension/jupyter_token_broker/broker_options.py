@@ -42,6 +42,25 @@ BROKER_OPTIONS: dict[str, tuple[str, str]] = {
         "Seconds of clock difference tolerated with identity providers when checking JWT times "
         "(0 to 3600; default 300).",
     ),
+    "egress_timeout_ms": (
+        "integer",
+        "Deadline of an egress call's connection and the upstream's answer head, in milliseconds"
+        " (100 to 600000; default 30000).",
+    ),
+    "egress_idle_timeout_ms": (
+        "integer",
+        "An egress call with no byte either way for this many milliseconds is ended (100 to 3600000; default 60000).",
+    ),
+    "egress_max_request_bytes": (
+        "integer",
+        "The largest egress request body in bytes; a larger one is refused with 413"
+        " (0 to 1099511627776; default 4294967296).",
+    ),
+    "egress_max_response_bytes": (
+        "integer",
+        "The largest egress response body in bytes; a larger one is cut off and logged"
+        " (0 to 1099511627776; default 4294967296).",
+    ),
 }
 """Each broker option that ``c.TokenBroker`` passes on as it is: its JSON type and its help text. ``providers``,
 ``store`` and ``audit`` are traits of their own (the server extension fills in paths)."""

@@ -29,3 +29,28 @@ MAX_BODY_BYTES = 16384
 
 From ``components.responses.PayloadTooLarge.x-max-body-bytes``.
 """
+
+EGRESS_REQUEST_HEADERS = (
+    "accept",
+    "accept-language",
+    "content-type",
+    "content-encoding",
+    "content-length",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "range",
+    "cache-control",
+)
+"""The request headers an egress call passes on (lower case); every other is dropped.
+
+From ``components.schemas.EgressRequestHeader.enum``.
+"""
+
+EGRESS_ERROR_HEADER = "X-Token-Broker-Error"
+"""The header holding the error code of an answer the broker made itself, not the upstream.
+
+From ``components.headers.TokenBrokerError.x-header-name``.
+"""

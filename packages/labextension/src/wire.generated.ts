@@ -71,7 +71,8 @@ export interface paths {
      *     `login_required` (log in to JupyterHub again), its 503 is `upstream_unavailable` with its
      *     `Retry-After`, its 400 (min_ttl longer than the IdP's tokens live) is `invalid_request` with
      *     its description. A plugin client label needs a recorded consent
-     *     (403 `consent_required` / `consent_denied`). Every answer is in the audit trail; when the
+     *     (403 `consent_required` / `consent_denied`). A provider with `expose_token: false` hands
+     *     out no token at all: 403 `token_not_exposed` (its egress uses the token instead). Every answer is in the audit trail; when the
      *     trail cannot be written no token is handed out (503 `store_unavailable`).
      */
     post: operations['getToken'];
@@ -256,6 +257,44 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/egress/{provider}/{scheme}/{authority}/{path}': {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description label of the caller for the audit trail and consents (`jupyterlab`, `kernel` or a plugin id);
+         *     absent means `unknown` (first-party), present but not matching the pattern is 400
+         */
+        'X-Broker-Client'?: components['parameters']['Client'];
+      };
+      path: {
+        /** @description the provider whose token is added (a provider id) */
+        provider: components['schemas']['ProviderId'];
+        /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
+        scheme: 'https' | 'http';
+        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        authority: string;
+        /** @description the target's path without its leading `/`, slashes included; may be empty */
+        path: string;
+      };
+      cookie?: never;
+    };
+    /** Egress GET (retried once on a 401 with a newer token) */
+    get: operations['egressGet'];
+    /** Egress PUT (never retried) */
+    put: operations['egressPut'];
+    /** Egress POST (never retried) */
+    post: operations['egressPost'];
+    /** Egress DELETE (retried once on a 401 with a newer token when it has no body) */
+    delete: operations['egressDelete'];
+    /** Egress OPTIONS (retried once on a 401 with a newer token) */
+    options: operations['egressOptions'];
+    /** Egress HEAD (retried once on a 401 with a newer token) */
+    head: operations['egressHead'];
+    /** Egress PATCH (never retried) */
+    patch: operations['egressPatch'];
+    trace?: never;
+  };
   '/metrics': {
     parameters: {
       query?: never;
@@ -293,6 +332,18 @@ export interface components {
      */
     MinTtl: number | null;
     Provider: {
+      /**
+       * @description the URL prefixes the provider's egress may call (the provider's `egress` option:
+       *     `https://host[:port]/path/`, ending with `/`; `http://` only for loopback); empty
+       *     when it has none. Public: the same as the config says
+       */
+      egress: string[];
+      /**
+       * @description whether `POST /providers/{id}/token` hands out this provider's tokens (the provider's
+       *     `expose_token` option, default true); false: only its egress uses them (the token
+       *     route answers 403 `token_not_exposed`), and no panel or snippet offers the token
+       */
+      expose_token: boolean;
       id: string;
       title: string;
       /** @enum {unknown} */
@@ -372,18 +423,56 @@ export interface components {
       /** Format: date-time */
       time: string;
       /** @enum {unknown} */
-      type: 'issue' | 'refresh' | 'login' | 'logout' | 'revoke' | 'denial' | 'consent';
+      type: 'issue' | 'refresh' | 'login' | 'logout' | 'revoke' | 'denial' | 'consent' | 'egress';
       provider: string | null;
       /** @description client label; null for the broker's own work */
       client: string | null;
       scopes: string[] | null;
-      /** @enum {unknown} */
+      /**
+       * @description an egress call is `ok` when the upstream answered (whatever its status) and its body
+       *     passed whole, `denied` when the broker refused it (`code`: egress_not_allowed,
+       *     consent_required, ...), `error` when it failed (`code`: upstream_unavailable, ...)
+       * @enum {unknown}
+       */
       outcome: 'ok' | 'error' | 'denied';
       /** @description error code of a failure or denial */
       code?: string;
+      /** @description egress: the HTTP method */
+      method?: string;
+      /** @description egress: the target's origin, `https://host[:port]` (empty when the target was not understood) */
+      origin?: string;
+      /** @description egress: the target's path, never its query */
+      path?: string;
+      /** @description egress: the status answered (the upstream's, or the broker's own for a refusal or gateway failure) */
+      status?: number;
+      /** @description egress: request body bytes sent upstream */
+      bytes_in?: number;
+      /** @description egress: response body bytes passed back */
+      bytes_out?: number;
+      /** @description egress: from the request to the end of the answer */
+      duration_ms?: number;
       /** @description admin reason; a login's completed or failed; a consent's '<allow|allow_always|deny|withdrawn> for <plugin id>' */
       reason?: string;
     };
+    /**
+     * @description the request headers an egress call passes on to the upstream (lower case); every other
+     *     header of the caller is dropped. The broker adds `Authorization: Bearer <token>` and
+     *     `User-Agent`. The server extension forwards the same ones to the broker
+     * @enum {string}
+     */
+    EgressRequestHeader:
+      | 'accept'
+      | 'accept-language'
+      | 'content-type'
+      | 'content-encoding'
+      | 'content-length'
+      | 'if-match'
+      | 'if-none-match'
+      | 'if-modified-since'
+      | 'if-unmodified-since'
+      | 'if-range'
+      | 'range'
+      | 'cache-control';
     Consent: {
       client: string;
       provider: string;
@@ -429,7 +518,11 @@ export interface components {
      *     config is refused at start); store_rolled_back 503 without Retry-After (the file store's
      *     file is an older copy than one already used, put back from a backup or a copy: it is not
      *     used, since it could bring back an ended sign-in; the description names the file to remove);
-     *     server_error 500 (never for a configuration problem).
+     *     server_error 500 (never for a configuration problem). egress_not_allowed 403 (an egress
+     *     target under none of the provider's `egress` prefixes; no token was fetched);
+     *     token_not_exposed 403 (a provider with `expose_token: false` hands out no tokens: use its
+     *     egress). An egress gateway failure is upstream_unavailable with 502 (the upstream
+     *     unreachable or the connection reset) or 504 (no answer within `egress_timeout_ms`).
      * @enum {string}
      */
     ErrorCode:
@@ -449,7 +542,9 @@ export interface components {
       | 'store_unavailable'
       | 'store_rolled_back'
       | 'config_error'
-      | 'server_error';
+      | 'server_error'
+      | 'egress_not_allowed'
+      | 'token_not_exposed';
     Error: {
       error: components['schemas']['ErrorCode'];
       error_description: string;
@@ -483,7 +578,7 @@ export interface components {
         'application/json': components['schemas']['Error'];
       };
     };
-    /** @description scope_not_allowed, consent_required, consent_denied or forbidden */
+    /** @description scope_not_allowed, consent_required, consent_denied, forbidden or token_not_exposed */
     ScopeNotAllowed: {
       headers: {
         [name: string]: unknown;
@@ -565,6 +660,51 @@ export interface components {
         'application/json': components['schemas']['Error'];
       };
     };
+    /**
+     * @description the upstream's own answer, status and body as it sent them; its headers less the hop-by-hop
+     *     ones and `Set-Cookie`, plus `Content-Security-Policy: sandbox` and
+     *     `X-Content-Type-Options: nosniff`; never `X-Token-Broker-Error`
+     */
+    EgressUpstream: {
+      headers: {
+        'Content-Security-Policy'?: 'sandbox';
+        'X-Content-Type-Options'?: 'nosniff';
+        [name: string]: unknown;
+      };
+      content: {
+        '*/*': string;
+      };
+    };
+    /**
+     * @description an egress call the broker refused, before any upstream call: invalid_request (dot
+     *     segments, encoded `%2e %2f %5c`, backslash, userinfo), unauthorized, login_required,
+     *     egress_not_allowed, consent_required, consent_denied, forbidden (an admin caller),
+     *     unknown_provider, payload_too_large (over `egress_max_request_bytes`)
+     */
+    EgressRefused: {
+      headers: {
+        'X-Token-Broker-Error': components['headers']['TokenBrokerError'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['Error'];
+      };
+    };
+    /**
+     * @description upstream_unavailable with 502 (the upstream unreachable, or the connection reset before its
+     *     answer's head) or 504 (no head within `egress_timeout_ms`, or no byte for
+     *     `egress_idle_timeout_ms`); 503 upstream_unavailable or store_unavailable when no token
+     *     could be got (the IdP down, the audit trail not writable); never token material
+     */
+    EgressGatewayFailed: {
+      headers: {
+        'X-Token-Broker-Error': components['headers']['TokenBrokerError'];
+        [name: string]: unknown;
+      };
+      content: {
+        'application/json': components['schemas']['Error'];
+      };
+    };
     /** @description server_error */
     ServerError: {
       headers: {
@@ -606,6 +746,11 @@ export interface components {
   requestBodies: never;
   headers: {
     NoStore: 'no-store';
+    /**
+     * @description the error code of an answer the broker made itself (a refusal or a gateway failure of an
+     *     egress call), never set on the upstream's own answers
+     */
+    TokenBrokerError: components['schemas']['ErrorCode'];
     /** @description seconds before a retry may succeed */
     RetryAfter: number;
   };
@@ -1118,6 +1263,271 @@ export interface operations {
       401: components['responses']['Unauthorized'];
       403: components['responses']['ScopeNotAllowed'];
       503: components['responses']['Unavailable'];
+    };
+  };
+  egressGet: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description label of the caller for the audit trail and consents (`jupyterlab`, `kernel` or a plugin id);
+         *     absent means `unknown` (first-party), present but not matching the pattern is 400
+         */
+        'X-Broker-Client'?: components['parameters']['Client'];
+      };
+      path: {
+        /** @description the provider whose token is added (a provider id) */
+        provider: components['schemas']['ProviderId'];
+        /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
+        scheme: 'https' | 'http';
+        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        authority: string;
+        /** @description the target's path without its leading `/`, slashes included; may be empty */
+        path: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      400: components['responses']['EgressRefused'];
+      401: components['responses']['EgressRefused'];
+      403: components['responses']['EgressRefused'];
+      404: components['responses']['EgressRefused'];
+      413: components['responses']['EgressRefused'];
+      502: components['responses']['EgressGatewayFailed'];
+      503: components['responses']['EgressGatewayFailed'];
+      504: components['responses']['EgressGatewayFailed'];
+      default: components['responses']['EgressUpstream'];
+    };
+  };
+  egressPut: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description label of the caller for the audit trail and consents (`jupyterlab`, `kernel` or a plugin id);
+         *     absent means `unknown` (first-party), present but not matching the pattern is 400
+         */
+        'X-Broker-Client'?: components['parameters']['Client'];
+      };
+      path: {
+        /** @description the provider whose token is added (a provider id) */
+        provider: components['schemas']['ProviderId'];
+        /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
+        scheme: 'https' | 'http';
+        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        authority: string;
+        /** @description the target's path without its leading `/`, slashes included; may be empty */
+        path: string;
+      };
+      cookie?: never;
+    };
+    /** @description any body, streamed to the upstream as it comes */
+    requestBody?: {
+      content: {
+        '*/*': string;
+      };
+    };
+    responses: {
+      400: components['responses']['EgressRefused'];
+      401: components['responses']['EgressRefused'];
+      403: components['responses']['EgressRefused'];
+      404: components['responses']['EgressRefused'];
+      413: components['responses']['EgressRefused'];
+      502: components['responses']['EgressGatewayFailed'];
+      503: components['responses']['EgressGatewayFailed'];
+      504: components['responses']['EgressGatewayFailed'];
+      default: components['responses']['EgressUpstream'];
+    };
+  };
+  egressPost: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description label of the caller for the audit trail and consents (`jupyterlab`, `kernel` or a plugin id);
+         *     absent means `unknown` (first-party), present but not matching the pattern is 400
+         */
+        'X-Broker-Client'?: components['parameters']['Client'];
+      };
+      path: {
+        /** @description the provider whose token is added (a provider id) */
+        provider: components['schemas']['ProviderId'];
+        /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
+        scheme: 'https' | 'http';
+        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        authority: string;
+        /** @description the target's path without its leading `/`, slashes included; may be empty */
+        path: string;
+      };
+      cookie?: never;
+    };
+    /** @description any body, streamed to the upstream as it comes */
+    requestBody?: {
+      content: {
+        '*/*': string;
+      };
+    };
+    responses: {
+      400: components['responses']['EgressRefused'];
+      401: components['responses']['EgressRefused'];
+      403: components['responses']['EgressRefused'];
+      404: components['responses']['EgressRefused'];
+      413: components['responses']['EgressRefused'];
+      502: components['responses']['EgressGatewayFailed'];
+      503: components['responses']['EgressGatewayFailed'];
+      504: components['responses']['EgressGatewayFailed'];
+      default: components['responses']['EgressUpstream'];
+    };
+  };
+  egressDelete: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description label of the caller for the audit trail and consents (`jupyterlab`, `kernel` or a plugin id);
+         *     absent means `unknown` (first-party), present but not matching the pattern is 400
+         */
+        'X-Broker-Client'?: components['parameters']['Client'];
+      };
+      path: {
+        /** @description the provider whose token is added (a provider id) */
+        provider: components['schemas']['ProviderId'];
+        /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
+        scheme: 'https' | 'http';
+        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        authority: string;
+        /** @description the target's path without its leading `/`, slashes included; may be empty */
+        path: string;
+      };
+      cookie?: never;
+    };
+    /** @description any body, streamed to the upstream as it comes */
+    requestBody?: {
+      content: {
+        '*/*': string;
+      };
+    };
+    responses: {
+      400: components['responses']['EgressRefused'];
+      401: components['responses']['EgressRefused'];
+      403: components['responses']['EgressRefused'];
+      404: components['responses']['EgressRefused'];
+      413: components['responses']['EgressRefused'];
+      502: components['responses']['EgressGatewayFailed'];
+      503: components['responses']['EgressGatewayFailed'];
+      504: components['responses']['EgressGatewayFailed'];
+      default: components['responses']['EgressUpstream'];
+    };
+  };
+  egressOptions: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description label of the caller for the audit trail and consents (`jupyterlab`, `kernel` or a plugin id);
+         *     absent means `unknown` (first-party), present but not matching the pattern is 400
+         */
+        'X-Broker-Client'?: components['parameters']['Client'];
+      };
+      path: {
+        /** @description the provider whose token is added (a provider id) */
+        provider: components['schemas']['ProviderId'];
+        /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
+        scheme: 'https' | 'http';
+        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        authority: string;
+        /** @description the target's path without its leading `/`, slashes included; may be empty */
+        path: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      400: components['responses']['EgressRefused'];
+      401: components['responses']['EgressRefused'];
+      403: components['responses']['EgressRefused'];
+      404: components['responses']['EgressRefused'];
+      413: components['responses']['EgressRefused'];
+      502: components['responses']['EgressGatewayFailed'];
+      503: components['responses']['EgressGatewayFailed'];
+      504: components['responses']['EgressGatewayFailed'];
+      default: components['responses']['EgressUpstream'];
+    };
+  };
+  egressHead: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description label of the caller for the audit trail and consents (`jupyterlab`, `kernel` or a plugin id);
+         *     absent means `unknown` (first-party), present but not matching the pattern is 400
+         */
+        'X-Broker-Client'?: components['parameters']['Client'];
+      };
+      path: {
+        /** @description the provider whose token is added (a provider id) */
+        provider: components['schemas']['ProviderId'];
+        /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
+        scheme: 'https' | 'http';
+        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        authority: string;
+        /** @description the target's path without its leading `/`, slashes included; may be empty */
+        path: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      400: components['responses']['EgressRefused'];
+      401: components['responses']['EgressRefused'];
+      403: components['responses']['EgressRefused'];
+      404: components['responses']['EgressRefused'];
+      413: components['responses']['EgressRefused'];
+      502: components['responses']['EgressGatewayFailed'];
+      503: components['responses']['EgressGatewayFailed'];
+      504: components['responses']['EgressGatewayFailed'];
+      default: components['responses']['EgressUpstream'];
+    };
+  };
+  egressPatch: {
+    parameters: {
+      query?: never;
+      header?: {
+        /**
+         * @description label of the caller for the audit trail and consents (`jupyterlab`, `kernel` or a plugin id);
+         *     absent means `unknown` (first-party), present but not matching the pattern is 400
+         */
+        'X-Broker-Client'?: components['parameters']['Client'];
+      };
+      path: {
+        /** @description the provider whose token is added (a provider id) */
+        provider: components['schemas']['ProviderId'];
+        /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
+        scheme: 'https' | 'http';
+        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        authority: string;
+        /** @description the target's path without its leading `/`, slashes included; may be empty */
+        path: string;
+      };
+      cookie?: never;
+    };
+    /** @description any body, streamed to the upstream as it comes */
+    requestBody?: {
+      content: {
+        '*/*': string;
+      };
+    };
+    responses: {
+      400: components['responses']['EgressRefused'];
+      401: components['responses']['EgressRefused'];
+      403: components['responses']['EgressRefused'];
+      404: components['responses']['EgressRefused'];
+      413: components['responses']['EgressRefused'];
+      502: components['responses']['EgressGatewayFailed'];
+      503: components['responses']['EgressGatewayFailed'];
+      504: components['responses']['EgressGatewayFailed'];
+      default: components['responses']['EgressUpstream'];
     };
   };
   metrics: {

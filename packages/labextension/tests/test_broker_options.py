@@ -31,6 +31,10 @@ CHANGED = {
     "upstream_timeout_ms": 7000,
     "consent_session_seconds": 3600,
     "clock_tolerance_seconds": 120,
+    "egress_timeout_ms": 20000,
+    "egress_idle_timeout_ms": 45000,
+    "egress_max_request_bytes": 1073741824,
+    "egress_max_response_bytes": 2147483648,
 }
 
 

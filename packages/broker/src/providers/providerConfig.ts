@@ -15,6 +15,7 @@
  */
 import { ConfigError, didYouMean } from '../configError.js';
 import { PROVIDER_ID } from '../contract.generated.js';
+import { type EgressPrefix, egressOptions } from './egressConfig.js';
 import { type HubEntry, type HubSource, validateHubProvider } from './hubConfig.js';
 
 /** Provider ids: lower-case ASCII, digits, `_` and `-`; never `.`, `/` or NUL (from `openapi.yaml`). */
@@ -123,6 +124,13 @@ export interface ProviderConfig {
   readonly implied_scopes: readonly string[];
   /** The claim that names the account (userinfo or ID token); null: preferred_username, email, name, sub. */
   readonly account_claim: string | null;
+  /**
+   * Where the broker's egress may send this provider's tokens (`egress/allowlist.ts`); empty: the
+   * provider has no egress. Kind `hub` has none (its entry is written by the server extension).
+   */
+  readonly egress: readonly EgressPrefix[];
+  /** Whether the token route hands out this provider's tokens; false: only its egress uses them. */
+  readonly expose_token: boolean;
   /** Kind `hub` only: the hub's token route and the server's API token. */
   readonly hub?: HubSource;
 }
@@ -145,7 +153,9 @@ const COMMON_KEYS = [
   'implied_scopes',
   'narrowing',
   'revocation_endpoint',
-  'revoke_replaced_grant'
+  'revoke_replaced_grant',
+  'egress',
+  'expose_token'
 ];
 const ENDPOINT_KEYS = [
   'authorization_endpoint',
@@ -473,6 +483,8 @@ function hubProvider({ id, title, hub }: HubEntry): ProviderConfig {
     token_exchange: null,
     implied_scopes: [],
     account_claim: null,
+    egress: [],
+    expose_token: true,
     hub
   };
 }
@@ -616,7 +628,8 @@ function resolveProvider(raw: unknown, key: string): ProviderConfig {
     revoke_replaced_grant: revokeReplaced,
     narrowing,
     token_exchange: exchange,
-    account_claim: accountClaim
+    account_claim: accountClaim,
+    ...egressOptions(raw, key)
   };
 }
 

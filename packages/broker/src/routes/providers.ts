@@ -40,6 +40,8 @@ export function providerRoutes(context: BrokerContext): Router {
           scopes: status.scopes ?? provider.config.scopes,
           expires_at: status.expiresAt,
           needs_login: status.needsLogin,
+          egress: provider.config.egress.map(prefix => prefix.href),
+          expose_token: provider.config.expose_token,
           ...(problem === undefined
             ? {}
             : { error: { code: problem.code, description: problem.description } })

@@ -7,6 +7,8 @@ from typing import ClassVar
 from jupyter_server.extension.application import ExtensionApp
 
 from .config import ConfigError, TokenBroker
+from .egress_client import EGRESS_PREFIX, EgressClient, EgressLimits
+from .egress_proxy import EgressProxyHandler
 from .handlers import ROUTE_PREFIX, BrokerCallbackHandler, BrokerProxyHandler
 from .hub_env import HubAnnouncementError, HubEnvironment
 from .identity import owner_name
@@ -103,9 +105,18 @@ class TokenBrokerApp(ExtensionApp):
         self.handlers.extend(
             [
                 (f"/{ROUTE_PREFIX}(callback)", BrokerCallbackHandler, options),
+                (
+                    f"/{ROUTE_PREFIX}({EGRESS_PREFIX}.*)",
+                    EgressProxyHandler,
+                    {**options, "egress": self.egress_client()},
+                ),
                 (f"/{ROUTE_PREFIX}(.*)", BrokerProxyHandler, options),
             ]
         )
+
+    def egress_client(self) -> EgressClient:
+        """The streaming client of the egress route, with the limits ``c.TokenBroker`` gives the broker."""
+        return EgressClient(self.supervisor.socket, EgressLimits.from_config(self.broker_config))
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         # The broker itself starts at the first request that needs it; its config is checked now.

@@ -17,6 +17,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from .contract import MAX_BODY_BYTES
+from .egress_client import is_egress_path
 from .hub_env import hub_callback_path
 from .identity import client_label, hub_server_name, is_admin, trusted_headers
 from .owner import Owner
@@ -203,7 +204,8 @@ class BrokerProxyHandler(APIHandler):
         caller = self.caller_role(method, path)
         if caller is None:
             return
-        if has_dot_segment(path):
+        # A spelling of the egress route that missed its own handler (case, %-encoding) is no path here either.
+        if has_dot_segment(path) or is_egress_path(path):
             self.send_error_json(400, "invalid_request", "Invalid path.")
             return
         body = self.request.body or b""

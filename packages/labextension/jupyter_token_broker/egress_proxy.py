@@ -1,0 +1,243 @@
+"""The Jupyter route ``{base_url}token-broker/api/v1/egress/(.*)``: an owner's call to an allowlisted API, streamed
+through the broker, which adds the bearer token; the caller never holds it.
+
+The same checks as every broker route (``handlers.py``): Jupyter's authentication and XSRF check, the owner only
+(an admin who is not the owner and a visitor get 403), nothing while the server is shared; then only the egress
+header allowlist and the trusted ``X-Broker-*`` headers go to the broker. Bodies stream both ways with backpressure
+(``egress_client.py``). With ``@stream_request_body`` tornado reads the body only after ``prepare()`` returns, and
+calls the method (``post`` ...) only once the body is complete, so the checks happen in ``prepare()``, which starts
+the transfer; the method waits for it to end.
+
+Answers made here or by the broker carry ``X-Token-Broker-Error: <code>`` and ``{error, error_description}``; the
+upstream's own answers come back as they are (minus hop-by-hop and origin-bound fields). A failure after the first
+byte of an answer was sent closes the connection: the caller sees a cut-off transfer, never a hang or a spliced
+error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from jupyter_server.base.handlers import JupyterHandler
+from tornado import web
+from tornado.httputil import HTTPHeaders
+
+from .contract import EGRESS_ERROR_HEADER
+from .egress_client import (
+    EgressClient,
+    EgressFailed,
+    EgressTransfer,
+    forwarded_request_headers,
+    relayed_response_headers,
+)
+from .handlers import RETRY_AFTER_SECONDS, BrokerProxyHandler, has_dot_segment
+from .identity import client_label, trusted_headers
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+"""Methods whose body may come chunked (tornado frames it for the broker); any other forwards a body only with a
+``Content-Length``."""
+
+
+@web.stream_request_body
+class EgressProxyHandler(BrokerProxyHandler):
+    """``{base_url}token-broker/api/v1/egress/(.*)``: streams an owner's call through the broker's egress."""
+
+    transfer: EgressTransfer | None = None
+    task: asyncio.Task[None] | None = None
+
+    def initialize(self, *, egress: EgressClient, **options: Any) -> None:  # type: ignore[override]
+        super().initialize(**options)
+        self.egress = egress
+        self.answer_started = False
+
+    @property
+    def content_security_policy(self) -> str:
+        # An upstream's HTML page opened in a tab must not run in Jupyter's origin.
+        return f"{super().content_security_policy}; sandbox"
+
+    def compute_etag(self) -> str | None:
+        return None  # the upstream's validators are relayed; tornado must not turn an answer into its own 304
+
+    def send_error_json(self, status: int, code: str, description: str, retry_after: int | None = None) -> None:
+        """The broker's error shape, marked as made here, not by the upstream."""
+        self.clear_header("Content-Type")
+        self.set_header(EGRESS_ERROR_HEADER, code)
+        super().send_error_json(status, code, description, retry_after)
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        # Jupyter's authentication (403 for an API call without a user), XSRF check and origin check.
+        await super().prepare()
+        method = self.request.method or "GET"
+        path = self.broker_path()
+        if self.caller_role(method, path) is None:  # owner only: a path under egress/ is no admin route
+            return
+        if has_dot_segment(path):
+            self.send_error_json(400, "invalid_request", "Invalid path.")
+            return
+        framing = self.body_framing(method)
+        if framing is None:
+            return
+        has_body, content_length = framing
+        if self.share_check is not None:
+            # Kernels run the owner's code and a visitor's alike: no calls with the owner's tokens while shared.
+            refusal = await self.share_check.refusal()
+            if refusal is not None:
+                self.log.warning("token-broker: egress call refused: %s", refusal.code)
+                self.send_error_json(refusal.status, refusal.code, refusal.description, refusal.retry_after)
+                return
+        headers = forwarded_request_headers(self.request.headers)
+        headers.update(
+            trusted_headers(
+                key=self.supervisor.key,
+                user=self.owner,
+                client=client_label(self.request.headers.get("X-Token-Broker-Client")),
+            )
+        )
+        query = f"?{self.request.query}" if self.request.query else ""
+        try:
+            self.transfer = self.egress.transfer(
+                method, f"/api/v1/{path}{query}", headers, content_length=content_length, body=has_body
+            )
+        except ValueError:
+            self.send_error_json(400, "invalid_request", "Invalid path or header.")
+            return
+        self.task = asyncio.ensure_future(self.run_transfer(self.transfer))
+
+    def body_framing(self, method: str) -> tuple[bool, int | None] | None:
+        """Whether a body follows and its announced length (None: chunked); answers and returns None when the
+        request cannot be forwarded as framed, or its body is larger than ``egress_max_request_bytes``."""
+        limit = self.egress.limits.max_request_bytes
+        chunked = "chunked" in self.request.headers.get("Transfer-Encoding", "").lower()
+        declared = self.request.headers.get("Content-Length")
+        if chunked:
+            if method not in BODY_METHODS:
+                self.send_error_json(411, "invalid_request", f"A {method} body needs a Content-Length.")
+                return None
+            self.request.connection.set_max_body_size(limit)
+            return True, None
+        length = int(declared) if declared is not None and declared.isdigit() else 0
+        if length > limit:
+            self.send_error_json(413, "payload_too_large", f"Egress request bodies are limited to {limit} bytes.")
+            return None
+        if length:
+            self.request.connection.set_max_body_size(limit)
+        return length > 0, length if length or method in BODY_METHODS else None
+
+    def data_received(self, chunk: bytes) -> Any:
+        # Returning the queue's put holds tornado back from reading more of the body until the broker took some.
+        return self.transfer.feed(chunk) if self.transfer is not None else None
+
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        if self.transfer is not None and not self.transfer.ended:
+            self.log.info("token-broker: egress call ended by the caller")
+            self.transfer.abort()
+
+    async def run_transfer(self, transfer: EgressTransfer) -> None:
+        """Holds the broker (started if stopped, no idle stop) for the whole transfer and relays its answer."""
+        try:
+            async with self.supervisor.using() as ready:
+                if not ready:
+                    transfer.abort()
+                    self.send_not_ready()
+                    return
+                try:
+                    await transfer.run(self.relay_head, self.relay_chunk)
+                except EgressFailed as err:
+                    self.transfer_failed(transfer, err)
+                    return
+            if not self._finished:
+                self.finish()
+        except Exception:
+            # Never a hang: whatever broke, the caller gets an answer or a closed connection.
+            self.log.exception("token-broker: egress call failed")
+            self.close_or_answer(502, "upstream_unavailable", "The egress call failed; see the Jupyter server log.")
+
+    def relay_head(self, status: int, reason: str | None, headers: HTTPHeaders) -> None:
+        """The broker's status line and fields, set on this answer (sent with the first body chunk or at the end)."""
+        self.set_status(status, reason)
+        self.clear_header("Content-Type")
+        for name, value in relayed_response_headers(headers):
+            if name.lower() == "content-type":
+                self.set_header(name, value)
+            else:
+                # Content-Security-Policy adds to Jupyter's (sandbox): a browser enforces every policy it gets.
+                self.add_header(name, value)
+        length = headers.get("Content-Length")
+        if length is not None and length.isdigit() and status not in (204, 304):
+            # The caller learns the size, and a cut-off answer is one it can tell from a complete one.
+            self.set_header("Content-Length", length)
+
+    def relay_chunk(self, chunk: bytes) -> Any:
+        """Writes a chunk of the answer; the returned flush holds further reading back until the caller took it."""
+        self.answer_started = True
+        self.write(chunk)
+        return self.flush()
+
+    def transfer_failed(self, transfer: EgressTransfer, err: EgressFailed) -> None:
+        """An error answer when nothing was sent yet, else a closed connection."""
+        if self.request.connection is None or self._finished:
+            return
+        self.log.warning(
+            "token-broker: egress %s cut off: %s (%d bytes sent, %d received)",
+            transfer.method,
+            err,
+            transfer.bytes_sent,
+            transfer.bytes_received,
+        )
+        if err.phase == "connect":
+            self.close_or_answer(
+                503, "upstream_unavailable", "The token broker is not running.", retry_after=RETRY_AFTER_SECONDS
+            )
+        elif err.phase == "silent":
+            self.close_or_answer(504, "upstream_unavailable", "The token broker did not answer in time.")
+        else:
+            self.close_or_answer(502, "upstream_unavailable", "The token broker ended the call before answering.")
+
+    def close_or_answer(self, status: int, code: str, description: str, retry_after: int | None = None) -> None:
+        if self._finished:
+            return
+        if not self.answer_started and not self._headers_written:
+            self.clear()
+            self.send_error_json(status, code, description, retry_after)
+            return
+        # Part of the answer is out: only a closed connection tells the caller it is incomplete.
+        self.request.connection.close()
+        self.finish()
+
+    async def wait_transfer(self) -> None:
+        """The body is complete (tornado calls the method only then): tell the transfer, wait for its end."""
+        if self.transfer is not None:
+            self.transfer.end_body()
+        if self.task is not None:
+            await self.task
+
+    async def get(self, _path: str) -> None:
+        await self.wait_transfer()
+
+    async def head(self, _path: str) -> None:
+        await self.wait_transfer()
+
+    async def post(self, _path: str) -> None:
+        await self.wait_transfer()
+
+    async def put(self, _path: str) -> None:
+        await self.wait_transfer()
+
+    async def patch(self, _path: str) -> None:
+        await self.wait_transfer()
+
+    async def delete(self, _path: str) -> None:
+        await self.wait_transfer()
+
+    async def options(self, _path: str) -> None:  # type: ignore[override]
+        # Authenticated, unlike APIHandler's CORS answer: forwarded like any other method.
+        await self.wait_transfer()
+
+    def finish(self, chunk: Any = None, *, set_content_type: str | None = None) -> Any:
+        # Not APIHandler.finish, which calls every answer application/json: the upstream's type (or none) stays.
+        self.update_api_activity()
+        if set_content_type is not None:
+            self.set_header("Content-Type", set_content_type)
+        return JupyterHandler.finish(self, chunk)

@@ -8,6 +8,7 @@ import { Signal } from '@lumino/signaling';
 
 import { TokenBrokerClient } from './client';
 import { CLIENT_LABEL } from './contract.generated';
+import { requestEgress } from './egress';
 import { ConsentError, SignInError, TokenBrokerError, TokenBrokerRequestError } from './errors';
 import { DEFAULT_LOGIN_TIMING, ILoginTiming, LoginHost, LoginPopup } from './loginPopup';
 import { requestBroker } from './request';
@@ -229,6 +230,26 @@ export class TokenBroker implements ITokenBroker {
       this._settings
     );
     return toSession(answer, providerId, this._known.get(providerId)?.account ?? null);
+  }
+
+  /**
+   * Sends a request through the broker's egress in a client's name: the broker adds the token.
+   *
+   * @param providerId - the provider id.
+   * @param request - the request to the API (its URL under one of the provider's `egress` prefixes).
+   * @param body - its body, already read, or `undefined`.
+   * @param client - the client label.
+   * @returns the API's answer, as the broker relayed it.
+   * @throws {TokenBrokerRequestError} an answer the broker made itself (`consent_required`,
+   *   `login_required`, `egress_not_allowed`, `upstream_unavailable`…).
+   */
+  egressFetch(
+    providerId: string,
+    request: Request,
+    body: Blob | undefined,
+    client: string
+  ): Promise<Response> {
+    return requestEgress(this._settings, providerId, request, body, client);
   }
 
   /**

@@ -6,6 +6,7 @@ import type { ISignal } from '@lumino/signaling';
 
 import type { TokenBroker } from './broker';
 import { MAX_MIN_TTL } from './contract.generated';
+import { egressPrefixFor } from './egress';
 import { ConsentError, TokenBrokerError, TokenBrokerRequestError } from './errors';
 import type {
   IGetSessionOptions,
@@ -81,6 +82,16 @@ export class TokenBrokerClient implements ITokenBrokerClient {
     const { provider, scopes = [], createIfNone = false, ...requestInit } = init;
     // Built once so the body can be sent twice (each attempt sends a clone).
     const request = new Request(input, requestInit);
+    const info = await this._providerInfo(provider);
+    if (info && egressPrefixFor(info.egress, new URL(request.url))) {
+      return this._fetchThroughEgress(provider, request, createIfNone);
+    }
+    if (info && !info.exposeToken) {
+      throw new TokenBrokerError(
+        'egress_not_allowed',
+        `${info.title} hands out no tokens, and ${new URL(request.url).origin} is under none of its egress prefixes (${info.egress.join(', ')}): the broker calls only those for it.`
+      );
+    }
     const session = await this._getSession(provider, scopes, { createIfNone }, true);
     if (!session) {
       throw new TokenBrokerError('login_required', `Sign in to ${provider} first.`);
@@ -133,6 +144,41 @@ export class TokenBrokerClient implements ITokenBrokerClient {
         '`silent` cannot be combined with `createIfNone` or `forceNewSession`.'
       );
     }
+    return this._remedied(providerId, options, confirmSignIn, () =>
+      this._broker.fetchToken(providerId, scopes, options.minTtl, this.clientId)
+    );
+  }
+
+  /**
+   * Sends a request through the broker's egress (the broker adds the token, which never comes here),
+   * with the same remedies as a token request: consent asked, sign-in with `createIfNone`.
+   */
+  private async _fetchThroughEgress(
+    providerId: string,
+    request: Request,
+    createIfNone: boolean
+  ): Promise<Response> {
+    const body = request.body === null ? undefined : await request.blob();
+    const response = await this._remedied(providerId, { createIfNone }, true, () =>
+      this._broker.egressFetch(providerId, request, body, this.clientId)
+    );
+    if (!response) {
+      throw new TokenBrokerError('login_required', `Sign in to ${providerId} first.`);
+    }
+    return response;
+  }
+
+  /**
+   * Runs `attempt`; on `consent_required` asks the person (unless silent), on `login_required`
+   * signs in (with `createIfNone`), each at most once, then runs it again. `undefined` when no one
+   * is signed in and no sign-in was asked for, or consent is still to be asked and `silent` is set.
+   */
+  private async _remedied<T>(
+    providerId: string,
+    options: IGetSessionOptions,
+    confirmSignIn: boolean,
+    attempt: () => Promise<T>
+  ): Promise<T | undefined> {
     const signIn = (): Promise<void> =>
       confirmSignIn
         ? this._broker.confirmAndSignIn(providerId, this.clientId)
@@ -145,7 +191,7 @@ export class TokenBrokerClient implements ITokenBrokerClient {
     }
     for (;;) {
       try {
-        return await this._broker.fetchToken(providerId, scopes, options.minTtl, this.clientId);
+        return await attempt();
       } catch (error) {
         const failure = error instanceof TokenBrokerRequestError ? error : undefined;
         const code = failure?.code;
@@ -190,6 +236,23 @@ export class TokenBrokerClient implements ITokenBrokerClient {
     try {
       const newer = await this._getSession(providerId, scopes, { minTtl, silent: true }, false);
       return newer && newer.accessToken !== stale.accessToken ? newer : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The provider as last listed, or from a fresh list when it was not; `undefined` when unknown or
+   * the list cannot be read (then the token request decides: the broker refuses a token it does
+   * not hand out).
+   */
+  private async _providerInfo(providerId: string): Promise<IProviderInfo | undefined> {
+    const known = this._broker.knownProvider(providerId);
+    if (known) {
+      return known;
+    }
+    try {
+      return (await this._broker.providers()).find(p => p.id === providerId);
     } catch {
       return undefined;
     }

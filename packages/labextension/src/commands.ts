@@ -15,7 +15,13 @@ import { activeKernelLanguage, insertCodeCell } from './notebookSnippet';
 import { showTokenPicker } from './pickerDialog';
 import type { Preferences } from './preferences';
 import { pickProvider } from './providerPicker';
-import { isSnippetLanguage, languageForKernel, snippet, SNIPPET_LANGUAGES } from './snippets';
+import {
+  isSnippetLanguage,
+  languageForKernel,
+  snippet,
+  snippetRequest,
+  SNIPPET_LANGUAGES
+} from './snippets';
 import { signOutMessage } from './signOutMessage';
 import {
   CommandIDs,
@@ -135,7 +141,7 @@ export function registerCommands(context: ICommandsContext): void {
         pickProvider(
           tokens,
           stringArg(args, 'provider'),
-          isActive,
+          p => isActive(p) && p.exposeToken,
           'Copy a header for which provider?',
           preferred()
         ).then(p => (p ? copyHeader(p, stringsArg(args, 'scopes')) : undefined))
@@ -157,7 +163,7 @@ export function registerCommands(context: ICommandsContext): void {
         : preferences.current.snippetLanguage);
     insertCodeCell(
       notebooks,
-      snippet(chosen, { provider: provider.id, scopes, url: preferences.current.snippetUrl })
+      snippet(chosen, snippetRequest(provider, scopes, preferences.current.snippetUrl))
     );
     if (!isActive(provider)) {
       Notification.info(`Sign in to ${provider.title} before running the new cell.`, {

@@ -194,13 +194,14 @@ export class ProviderCard {
     const hubLogin = info.kind === 'hub';
     this._signIn.hidden = active || hubLogin;
     this._signOut.hidden = !info.signedIn || hubLogin;
-    this._copy.hidden = !active;
+    // A provider that hands out no tokens (only its egress uses them) has none to copy or decode.
+    this._copy.hidden = !active || !info.exposeToken;
     this._signIn.setAttribute('aria-label', `Sign in to ${info.title}`);
     this._signOut.setAttribute('aria-label', `Sign out of ${info.title}`);
     this._copy.setAttribute('aria-label', `Copy Authorization header for ${info.title}`);
     this._snippet.setAttribute('aria-label', `Insert a code snippet for ${info.title}`);
-    this._claims.node.hidden = !active;
-    if (active) {
+    this._claims.node.hidden = !active || !info.exposeToken;
+    if (active && info.exposeToken) {
       this._claims.setExpiry(info.expiresAt);
     } else {
       this._claims.reset();

@@ -1,8 +1,10 @@
 /**
  * Ready-to-run code that calls an API with a token from the broker. A snippet never contains a
- * token: it asks the broker when it runs (through the kernel helper `jupyter_token_broker`).
+ * token: it asks the broker when it runs (through the kernel helper `jupyter_token_broker`), or,
+ * for a provider with an egress, lets the broker add the token (`broker_session`).
  */
-import type { SnippetLanguage } from './tokens';
+import { egressPrefixFor } from './egress';
+import type { IProviderInfo, SnippetLanguage } from './tokens';
 
 /** The URL a snippet calls when the person set none. */
 export const DEFAULT_SNIPPET_URL = 'https://api.example.org/';
@@ -28,6 +30,17 @@ export interface ISnippetRequest {
   readonly scopes: ReadonlyArray<string>;
   /** The API URL. */
   readonly url: string;
+  /**
+   * The provider's egress prefixes ({@link IProviderInfo.egress}); when there are any, the Python
+   * snippets call through the broker's egress (`broker_session`, `BrokerTransport`), so the token
+   * never enters the kernel, and a URL under none of them is replaced by the first.
+   */
+  readonly egress?: ReadonlyArray<string>;
+  /**
+   * Whether the provider hands out tokens ({@link IProviderInfo.exposeToken}; `true` when omitted).
+   * `false`: no snippet asks for a token; outside Python it says how to call it instead.
+   */
+  readonly exposeToken?: boolean;
 }
 
 /**
@@ -83,6 +96,14 @@ export function languageForKernel(kernelLanguage: string | undefined): SnippetLa
  * ```
  */
 export function snippet(language: SnippetLanguage, request: ISnippetRequest): string {
+  const egress = request.egress ?? [];
+  const pythonEgress = egress.length > 0 && language.startsWith('python-');
+  if (pythonEgress) {
+    return pythonThroughEgress(language, request, egress);
+  }
+  if (request.exposeToken === false) {
+    return noTokenNote(language, request);
+  }
   switch (language) {
     case 'python-requests':
       return pythonRequests(request);
@@ -126,6 +147,95 @@ function pythonHttpx(request: ISnippetRequest): string {
     'response.raise_for_status()',
     'response.json()'
   ].join('\n');
+}
+
+/** The API URL of an egress snippet: the person's, when the egress covers it, else its first prefix. */
+function egressTarget(url: string, egress: ReadonlyArray<string>): string {
+  try {
+    if (egressPrefixFor(egress, new URL(url))) {
+      return url;
+    }
+  } catch {
+    // Not a URL: the prefix is a working example.
+  }
+  return egress[0];
+}
+
+function pythonThroughEgress(
+  language: SnippetLanguage,
+  request: ISnippetRequest,
+  egress: ReadonlyArray<string>
+): string {
+  const provider = pyString(request.provider);
+  const url = pyString(egressTarget(request.url, egress));
+  const comment = [
+    '# The broker adds the token on its side: it never enters this kernel. It calls only URLs under',
+    `# ${egress.join(', ')}.`
+  ];
+  if (language === 'python-httpx') {
+    return [
+      'import httpx',
+      'from jupyter_token_broker import BrokerTransport',
+      '',
+      ...comment,
+      `with httpx.Client(transport=BrokerTransport(${provider})) as client:`,
+      `    response = client.get(${url})`,
+      'response.raise_for_status()',
+      'response.json()'
+    ].join('\n');
+  }
+  return [
+    'from jupyter_token_broker import broker_session',
+    '',
+    ...comment,
+    `session = broker_session(${provider})`,
+    `response = session.get(${url})`,
+    'response.raise_for_status()',
+    'response.json()'
+  ].join('\n');
+}
+
+/** For a provider that hands out no token, outside Python: a note in the language's comments. */
+function noTokenNote(language: SnippetLanguage, request: ISnippetRequest): string {
+  const lead = language === 'javascript-fetch' ? '//' : '#';
+  const lines = [
+    `${request.provider} hands out no tokens to notebook code: its API is called through the`,
+    'token broker, from a Python kernel:',
+    '',
+    '    from jupyter_token_broker import broker_session',
+    `    broker_session(${pyString(request.provider)}).get(${pyString(request.url)}).json()`
+  ];
+  return [
+    ...(language === 'curl' ? ['%%bash'] : []),
+    ...lines.map(l => `${lead} ${l}`.trimEnd())
+  ].join('\n');
+}
+
+/**
+ * The snippet request for a provider as listed: its egress and whether it hands out tokens.
+ *
+ * @param provider - the provider as listed.
+ * @param scopes - the scopes chosen.
+ * @param url - the API URL the person set.
+ * @returns the request for {@link snippet}.
+ *
+ * @example
+ * ```ts
+ * snippet('python-requests', snippetRequest(provider, [], 'https://archive.example.org/tap/'));
+ * ```
+ */
+export function snippetRequest(
+  provider: IProviderInfo,
+  scopes: ReadonlyArray<string>,
+  url: string
+): ISnippetRequest {
+  return {
+    provider: provider.id,
+    scopes,
+    url,
+    egress: provider.egress,
+    exposeToken: provider.exposeToken
+  };
 }
 
 /** The Python one-liner that prints a token, for kernels that cannot import the helper. */

@@ -76,6 +76,18 @@ export interface IProviderInfo {
   readonly expiresAt: number | null;
   /** Whether a person has to sign in (again) before tokens can be issued. */
   readonly needsLogin: boolean;
+  /**
+   * The URL prefixes the broker's egress calls with this provider's token (its `egress` option),
+   * e.g. `https://archive.example.org/tap/`: {@link ITokenBrokerClient.fetch} sends a URL under one
+   * of them through the broker, and the token never reaches the page. Empty when it has none.
+   */
+  readonly egress: ReadonlyArray<string>;
+  /**
+   * Whether the broker hands this provider's tokens to plugins and notebook code (its
+   * `expose_token` option). `false`: only its egress uses them; `getSession` fails with
+   * `token_not_exposed`.
+   */
+  readonly exposeToken: boolean;
   /** A problem the broker reports for this provider (e.g. the IdP is unreachable), if any. */
   readonly error?: IProviderError;
 }
@@ -144,9 +156,9 @@ export interface ISessionsChangeEvent {
  * The `init` of {@link ITokenBrokerClient.fetch}: a `RequestInit` plus which token to send.
  */
 export interface ITokenFetchInit extends RequestInit {
-  /** The provider id whose access token goes into `Authorization: Bearer …`. */
+  /** The provider id whose access token goes into `Authorization: Bearer …` (or whose egress is used). */
   readonly provider: string;
-  /** The scopes to ask for; omitted or empty for the provider's default set. */
+  /** The scopes to ask for; omitted or empty for the provider's default set (egress: always). */
   readonly scopes?: ReadonlyArray<string>;
   /**
    * Ask the person to sign in when no one is (as `getSession`'s `createIfNone`); `false` by
@@ -319,16 +331,31 @@ export interface ITokenBrokerClient {
   ): Promise<ISession | undefined>;
 
   /**
-   * `fetch` with `Authorization: Bearer <access token>` of `init.provider` added. On a `401` answer
-   * it asks the broker once for a newer token than the one sent and retries; when no newer token
-   * can be had it resolves with the `401` answer. The request goes out with the browser's plain
-   * `fetch`, never with Jupyter's credentials. Send tokens only to the API they are meant for.
+   * Calls an API as the signed-in person, in one of two ways:
+   *
+   * - **through the broker's egress** when the URL is under one of the provider's `egress` prefixes
+   *   ({@link IProviderInfo.egress}: same scheme, host and port, and a path starting with the
+   *   prefix's): the request goes to the Jupyter server (with Jupyter's credentials) and the broker
+   *   adds the token, which never reaches the page. The broker retries a `401` once itself, does not
+   *   follow redirects (a 3xx answer is an opaque redirect here) and drops `Set-Cookie`; the
+   *   answer's `url` is the Jupyter server's egress URL. The body is read before it is sent (browsers
+   *   stream request bodies only over HTTP/2); the answer streams. `init.scopes` does not apply: the
+   *   broker sends the provider's default token.
+   * - **with a token** otherwise: `Authorization: Bearer <access token>` added, sent with the
+   *   browser's plain `fetch` (never with Jupyter's credentials); on a `401` it asks once for a
+   *   newer token and retries, else resolves with the `401`. A provider whose tokens are not exposed
+   *   (`exposeToken: false`) refuses this way with `egress_not_allowed`, before any request.
+   *
+   * Either way the API's own answers, errors included, resolve as they are.
    *
    * @param input - the URL or `Request`.
    * @param init - a `RequestInit` plus `provider`, optional `scopes` and `createIfNone`.
    * @returns the answer of the API.
    * @throws {TokenBrokerError} `login_required` when no one is signed in (and `createIfNone` is not
-   *   set), and every error of {@link ITokenBrokerClient.getSession}.
+   *   set), `egress_not_allowed` for a URL outside the egress of a provider that hands out no
+   *   tokens, and every error of {@link ITokenBrokerClient.getSession}.
+   * @throws {TokenBrokerRequestError} an answer the broker made itself for an egress call
+   *   (`egress_not_allowed`, `upstream_unavailable`…; they carry `X-Token-Broker-Error`).
    *
    * @example
    * ```ts

@@ -96,6 +96,9 @@ export function toProviderInfo(wire: Received<ProviderWire> & { id: string }): I
     scopes: Object.freeze(toScopes(wire.scopes)),
     expiresAt: typeof wire.expires_at === 'number' ? wire.expires_at : null,
     needsLogin: wire.needs_login === true,
+    egress: Object.freeze(toStrings(wire.egress)),
+    // A broker older than the egress lists no `expose_token`: it hands out tokens.
+    exposeToken: wire.expose_token !== false,
     ...(error ? { error } : {})
   });
 }
@@ -195,5 +198,10 @@ function toProviderError(wire: Received<ProviderWire>): IProviderError | undefin
 
 /** The scopes of an entry; none when it has no readable list. */
 function toScopes(scopes: ReadonlyArray<string> | null | undefined): string[] {
-  return Array.isArray(scopes) ? scopes.filter(s => typeof s === 'string') : [];
+  return toStrings(scopes);
+}
+
+/** The strings of a list; none when it is no list. */
+function toStrings(values: ReadonlyArray<string> | null | undefined): string[] {
+  return Array.isArray(values) ? values.filter(s => typeof s === 'string') : [];
 }

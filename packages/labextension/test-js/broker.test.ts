@@ -93,7 +93,9 @@ describe('providers', () => {
       account: 'alice',
       scopes: ['openid', 'demo:read'],
       expiresAt: 2_000_000_000,
-      needsLogin: false
+      needsLogin: false,
+      egress: [],
+      exposeToken: true
     });
     assert.ok(Object.isFrozen(demo));
     assert.equal(api.seen[0].headers.get('Authorization'), 'token server-token');

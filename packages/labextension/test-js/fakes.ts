@@ -18,7 +18,12 @@ export interface ISeenRequest {
   body: unknown;
 }
 
-type Handler = (request: ISeenRequest) => { status: number; body?: unknown; text?: string };
+type Handler = (request: ISeenRequest) => {
+  status: number;
+  body?: unknown;
+  text?: string;
+  headers?: Record<string, string>;
+};
 
 /**
  * A broker API behind `fetch`: routes are `METHOD path` (path below `token-broker/api/v1/`).
@@ -57,12 +62,13 @@ export class FakeBrokerApi {
         );
       }
       const answer = handler(seen);
+      const headers = answer.headers ?? {};
       if (answer.text !== undefined) {
-        return new Response(answer.text, { status: answer.status });
+        return new Response(answer.text, { status: answer.status, headers });
       }
       return answer.body === undefined
-        ? new Response(null, { status: answer.status })
-        : Response.json(answer.body, { status: answer.status });
+        ? new Response(null, { status: answer.status, headers })
+        : Response.json(answer.body, { status: answer.status, headers });
     };
     return {
       baseUrl: BASE_URL,

@@ -17,6 +17,7 @@ error.
 from __future__ import annotations
 
 import asyncio
+from http.client import responses
 from typing import Any
 
 from jupyter_server.base.handlers import JupyterHandler
@@ -34,6 +35,15 @@ from .egress_client import (
 from .handlers import RETRY_AFTER_SECONDS, BrokerProxyHandler, has_dot_segment
 from .identity import client_label, trusted_headers
 
+ERROR_CODES = {
+    400: "invalid_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "invalid_request",
+    413: "payload_too_large",
+}
+"""The error code of a refusal tornado or Jupyter raised (``write_error``); any other status is ``server_error``."""
+
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose body may come chunked (tornado frames it for the broker); any other forwards a body only with a
 ``Content-Length``."""
@@ -50,6 +60,7 @@ class EgressProxyHandler(BrokerProxyHandler):
         super().initialize(**options)
         self.egress = egress
         self.answer_started = False
+        self.body_complete = False
 
     @property
     def content_security_policy(self) -> str:
@@ -64,6 +75,17 @@ class EgressProxyHandler(BrokerProxyHandler):
         self.clear_header("Content-Type")
         self.set_header(EGRESS_ERROR_HEADER, code)
         super().send_error_json(status, code, description, retry_after)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Jupyter's own refusals (no user 403, XSRF 403, a foreign origin 404) in the same marked shape: a caller
+        tells them from the upstream's answers like every other answer made on this side."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        code = ERROR_CODES.get(status_code, "server_error")
+        if status_code < 500 and isinstance(error, web.HTTPError) and error.log_message:
+            description = error.log_message % error.args if error.args else error.log_message
+        else:
+            description = responses.get(status_code, "Error")
+        self.send_error_json(status_code, code, description)
 
     async def prepare(self) -> None:  # type: ignore[override]
         # Jupyter's authentication (403 for an API call without a user), XSRF check and origin check.
@@ -136,6 +158,8 @@ class EgressProxyHandler(BrokerProxyHandler):
 
     async def run_transfer(self, transfer: EgressTransfer) -> None:
         """Holds the broker (started if stopped, no idle stop) for the whole transfer and relays its answer."""
+        if transfer.ended:
+            return  # the caller left before it started
         try:
             async with self.supervisor.using() as ready:
                 if not ready:
@@ -208,6 +232,7 @@ class EgressProxyHandler(BrokerProxyHandler):
 
     async def wait_transfer(self) -> None:
         """The body is complete (tornado calls the method only then): tell the transfer, wait for its end."""
+        self.body_complete = True
         if self.transfer is not None:
             self.transfer.end_body()
         if self.task is not None:
@@ -238,6 +263,10 @@ class EgressProxyHandler(BrokerProxyHandler):
     def finish(self, chunk: Any = None, *, set_content_type: str | None = None) -> Any:
         # Not APIHandler.finish, which calls every answer application/json: the upstream's type (or none) stays.
         self.update_api_activity()
+        if not self.body_complete:
+            # tornado closes the connection after an answer given before the body was read (also an empty one):
+            # say so, or a client that keeps connections (requests.Session) meets a reset on its next call.
+            self.set_header("Connection", "close")
         if set_content_type is not None:
             self.set_header("Content-Type", set_content_type)
         return JupyterHandler.finish(self, chunk)

@@ -1,5 +1,6 @@
 /**
- * The audit trail: every issue, refresh, login, logout, revocation, denial and consent decision, as
+ * The audit trail: every issue, refresh, login, logout, revocation, denial, consent decision and
+ * egress call, as
  * JSON lines in a file (rotated by size: `path` → `path.1` → … → `path.{keep}`) and in an in-memory
  * ring that `GET /api/v1/events` reads, newest first.
  *
@@ -23,13 +24,27 @@ import { type BrokerEvent, type EventRecorder, outcomeOf } from './events.js';
 import type { Logger } from './log.js';
 
 /** What happened. */
-export type AuditType = 'issue' | 'refresh' | 'login' | 'logout' | 'revoke' | 'denial' | 'consent';
+export type AuditType =
+  'issue' | 'refresh' | 'login' | 'logout' | 'revoke' | 'denial' | 'consent' | 'egress';
+
+/** What the trail records of an egress call besides the common fields. */
+export interface EgressRecord {
+  readonly method: string;
+  /** `https://host[:port]`, or empty. */
+  readonly origin: string;
+  /** The target's path, never its query. */
+  readonly path: string;
+  readonly status: number;
+  readonly bytes_in: number;
+  readonly bytes_out: number;
+  readonly duration_ms: number;
+}
 
 /** How it ended. */
 export type AuditOutcome = 'ok' | 'error' | 'denied';
 
-/** One event as the caller describes it; `time` is added by the trail. */
-export interface AuditInput {
+/** One event as the caller describes it; `time` is added by the trail. An egress call's fields too. */
+export interface AuditInput extends Partial<EgressRecord> {
   readonly type: AuditType;
   readonly provider: string | null;
   readonly client: string | null;
@@ -41,8 +56,8 @@ export interface AuditInput {
   readonly reason?: string;
 }
 
-/** One recorded event, as `GET /api/v1/events` returns it. */
-export interface AuditEvent {
+/** One recorded event, as `GET /api/v1/events` returns it (an egress call's fields flat in it). */
+export interface AuditEvent extends Partial<EgressRecord> {
   /** ISO 8601 time of the broker's clock. */
   readonly time: string;
   readonly type: AuditType;
@@ -112,6 +127,25 @@ export function looksLikeToken(value: string): boolean {
   return false;
 }
 
+/** An egress call's fields as written (none for other events); strings pass `label`'s guard. */
+function egressFields(
+  input: AuditInput,
+  label: (name: string, value: string) => string | null | undefined
+): Partial<EgressRecord> {
+  if (input.method === undefined) return {};
+  const { method, origin = '', path = '', status = 0 } = input;
+  const { bytes_in = 0, bytes_out = 0, duration_ms = 0 } = input;
+  return {
+    method: label('method', method) as string,
+    origin: label('origin', origin) as string,
+    path: label('path', path) as string,
+    status,
+    bytes_in,
+    bytes_out,
+    duration_ms
+  };
+}
+
 /**
  * The event as written: only the known fields, each refused when it looks like a token.
  *
@@ -140,7 +174,8 @@ export function sanitizeEvent(
     scopes,
     outcome: input.outcome,
     ...(input.code === undefined ? {} : { code: label('code', input.code) as string }),
-    ...(input.reason === undefined ? {} : { reason: label('reason', input.reason) as string })
+    ...(input.reason === undefined ? {} : { reason: label('reason', input.reason) as string }),
+    ...egressFields(input, label)
   };
   return { event, refused };
 }
@@ -401,6 +436,22 @@ export function auditInputOf(event: BrokerEvent): AuditInput {
         client: event.client,
         outcome,
         reason: `${event.decision} for ${event.plugin}`
+      };
+    case 'egress':
+      return {
+        type: 'egress',
+        provider: event.provider,
+        client: event.client,
+        outcome,
+        ...(event.code === null ? {} : { code: event.code }),
+        ...(event.reason === undefined ? {} : { reason: event.reason }),
+        method: event.method,
+        origin: event.origin,
+        path: event.path,
+        status: event.status,
+        bytes_in: event.bytesIn,
+        bytes_out: event.bytesOut,
+        duration_ms: event.durationMs
       };
   }
 }

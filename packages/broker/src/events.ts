@@ -1,6 +1,6 @@
 /**
  * The broker's events: one closed list of what happened, emitted by the domain code (sign-in,
- * sign-out, token issue, upstream token calls, revocation, consents). The audit trail, the log and
+ * sign-out, token issue, upstream token calls, revocation, consents, egress calls). The audit trail, the log and
  * the metrics subscribe once, where the broker is wired (`context.ts`), and each turns an event into
  * its own form (`audit.ts` {@link auditInputOf}, `log.ts` `logEvent`, `metrics.ts` `Metrics.count`),
  * so a new flow cannot reach one of them and forget another.
@@ -218,6 +218,38 @@ export interface ConsentDecided {
   readonly decision: ConsentChange;
 }
 
+/**
+ * An egress call ended (`routes/egress.ts`): the upstream answered and its body passed (`code`
+ * null, whatever the upstream's status), the broker refused it (`refused`), or it failed.
+ */
+export interface EgressCalled {
+  readonly kind: 'egress';
+  /** Null when the request named no configured provider. */
+  readonly provider: string | null;
+  readonly client: string;
+  readonly method: string;
+  /** The target's origin (`https://host[:port]`); empty when the target was not understood. */
+  readonly origin: string;
+  /** The target's path, never its query; empty when the target was not understood. */
+  readonly path: string;
+  /** The status answered: the upstream's, or the broker's own. */
+  readonly status: number;
+  /** Request body bytes sent upstream. */
+  readonly bytesIn: number;
+  /** Response body bytes passed back. */
+  readonly bytesOut: number;
+  readonly durationMs: number;
+  /**
+   * Null when it went through; else the refusal's or failure's code (an `ErrorCode`, or
+   * `client_closed` when the caller went away before the answer ended).
+   */
+  readonly code: string | null;
+  /** Whether the broker refused the call (401/403: key, consent, allowlist, role). */
+  readonly refused: boolean;
+  /** What went wrong, for the trail (never token material), e.g. `response cut at 1048576 bytes`. */
+  readonly reason?: string;
+}
+
 /** Every event the broker emits. */
 export type BrokerEvent =
   | LoginCompleted
@@ -233,7 +265,8 @@ export type BrokerEvent =
   | RevocationDropped
   | AdminRevoked
   | AccessDenied
-  | ConsentDecided;
+  | ConsentDecided
+  | EgressCalled;
 
 /** The kinds of event. */
 export type BrokerEventKind = BrokerEvent['kind'];
@@ -258,7 +291,9 @@ export const RECORDED_BEFORE_ANSWER: Readonly<Record<BrokerEventKind, boolean>> 
   'revocation.dropped': false,
   'admin.revoked': true,
   'access.denied': true,
-  'consent.decided': true
+  'consent.decided': true,
+  // Ends with the answer, already streamed; the trail was checked before the token was got.
+  egress: false
 };
 
 /** How an event ended, as the audit trail and the metrics label it. */
@@ -290,6 +325,8 @@ export function outcomeOf(event: BrokerEvent): EventOutcome {
       return event.code === undefined ? 'ok' : 'error';
     case 'admin.revoked':
       return event.failed === 0 ? 'ok' : 'error';
+    case 'egress':
+      return event.code === null ? 'ok' : event.refused ? 'denied' : 'error';
     default:
       return 'ok';
   }

@@ -149,14 +149,20 @@ export function readJson(req: IncomingMessage, limitBytes: number): Promise<unkn
  * without a body keep `req.body` undefined.
  *
  * @param limitBytes - the largest body accepted
+ * @param streamed - paths whose route streams the body itself, of any type and size (the egress):
+ *   their body is left unread
  * @returns the stage; it passes readJson's errors on
  * @example
  * ```ts
- * const stages = [readJsonBody(MAX_BODY_BYTES)];
+ * const stages = [readJsonBody(MAX_BODY_BYTES, path => path.startsWith('/api/v1/egress/'))];
  * ```
  */
-export function readJsonBody(limitBytes: number): RequestStage {
-  return async req => {
+export function readJsonBody(
+  limitBytes: number,
+  streamed: (path: string) => boolean = () => false
+): RequestStage {
+  return async (req, path) => {
+    if (streamed(path)) return;
     const body = await readJson(req, limitBytes);
     if (body !== undefined) req.body = body;
   };

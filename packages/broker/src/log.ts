@@ -330,6 +330,24 @@ export function logLineOf(event: BrokerEvent): {
           decision: event.decision
         }
       };
+    case 'egress':
+      return {
+        level: event.code === null || event.refused ? 'info' : 'warn',
+        event: 'egress',
+        fields: {
+          provider: event.provider,
+          client: event.client,
+          method: event.method,
+          origin: event.origin,
+          path: event.path,
+          status: event.status,
+          bytes_in: event.bytesIn,
+          bytes_out: event.bytesOut,
+          duration_ms: event.durationMs,
+          ...(event.code === null ? {} : { error: event.code }),
+          ...(event.reason === undefined ? {} : { reason: event.reason })
+        }
+      };
   }
 }
 

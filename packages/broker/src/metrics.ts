@@ -160,6 +160,16 @@ export class Metrics {
   );
   /** Error answers by code. */
   readonly failures = new Counter('token_broker_failures_total', 'Error answers, by error code.');
+  /** Egress calls by provider and outcome (`ok`, `denied`, `error`). */
+  readonly egressCalls = new Counter(
+    'token_broker_egress_calls_total',
+    'Egress calls, by provider and outcome (ok: the upstream answered, whatever its status).'
+  );
+  /** Body bytes of egress calls by provider and direction (`in`: to the upstream; `out`: back). */
+  readonly egressBytes = new Counter(
+    'token_broker_egress_bytes_total',
+    'Body bytes through the egress, by provider and direction (in: request, out: response).'
+  );
   /** Every broker event by kind, provider and outcome. */
   readonly events = new Counter(
     'token_broker_events_total',
@@ -205,6 +215,14 @@ export class Metrics {
           );
         }
         return;
+      case 'egress': {
+        const provider = event.provider ?? '';
+        this.egressCalls.inc({ provider, outcome });
+        if (event.bytesIn > 0) this.egressBytes.inc({ provider, direction: 'in' }, event.bytesIn);
+        if (event.bytesOut > 0)
+          this.egressBytes.inc({ provider, direction: 'out' }, event.bytesOut);
+        return;
+      }
       case 'grant.revoked':
       case 'revocation.retried':
         if (event.seconds !== null) {
@@ -228,6 +246,8 @@ export class Metrics {
         this.refreshes,
         this.upstreamLatency,
         this.failures,
+        this.egressCalls,
+        this.egressBytes,
         this.events
       ]
         .map(m => m.render())

@@ -32,6 +32,11 @@ export interface TokenRequest {
 export interface GrantRequest extends TokenRequest {
   /** Epoch seconds when the caller asked: `min_ttl` counts from here. */
   readonly asked: number;
+  /**
+   * An access token its resource server refused (an egress call's 401), or undefined: a token
+   * equal to it, cached or stored by another broker, is not handed out again; a new one is got.
+   */
+  readonly rejected: string | undefined;
 }
 
 /** What the provider list shows of one provider. */

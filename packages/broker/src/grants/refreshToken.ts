@@ -206,7 +206,10 @@ export class RefreshTokenGrant implements GrantHandler {
     const now = (): number => this.services.now();
     // A refresh that finished while this one waited for the lock may already have done the work.
     const cached = cache.get(provider.id, key);
-    if (!shouldRefresh(cached, now(), minTtl, marginSeconds, defaultMinTtl)) {
+    if (
+      cached?.accessToken !== request.rejected &&
+      !shouldRefresh(cached, now(), minTtl, marginSeconds, defaultMinTtl)
+    ) {
       return cached as AccessToken;
     }
 
@@ -227,6 +230,7 @@ export class RefreshTokenGrant implements GrantHandler {
     if (
       shared != null &&
       shared.scopeKey === key &&
+      shared.accessToken !== request.rejected &&
       !shouldRefresh(shared, now(), minTtl, marginSeconds, defaultMinTtl)
     ) {
       const token = accessTokenOf({

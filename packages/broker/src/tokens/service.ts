@@ -94,6 +94,10 @@ export class TokenService {
    *
    * @param provider - the provider
    * @param request - scopes (already checked against the provider's allowed set), min_ttl, audience
+   * @param rejected - an access token its resource server just refused (an egress call's 401): it
+   *   is not answered again; the cache's token when it is another one, else a new one from upstream
+   *   (one upstream call for every caller, as always). The issuer may still answer the same token
+   *   (a hub hands out the login's token until it is near its end): the caller sees it is the same
    * @returns the token, and whether it came from the cache
    * @throws {@link LoginRequired} when there is no usable grant (or subject grant)
    * @throws {@link ScopeNotAllowed} for scopes the grant lacks, or an audience not allowed
@@ -101,19 +105,21 @@ export class TokenService {
    *   token cannot live `minTtl` seconds
    * @throws {@link UpstreamUnavailable} during an outage with no cached token good enough
    */
-  async get(provider: Provider, request: TokenRequest): Promise<IssuedToken> {
+  async get(provider: Provider, request: TokenRequest, rejected?: string): Promise<IssuedToken> {
     // min_ttl counts from when the caller asked: a token the IdP mints while the caller waits is
     // good for `minTtl` when its lifetime is, whichever second boundary the exchange crossed.
     // Built field by field: a spread with an added field took most of a cache hit's time in V8.
     const { scopes, minTtl, audience } = request;
-    const ask: GrantRequest = { scopes, minTtl, audience, asked: this.now() };
+    const ask: GrantRequest = { scopes, minTtl, audience, asked: this.now(), rejected };
     const grant = this.grants[provider.config.grant];
     // Not awaited when the key is known at once: the upstream call then starts in this very call,
     // and the provider list, asking a hub provider's status and its problem together, sees it running.
     const keyed = grant.keyOf(provider, ask);
     const key = typeof keyed === 'string' ? keyed : await keyed;
     const { cache, marginSeconds, defaultMinTtl } = this.options;
-    const cached = cache.get(provider.id, key);
+    const found = cache.get(provider.id, key);
+    // A token its resource server refused is as good as none: a new one is got past it.
+    const cached = rejected !== undefined && found?.accessToken === rejected ? undefined : found;
     if (!shouldRefresh(cached, this.now(), ask.minTtl, marginSeconds, defaultMinTtl)) {
       grant.accept?.(provider, cached as AccessToken, ask);
       return { token: cached as AccessToken, cached: true };

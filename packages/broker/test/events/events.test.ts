@@ -308,6 +308,40 @@ const CASES: { readonly [K in BrokerEventKind]: Case<K> } = {
     },
     log: { level: 'info', event: 'consent_decided', fields: { decision: 'allow_always' } },
     metrics: []
+  },
+  egress: {
+    event: {
+      kind: 'egress',
+      provider: 'archive',
+      client: 'kernel',
+      method: 'GET',
+      origin: 'https://archive.example.org',
+      path: '/tap/sync',
+      status: 200,
+      bytesIn: 0,
+      bytesOut: 1234,
+      durationMs: 15,
+      code: null,
+      refused: false
+    },
+    audit: {
+      type: 'egress',
+      provider: 'archive',
+      client: 'kernel',
+      outcome: 'ok',
+      method: 'GET',
+      origin: 'https://archive.example.org',
+      path: '/tap/sync',
+      status: 200,
+      bytes_in: 0,
+      bytes_out: 1234,
+      duration_ms: 15
+    },
+    log: { level: 'info', event: 'egress', fields: { status: 200, bytes_out: 1234 } },
+    metrics: [
+      'token_broker_egress_calls_total{outcome="ok",provider="archive"} 1',
+      'token_broker_egress_bytes_total{direction="out",provider="archive"} 1234'
+    ]
   }
 };
 

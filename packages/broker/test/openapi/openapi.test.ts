@@ -36,9 +36,16 @@ function registeredRoutes(): string[] {
 
 const spec = parse(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8'));
 
+/** The keys of a path item that are operations (besides them: summary, description, parameters). */
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
 function documentedRoutes(): string[] {
   return Object.entries(spec.paths as Record<string, Record<string, unknown>>)
-    .flatMap(([path, ops]) => Object.keys(ops).map(method => `${method.toUpperCase()} ${path}`))
+    .flatMap(([path, ops]) =>
+      Object.keys(ops)
+        .filter(key => METHODS.has(key))
+        .map(method => `${method.toUpperCase()} ${path}`)
+    )
     .sort();
 }
 

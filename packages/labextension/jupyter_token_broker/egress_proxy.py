@@ -60,6 +60,7 @@ class EgressProxyHandler(BrokerProxyHandler):
         super().initialize(**options)
         self.egress = egress
         self.answer_started = False
+        self.pending_flush: Any = None
         self.body_complete = False
 
     @property
@@ -194,10 +195,18 @@ class EgressProxyHandler(BrokerProxyHandler):
             self.set_header("Content-Length", length)
 
     def relay_chunk(self, chunk: bytes) -> Any:
-        """Writes a chunk of the answer; the returned flush holds further reading back until the caller took it."""
+        """Writes a chunk of the answer. While the caller has not yet taken the last flush, the chunk waits in the
+        handler and the returned flush holds tornado back from reading more from the broker; else it goes out and
+        the next chunk is read meanwhile. At most two chunks (64 KiB each) are between broker and caller.
+
+        tornado keeps one flush future per connection (a second one replaces the first, which then never
+        resolves), so a flush is only started once the one before is done."""
         self.answer_started = True
         self.write(chunk)
-        return self.flush()
+        if self.pending_flush is not None and not self.pending_flush.done():
+            return self.pending_flush
+        self.pending_flush = self.flush()
+        return None
 
     def transfer_failed(self, transfer: EgressTransfer, err: EgressFailed) -> None:
         """An error answer when nothing was sent yet, else a closed connection."""

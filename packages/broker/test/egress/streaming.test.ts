@@ -1,0 +1,117 @@
+/**
+ * A 1 GiB download and a 1 GiB upload through the egress pass without being held in memory: the
+ * process (broker, resource server and client, all in this one) grows by less than 64 MiB while
+ * each passes, so no side buffers a body whole; a slow side holds the other back (backpressure).
+ */
+import { Readable } from 'node:stream';
+
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+
+import { startBroker, type TestBroker } from '../fixtures/broker.js';
+import { type IdP, startIdP } from '../fixtures/idp.js';
+import { streamRequest } from './client.js';
+import { startUpstream, type Upstream } from './upstream.js';
+
+const GIB = 1024 * 1024 * 1024;
+/** The most the process may grow while a body passes. */
+const BOUND = 64 * 1024 * 1024;
+
+let idp: IdP;
+let upstream: Upstream;
+let broker: TestBroker;
+
+/** Samples the resident set every 20 ms until stopped; returns the peak growth over the start. */
+function rssWatch(): () => number {
+  const start = process.memoryUsage().rss;
+  let peak = start;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  return () => {
+    clearInterval(timer);
+    peak = Math.max(peak, process.memoryUsage().rss);
+    return peak - start;
+  };
+}
+
+/** `total` bytes of one reused 64 KiB block, read as the consumer asks (no allocation per chunk). */
+function bytesOf(total: number): Readable {
+  const block = Buffer.alloc(64 * 1024, 0x62);
+  let left = total;
+  return new Readable({
+    read() {
+      if (left <= 0) {
+        this.push(null);
+        return;
+      }
+      const size = Math.min(left, block.length);
+      left -= size;
+      this.push(size === block.length ? block : block.subarray(0, size));
+    }
+  });
+}
+
+beforeAll(async () => {
+  idp = await startIdP();
+  upstream = await startUpstream(idp);
+  broker = await startBroker(idp, { provider: { egress: [`${upstream.origin}/api/`] } });
+  expect((await broker.login()).status).toBe(200);
+  // Warm every path once (JIT, buffers), so the watch sees the transfer, not the first use.
+  await streamRequest(
+    broker,
+    'GET',
+    `/api/v1/egress/demo/http/127.0.0.1:${upstream.port}/api/stream?bytes=${8 << 20}`
+  );
+});
+
+afterAll(async () => {
+  await broker.close();
+  await upstream.close();
+  await idp.close();
+});
+
+describe('1 GiB through the egress', () => {
+  test('a download streams: every byte arrives and the process grows by less than 64 MiB', async () => {
+    const watch = rssWatch();
+    const started = Date.now();
+    const answer = await streamRequest(
+      broker,
+      'GET',
+      `/api/v1/egress/demo/http/127.0.0.1:${upstream.port}/api/stream?bytes=${GIB}`
+    );
+    const growth = watch();
+    const seconds = (Date.now() - started) / 1000;
+    console.warn(
+      `egress download: 1 GiB in ${seconds.toFixed(1)} s, RSS growth ${(growth / 2 ** 20).toFixed(1)} MiB`
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.complete).toBe(true);
+    expect(answer.bytes).toBe(GIB);
+    expect(growth).toBeLessThan(BOUND);
+  }, 120000);
+
+  test('an upload streams: the upstream counts every byte and the process grows by less than 64 MiB', async () => {
+    const watch = rssWatch();
+    const started = Date.now();
+    const answer = await streamRequest(
+      broker,
+      'PUT',
+      `/api/v1/egress/demo/http/127.0.0.1:${upstream.port}/api/upload`,
+      {
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(GIB) },
+        body: bytesOf(GIB)
+      }
+    );
+    const growth = watch();
+    const seconds = (Date.now() - started) / 1000;
+    console.warn(
+      `egress upload: 1 GiB in ${seconds.toFixed(1)} s, RSS growth ${(growth / 2 ** 20).toFixed(1)} MiB`
+    );
+    expect(answer.status).toBe(201);
+    expect(JSON.parse(answer.head)).toEqual({ bytes: GIB });
+    expect(upstream.uploaded).toBe(GIB);
+    expect(growth).toBeLessThan(BOUND);
+    const [event] = (await broker.request('GET', '/api/v1/events?limit=1')).json.events;
+    expect(event).toMatchObject({ type: 'egress', method: 'PUT', bytes_in: GIB, status: 201 });
+  }, 120000);
+});

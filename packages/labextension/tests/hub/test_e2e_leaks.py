@@ -93,14 +93,20 @@ def test_no_log_holds_an_idp_token_the_client_secret_or_a_code(
     assert {name: kinds for name, kinds in found.items() if kinds} == {}
 
 
-def test_no_process_environment_holds_an_idp_secret(e2e: E2eStack, secrets_seen: dict[str, set[str]]) -> None:
+def test_no_process_environment_holds_an_idp_secret(
+    e2e: E2eStack, alice: LoggedIn, secrets_seen: dict[str, set[str]]
+) -> None:
+    # The broker starts on first use and may stop when idle: a request that needs it makes sure it runs now.
+    with alice.server.token_client() as client:
+        assert client.get(alice.server.api("events")).status_code == 200
     # The hub's children: the proxy and the user servers (SimpleLocalProcessSpawner), with their brokers and kernels.
     # Other hubs on this machine (other test runs) have users named alice too: only this stack's processes count.
     pids = descendants(e2e.hub.process.pid, e2e.idp.process.pid, e2e.api.process.pid)
     commands = {pid: cmdline(pid) for pid in pids}
     assert any("configurable-http-proxy" in c for c in commands.values()), commands
     assert any("jupyterhub-singleuser" in c for c in commands.values()), commands
-    assert any("token-broker.mjs" in c for c in commands.values()), "the user server's broker is running"
+    # The broker itself (`token-broker.mjs serve`), not the short config check the server runs when it starts.
+    assert any("token-broker.mjs serve" in c for c in commands.values()), "the user server's broker is running"
 
     leaked: dict[str, list[str]] = {}
     secret_names: dict[str, set[str]] = {}

@@ -21,18 +21,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from test_admin_revoke import ALICE, HUB_ADMIN, HUB_USERS, VISITOR
 
 from browser_session import browser_login, xsrf_headers
 from demo_idp import DemoIdp, sign_in, start_idp
-from fixtures.two_users import TOKENS
 from jupyter_process import FIXTURES_DIR, JupyterServer, free_ports, start_server, wait_until
 
 IDP_PORT, API_PORT, OWNER_PORT, IDLE_PORT, HUB_PORT = free_ports(5)
 MIB = 1 << 20
 BIG = int(os.environ.get("EGRESS_TEST_MIB", "1024")) * MIB
 RSS_BOUND = 64 * MIB
-ALICE = next(token for token, name in TOKENS.items() if name == "alice")
-MALLORY = next(token for token, name in TOKENS.items() if name == "mallory")
+MALLORY = VISITOR
 ERROR_HEADER = "X-Token-Broker-Error"
 
 
@@ -318,26 +317,28 @@ def test_a_body_larger_than_the_limit_is_refused_before_it_is_read(
 def hub_server(
     tmp_path_factory: pytest.TempPathFactory, egress_idp: DemoIdp, upstream: Upstream
 ) -> Iterator[JupyterServer]:
-    """alice's server under JupyterHub; mallory is a visitor with access to it."""
+    """alice's server under JupyterHub; mallory is a visitor with access to it, hubadmin holds the admin scope."""
     server = start_server(
         tmp_path_factory.mktemp("egress-hub"),
         HUB_PORT,
         egress_providers(egress_idp, upstream),
         env_extra={"JUPYTERHUB_USER": "alice"},
-        config_extra='c.ServerApp.identity_provider_class = "two_users.TwoUsersIdentityProvider"',
+        config_extra=HUB_USERS,  # jupyterhub-singleuser's shape: users carry the hub's scopes
         owner_token=ALICE,
     )
     yield server
     server.stop()
 
 
-def test_a_visitor_gets_403_from_the_egress_route(hub_server: JupyterServer, upstream: Upstream) -> None:
+def test_a_visitor_and_an_admin_get_403_from_the_egress_route(hub_server: JupyterServer, upstream: Upstream) -> None:
     before = upstream.tokens()
-    with hub_server.token_client(MALLORY) as visitor:
-        for method in ("GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD"):
-            answer = visitor.request(method, egress_url(hub_server, upstream, "data/echo"))
-            assert answer.status_code == 403, method
-            assert answer.headers[ERROR_HEADER] == "forbidden"
+    for token in (MALLORY, HUB_ADMIN):
+        # One kept-alive connection: every refusal also says Connection: close, so the next call opens a new one.
+        with hub_server.token_client(token) as caller:
+            for method in ("GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD"):
+                answer = caller.request(method, egress_url(hub_server, upstream, "data/echo"))
+                assert answer.status_code == 403, method
+                assert answer.headers[ERROR_HEADER] == "forbidden"
     with hub_server.token_client("nobody-knows-this-token") as stranger:
         refused = stranger.get(egress_url(hub_server, upstream, "data/echo"))
         assert (refused.status_code, refused.headers[ERROR_HEADER]) == (403, "forbidden")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from tornado import web
@@ -268,3 +269,16 @@ def test_hop_by_hop_and_origin_bound_answer_fields_are_dropped() -> None:
 )
 def test_every_spelling_of_the_egress_route_is_recognised(path: str, egress: bool) -> None:
     assert is_egress_path(path) is egress
+
+
+def test_limits_follow_the_brokers_egress_options() -> None:
+    unset = EgressLimits.from_config(SimpleNamespace())
+    assert unset == EgressLimits(idle_seconds=65.0, max_request_bytes=1 << 32, max_response_bytes=1 << 32)
+    config = SimpleNamespace(
+        egress_timeout_ms=120000,
+        egress_idle_timeout_ms=1000,
+        egress_max_request_bytes=10,
+        egress_max_response_bytes=None,
+    )
+    # Silence on this side outlasts the broker's own deadlines (it answers 504 first), here its head deadline.
+    assert EgressLimits.from_config(config) == EgressLimits(125.0, 10, 1 << 32)

@@ -401,3 +401,13 @@ def test_a_broker_dying_mid_transfer_cuts_the_answer_off_instead_of_hanging(
     assert cut_off
     assert 0 < received < size
     assert time.monotonic() - started < 20
+
+
+def test_a_refused_call_with_a_large_body_is_the_brokers_refusal_not_a_gateway_error(
+    owner_server: JupyterServer, upstream: Upstream
+) -> None:
+    # The broker refuses from the head; the body (larger than any socket buffer) must not turn that into a 502.
+    with owner_server.token_client() as client:
+        for size in (10, 8 * MIB):
+            answer = client.post(egress_url(owner_server, upstream, "outside/allowlist"), content=b"x" * size)
+            assert (answer.status_code, answer.headers.get(ERROR_HEADER)) == (403, "egress_not_allowed"), size

@@ -194,6 +194,10 @@ export class EgressExchange {
         if (upload !== null) {
           req.unpipe(upload);
           upload.unpipe(upstream);
+          // Unpiped, the caller's body stays paused: what it still sends is read and dropped, so
+          // that it gets to read the refusal (a client that writes its whole body first, as
+          // tornado's does, would wait for ever).
+          req.resume();
         }
         reject(err);
       };

@@ -7,6 +7,7 @@
  * the token route shut.
  */
 import { createServer } from 'node:net';
+import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -68,7 +69,12 @@ beforeAll(async () => {
     provider: {
       egress: [`${upstream.origin}/api/`, `http://127.0.0.1:${downPort}/down/`]
     },
-    config: { egress_timeout_ms: 400, egress_idle_timeout_ms: 400, egress_max_request_bytes: 1000 }
+    config: {
+      egress_timeout_ms: 400,
+      egress_idle_timeout_ms: 400,
+      egress_max_request_bytes: 1000,
+      egress_max_response_bytes: 100000
+    }
   });
   const signedIn = await broker.login();
   expect(signedIn.status).toBe(200);
@@ -336,6 +342,49 @@ describe('gateway failures', () => {
     expect(answer.headers['x-token-broker-error']).toBe('payload_too_large');
     expect(tokenCalls()).toBe(calls);
     expect(upstream.seen.length).toBe(seen);
+  });
+});
+
+describe('limits', () => {
+  test('a chunked body that grows over egress_max_request_bytes is refused 413 and the upstream never gets it whole', async () => {
+    const answer = await streamRequest(
+      broker,
+      'POST',
+      egressPath(`http/127.0.0.1:${upstream.port}/api/upload`),
+      {
+        headers: { 'content-type': 'application/octet-stream' },
+        body: Readable.from([Buffer.alloc(800), Buffer.alloc(800), Buffer.alloc(800)])
+      }
+    );
+    expect(answer.status).toBe(413);
+    expect(answer.headers['x-token-broker-error']).toBe('payload_too_large');
+    expect(upstream.uploaded).not.toBe(2400);
+  });
+
+  test('an answer over egress_max_response_bytes is cut there and audited', async () => {
+    const answer = await streamRequest(
+      broker,
+      'GET',
+      egressPath(`http/127.0.0.1:${upstream.port}/api/stream?bytes=1000000`)
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.complete).toBe(false);
+    expect(answer.bytes).toBeLessThanOrEqual(100000);
+    const [event] = (await broker.request('GET', '/api/v1/events?limit=1')).json.events;
+    expect(event).toMatchObject({
+      type: 'egress',
+      outcome: 'error',
+      code: 'payload_too_large',
+      reason: 'response cut at egress_max_response_bytes (100000 bytes)'
+    });
+    expect(event.bytes_out).toBeLessThanOrEqual(100000);
+  });
+
+  test('HEAD passes the head only', async () => {
+    const answer = await call('HEAD', 'api/stream?bytes=4096');
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-length']).toBe('4096');
+    expect(answer.text).toBe('');
   });
 });
 

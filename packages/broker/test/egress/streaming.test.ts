@@ -3,6 +3,7 @@
  * process (broker, resource server and client, all in this one) grows by less than 64 MiB while
  * each passes, so no side buffers a body whole; a slow side holds the other back (backpressure).
  */
+import { request } from 'node:http';
 import { Readable } from 'node:stream';
 
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -68,6 +69,39 @@ afterAll(async () => {
   await broker.close();
   await upstream.close();
   await idp.close();
+});
+
+describe('a caller that goes away', () => {
+  test('ends the upstream call: the rest of a 1 GiB answer is never read, and the call is audited client_closed', async () => {
+    const path = `/api/v1/egress/demo/http/127.0.0.1:${upstream.port}/api/stream?bytes=${GIB}`;
+    await new Promise<void>((resolve, reject) => {
+      const req = request(
+        { socketPath: broker.socket, path, headers: { 'x-broker-key': broker.key } },
+        res => {
+          let bytes = 0;
+          res.on('data', (chunk: Buffer) => {
+            bytes += chunk.length;
+            if (bytes > 1 << 20) {
+              req.destroy();
+              resolve();
+            }
+          });
+        }
+      );
+      req.on('error', () => undefined);
+      req.on('close', () => resolve());
+      req.end();
+      setTimeout(() => reject(new Error('no answer')), 10000).unref();
+    });
+    let event: Record<string, unknown> | undefined;
+    // The event comes when the broker sees the connection close.
+    for (let i = 0; i < 100 && event?.code !== 'client_closed'; i++) {
+      await new Promise(resolve => setTimeout(resolve, 20));
+      [event] = (await broker.request('GET', '/api/v1/events?limit=1')).json.events;
+    }
+    expect(event).toMatchObject({ type: 'egress', outcome: 'error', code: 'client_closed' });
+    expect(event?.bytes_out as number).toBeLessThan(64 << 20);
+  });
 });
 
 describe('1 GiB through the egress', () => {

@@ -1,5 +1,6 @@
-"""Leave when idle, under a real JupyterHub: a user server's broker stopped for idleness loses nothing of the hub
-login, is not started again by the provider list the status bar polls, and an admin's revocation still reaches it.
+"""Leave when idle, under a real JupyterHub: a user server's broker stopped for idleness loses nothing (the hub login,
+a grant in the file store), is not started again by the provider list the status bar polls, and an admin's
+revocation still reaches it.
 
 A real JupyterHub running the docs' fragment, the demo IdP and the demo API (a resource server checking the IdP's
 JWTs). alice's server (her ``~/.jupyter``) has the hub login as provider ``hub``, the demo IdP's public client as
@@ -159,13 +160,37 @@ def test_the_provider_list_read_while_stopped_does_not_start_the_broker(stack: E
     assert (hub_provider["kind"], hub_provider["signed_in"], hub_provider["account"]) == ("hub", True, "alice")
 
 
-def test_an_admin_revocation_reaches_a_broker_stopped_for_idleness(stack: E2eStack, alice) -> None:
-    hub, idp = stack.hub, stack.idp
+def signed_in_to_demo(stack: E2eStack, alice) -> None:
+    """alice has signed in to provider ``demo`` from her server (its grant is in the file store)."""
     browser, server = alice
-    sign_in_to_demo(hub, browser, server.token)
-    assert token(server, "demo").status_code == 200
+    if not next(p for p in providers(server) if p["id"] == "demo")["signed_in"]:
+        sign_in_to_demo(stack.hub, browser, server.token)
     demo = next(p for p in providers(server) if p["id"] == "demo")
     assert (demo["signed_in"], demo["account"]) == (True, "alice")
+
+
+def test_a_file_store_grant_gives_tokens_again_after_an_idle_exit(stack: E2eStack, alice) -> None:
+    hub, idp = stack.hub, stack.idp
+    _, server = alice
+    signed_in_to_demo(stack, alice)
+    assert token(server, "demo").status_code == 200
+    authorizations = len(idp.events("authorization.success"))
+    # The demo grant is in the file store: stopping loses nothing, so the broker stops with it on disk.
+    wait_for_idle_stop(hub, idle_stops(hub))
+
+    again = token(server, "demo")
+    assert again.status_code == 200, again.json().get("error")
+    identity = whoami(stack, again.json()["access_token"])
+    assert (identity["preferred_username"], identity["client_id"]) == ("alice", "jupyter-demo"), identity
+    assert len(idp.events("authorization.success")) == authorizations, "no new sign-in at the IdP"
+    assert brokers(hub), "the token request started the broker again"
+
+
+def test_an_admin_revocation_reaches_a_broker_stopped_for_idleness(stack: E2eStack, alice) -> None:
+    hub, idp = stack.hub, stack.idp
+    _, server = alice
+    signed_in_to_demo(stack, alice)
+    assert token(server, "demo").status_code == 200
     # The demo grant is in the file store: stopping loses nothing, so the broker stops with it on disk.
     wait_for_idle_stop(hub, idle_stops(hub))
     revocations = len(idp.events("grant.revoked"))

@@ -29,6 +29,10 @@ export interface RunningServer {
 export async function listen(app: RequestListener, target: ListenTarget): Promise<RunningServer> {
   const server = createServer(app);
   server.keepAliveTimeout = 5000;
+  // Node's default cuts any request not received whole within 5 minutes (408): an egress upload of
+  // gigabytes may take longer. Only the server extension reaches the private socket; JSON bodies are
+  // capped at 16 KiB and an egress body stalling for `egress_idle_timeout_ms` is ended by its route.
+  server.requestTimeout = 0;
   const start = (where: string | { host: string; port: number }): Promise<void> =>
     new Promise((resolve, reject) => {
       server.once('error', reject);

@@ -331,6 +331,7 @@ export class EgressExchange {
       return { whole: false, code: 'client_closed', reason: 'the caller closed the connection' };
     } finally {
       this.relayed = Math.min(meter.bytes, limits.maxResponseBytes);
+      clearTimeout(this.idleTimer);
     }
   }
 }

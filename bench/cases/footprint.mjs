@@ -35,7 +35,13 @@ async function touch(server) {
  *   and `rss_after_use_ratio` (after the provider list has discovered the IdP), each over the bare
  *   process's RSS; `node_flags`, the flags the broker ran with.
  */
-export async function measureFootprint({ issuer, starts, rssSamples, settleMs }) {
+export async function measureFootprint({
+  issuer,
+  starts,
+  rssSamples,
+  settleMs,
+  node = process.execPath
+}) {
   const startMs = { broker: [], bare: [] };
   const rss = { broker: [], bare: [], brokerAfterProviders: [] };
   for (let i = 0; i < starts; i++) {
@@ -43,14 +49,14 @@ export async function measureFootprint({ issuer, starts, rssSamples, settleMs })
       let server;
       if (kind === 'broker') {
         const run = brokerRunDir({ issuer, name: 'cold' });
-        server = { ...run, ...(await startReady(process.execPath, run.args)) };
+        server = { ...run, ...(await startReady(node, run.args)) };
       } else {
         const dir = privateDir('bare');
         const socket = join(dir, 'bare.sock');
         server = {
           socket,
           key: 'none',
-          ...(await startReady(process.execPath, [BARE_HTTP, socket]))
+          ...(await startReady(node, [BARE_HTTP, socket]))
         };
       }
       startMs[kind].push(server.startMs);

@@ -44,6 +44,10 @@ ERROR_CODES = {
 }
 """The error code of a refusal tornado or Jupyter raised (``write_error``); any other status is ``server_error``."""
 
+DROP_BYTES = 64 << 20
+"""Most request body read and dropped after an answer given before it was in (a refusal, a 503); a larger one
+closes the connection after the answer."""
+
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose body may come chunked (tornado frames it for the broker); any other forwards a body only with a
 ``Content-Length``."""
@@ -62,6 +66,9 @@ class EgressProxyHandler(BrokerProxyHandler):
         self.answer_started = False
         self.pending_flush: Any = None
         self.body_complete = False
+        self.closing = False
+        self.held_answer: tuple[Any] | None = None
+        self.dropped = 0
 
     @property
     def content_security_policy(self) -> str:
@@ -80,6 +87,7 @@ class EgressProxyHandler(BrokerProxyHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Jupyter's own refusals (no user 403, XSRF 403, a foreign origin 404) in the same marked shape: a caller
         tells them from the upstream's answers like every other answer made on this side."""
+        self.closing = True  # tornado calls no method after it: the answer cannot wait for the body
         error = kwargs.get("exc_info", (None, None, None))[1]
         code = ERROR_CODES.get(status_code, "server_error")
         if status_code < 500 and isinstance(error, web.HTTPError) and error.log_message:
@@ -149,7 +157,10 @@ class EgressProxyHandler(BrokerProxyHandler):
 
     def data_received(self, chunk: bytes) -> Any:
         # Returning the queue's put holds tornado back from reading more of the body until the broker took some.
-        return self.transfer.feed(chunk) if self.transfer is not None else None
+        if self.transfer is not None and not self.transfer.ended:
+            return self.transfer.feed(chunk)
+        self.drop(chunk)
+        return None
 
     def on_connection_close(self) -> None:
         super().on_connection_close()
@@ -236,16 +247,21 @@ class EgressProxyHandler(BrokerProxyHandler):
             self.send_error_json(status, code, description, retry_after)
             return
         # Part of the answer is out: only a closed connection tells the caller it is incomplete.
+        self.closing = True
         self.request.connection.close()
         self.finish()
 
     async def wait_transfer(self) -> None:
-        """The body is complete (tornado calls the method only then): tell the transfer, wait for its end."""
+        """The body is complete (tornado calls the method only then): tell the transfer, wait for its end, and send
+        an answer that waited for the body."""
         self.body_complete = True
         if self.transfer is not None:
             self.transfer.end_body()
         if self.task is not None:
             await self.task
+        if self.held_answer is not None:
+            chunk, self.held_answer = self.held_answer[0], None
+            JupyterHandler.finish(self, chunk)
 
     async def get(self, _path: str) -> None:
         await self.wait_transfer()
@@ -272,10 +288,34 @@ class EgressProxyHandler(BrokerProxyHandler):
     def finish(self, chunk: Any = None, *, set_content_type: str | None = None) -> Any:
         # Not APIHandler.finish, which calls every answer application/json: the upstream's type (or none) stays.
         self.update_api_activity()
+        if set_content_type is not None:
+            self.set_header("Content-Type", set_content_type)
         if not self.body_complete:
+            if self.may_hold_answer():
+                # An answer (a refusal, 503) given while the body still arrives waits until it is in, dropped: a
+                # client that sends its whole body before it reads (requests, httpx) gets it instead of a reset.
+                self.held_answer = (chunk,)
+                if self.transfer is not None:
+                    self.transfer.abort()
+                return None
             # tornado closes the connection after an answer given before the body was read (also an empty one):
             # say so, or a client that keeps connections (requests.Session) meets a reset on its next call.
             self.set_header("Connection", "close")
-        if set_content_type is not None:
-            self.set_header("Content-Type", set_content_type)
         return JupyterHandler.finish(self, chunk)
+
+    def may_hold_answer(self) -> bool:
+        """Whether an answer may wait for the rest of the body: not when the method will never be called (an error
+        tornado or Jupyter raised, a connection being closed) nor for more than :data:`DROP_BYTES` of body."""
+        if self.closing or self.held_answer is not None or self.answer_started:
+            return False
+        declared = self.request.headers.get("Content-Length", "")
+        return not (declared.isdigit() and int(declared) > DROP_BYTES)
+
+    def drop(self, chunk: bytes) -> None:
+        """A body chunk nobody forwards; past :data:`DROP_BYTES` a held answer goes out and the connection closes."""
+        self.dropped += len(chunk)
+        if self.held_answer is not None and self.dropped > DROP_BYTES:
+            chunk_held, self.held_answer = self.held_answer[0], None
+            self.closing = True
+            self.set_header("Connection", "close")
+            JupyterHandler.finish(self, chunk_held)

@@ -272,7 +272,10 @@ export interface paths {
         provider: components['schemas']['ProviderId'];
         /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
         scheme: 'https' | 'http';
-        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        /**
+         * @description the target's `host[:port]` (an IPv6 host in brackets, which may be sent percent-encoded
+         *     as `%5B`/`%5D`: urllib3 encodes them); no userinfo, nothing else percent-encoded
+         */
         authority: string;
         /** @description the target's path without its leading `/`, slashes included; may be empty */
         path: string;
@@ -1280,7 +1283,10 @@ export interface operations {
         provider: components['schemas']['ProviderId'];
         /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
         scheme: 'https' | 'http';
-        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        /**
+         * @description the target's `host[:port]` (an IPv6 host in brackets, which may be sent percent-encoded
+         *     as `%5B`/`%5D`: urllib3 encodes them); no userinfo, nothing else percent-encoded
+         */
         authority: string;
         /** @description the target's path without its leading `/`, slashes included; may be empty */
         path: string;
@@ -1315,7 +1321,10 @@ export interface operations {
         provider: components['schemas']['ProviderId'];
         /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
         scheme: 'https' | 'http';
-        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        /**
+         * @description the target's `host[:port]` (an IPv6 host in brackets, which may be sent percent-encoded
+         *     as `%5B`/`%5D`: urllib3 encodes them); no userinfo, nothing else percent-encoded
+         */
         authority: string;
         /** @description the target's path without its leading `/`, slashes included; may be empty */
         path: string;
@@ -1355,7 +1364,10 @@ export interface operations {
         provider: components['schemas']['ProviderId'];
         /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
         scheme: 'https' | 'http';
-        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        /**
+         * @description the target's `host[:port]` (an IPv6 host in brackets, which may be sent percent-encoded
+         *     as `%5B`/`%5D`: urllib3 encodes them); no userinfo, nothing else percent-encoded
+         */
         authority: string;
         /** @description the target's path without its leading `/`, slashes included; may be empty */
         path: string;
@@ -1395,7 +1407,10 @@ export interface operations {
         provider: components['schemas']['ProviderId'];
         /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
         scheme: 'https' | 'http';
-        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        /**
+         * @description the target's `host[:port]` (an IPv6 host in brackets, which may be sent percent-encoded
+         *     as `%5B`/`%5D`: urllib3 encodes them); no userinfo, nothing else percent-encoded
+         */
         authority: string;
         /** @description the target's path without its leading `/`, slashes included; may be empty */
         path: string;
@@ -1435,7 +1450,10 @@ export interface operations {
         provider: components['schemas']['ProviderId'];
         /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
         scheme: 'https' | 'http';
-        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        /**
+         * @description the target's `host[:port]` (an IPv6 host in brackets, which may be sent percent-encoded
+         *     as `%5B`/`%5D`: urllib3 encodes them); no userinfo, nothing else percent-encoded
+         */
         authority: string;
         /** @description the target's path without its leading `/`, slashes included; may be empty */
         path: string;
@@ -1470,7 +1488,10 @@ export interface operations {
         provider: components['schemas']['ProviderId'];
         /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
         scheme: 'https' | 'http';
-        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        /**
+         * @description the target's `host[:port]` (an IPv6 host in brackets, which may be sent percent-encoded
+         *     as `%5B`/`%5D`: urllib3 encodes them); no userinfo, nothing else percent-encoded
+         */
         authority: string;
         /** @description the target's path without its leading `/`, slashes included; may be empty */
         path: string;
@@ -1505,7 +1526,10 @@ export interface operations {
         provider: components['schemas']['ProviderId'];
         /** @description the target's scheme (`http` only as an `egress` prefix allows it, for loopback) */
         scheme: 'https' | 'http';
-        /** @description the target's `host[:port]` (an IPv6 host in brackets); no userinfo */
+        /**
+         * @description the target's `host[:port]` (an IPv6 host in brackets, which may be sent percent-encoded
+         *     as `%5B`/`%5D`: urllib3 encodes them); no userinfo, nothing else percent-encoded
+         */
         authority: string;
         /** @description the target's path without its leading `/`, slashes included; may be empty */
         path: string;

@@ -45,7 +45,8 @@ export function isDotSegment(segment: string): boolean {
  * Reads an egress target from the parts of the request path.
  *
  * @param scheme - the `{scheme}` segment
- * @param authority - the `{authority}` segment (`host[:port]`)
+ * @param authority - the `{authority}` segment (`host[:port]`; an IPv6 host's brackets may be sent
+ *   as `%5B`/`%5D`)
  * @param rest - everything after the authority's `/`, as sent (may be empty)
  * @param query - the request's query with its `?`, or empty
  * @returns the target
@@ -68,6 +69,9 @@ export function parseTarget(
       'The egress target must be https (or http), e.g. egress/{provider}/https/host/path.'
     );
   }
+  // An IPv6 host's brackets arrive percent-encoded from some clients (urllib3 encodes them in the
+  // request path); nothing else in an authority may be encoded (the pattern below refuses any `%`).
+  authority = authority.replace(/%5b/gi, '[').replace(/%5d/gi, ']');
   if (authority.includes('@')) {
     throw new InvalidRequest('The egress target must not carry credentials (userinfo).');
   }

@@ -158,5 +158,8 @@ describe('matching a target', () => {
       query: '?q=1'
     });
     expect(parseTarget('http', '[::1]:8080', '', '').origin).toBe('http://[::1]:8080');
+    // urllib3 (requests) percent-encodes the brackets in the request path.
+    expect(parseTarget('http', '%5B::1%5d:8080', '', '').origin).toBe('http://[::1]:8080');
+    expect(() => parseTarget('http', '%31.2.3.4', '', '')).toThrow(InvalidRequest);
   });
 });

@@ -6,7 +6,7 @@
  * failures say so without token material, every call is audited, and `expose_token: false` keeps
  * the token route shut.
  */
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 
@@ -342,6 +342,33 @@ describe('gateway failures', () => {
     expect(answer.headers['x-token-broker-error']).toBe('payload_too_large');
     expect(tokenCalls()).toBe(calls);
     expect(upstream.seen.length).toBe(seen);
+  });
+});
+
+describe('a refused call with a large body', () => {
+  test('is answered to a caller that writes its whole body before it reads (as tornado does), on a kept connection', async () => {
+    const size = 8 * 1024 * 1024;
+    const socket = connect(broker.socket);
+    await new Promise(resolve => socket.once('connect', resolve));
+    const received: Buffer[] = [];
+    socket.on('data', chunk => received.push(chunk));
+    const errors: unknown[] = [];
+    socket.on('error', err => errors.push(err));
+    const target = egressPath(`http/127.0.0.1:${upstream.port}/outside/x`);
+    socket.write(
+      `POST ${target} HTTP/1.1\r\nhost: broker\r\nx-broker-key: ${broker.key}\r\n` +
+        `content-type: application/octet-stream\r\ncontent-length: ${size}\r\n\r\n`
+    );
+    await new Promise<void>(resolve => socket.write(Buffer.alloc(size, 0x61), () => resolve()));
+    for (let i = 0; i < 50 && !Buffer.concat(received).includes('}'); i++) {
+      await new Promise(resolve => setTimeout(resolve, 20));
+    }
+    socket.destroy();
+    const text = Buffer.concat(received).toString('utf8');
+    expect(errors).toEqual([]);
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text).toMatch(/x-token-broker-error: egress_not_allowed/i);
+    expect(text).toMatch(/connection: keep-alive/i);
   });
 });
 

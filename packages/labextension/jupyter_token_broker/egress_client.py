@@ -356,6 +356,10 @@ class EgressClient:
         """
         check_request(method, path_and_query, headers)
         headers = dict(headers)
+        # Not tornado's "Connection: close": with it, node closes the socket as soon as it has answered, so a refusal
+        # given while a large body still arrives became a reset here (tornado reads only after writing the body).
+        # This side still uses each connection once and closes it after the answer.
+        headers["Connection"] = "keep-alive"
         if content_length is not None:
             headers["Content-Length"] = str(content_length)
         return EgressTransfer(self, method, path_and_query, headers, has_body=body)

@@ -19,6 +19,8 @@ const BUNDLE = fileURLToPath(new URL('../../dist/token-broker.mjs', import.meta.
 export interface BrokerProcess {
   readonly child: ChildProcess;
   readonly socket: string;
+  /** Its `X-Broker-Key`. */
+  readonly key: string;
   /** Everything it wrote to stderr so far (its JSON log lines). */
   stderr(): string;
   request(method: string, path: string, body?: unknown): Promise<Answer>;
@@ -84,13 +86,15 @@ export function sharedKeyringStore(base: string): SharedStore {
  * @param idp - the identity provider
  * @param store - the shared store
  * @param upstreamTimeoutMs - the broker's `upstream_timeout_ms` (default 5000)
+ * @param provider - more fields of provider `demo` (e.g. `egress`)
  * @returns the process once it printed its ready line
  */
 export async function startBrokerProcess(
   base: string,
   idp: IdP,
   store: SharedStore,
-  upstreamTimeoutMs = 5000
+  upstreamTimeoutMs = 5000,
+  provider: Record<string, unknown> = {}
 ): Promise<BrokerProcess> {
   const dir = join(base, `broker-${randomBytes(4).toString('hex')}`);
   await mkdir(dir);
@@ -105,7 +109,8 @@ export async function startBrokerProcess(
         kind: 'oidc',
         issuer: idp.issuer,
         client_id: CLIENT_ID,
-        scopes: SCOPES
+        scopes: SCOPES,
+        ...provider
       }
     ],
     store: store.config,
@@ -154,6 +159,7 @@ export async function startBrokerProcess(
   return {
     child,
     socket,
+    key,
     exited,
     stderr: () => stderr,
     request,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ BIG = 8 * 1024 * 1024
 class RecordingApi:
     """An upstream that accepts only the demo IdP's JWTs as bearer and records every bearer it was sent."""
 
-    def __init__(self, issuer: str) -> None:
+    def __init__(self, issuer: str, host: str = "127.0.0.1") -> None:
         self.bearers: list[str] = []
         self.uploaded: list[int] = []
         api = self
@@ -94,13 +95,18 @@ class RecordingApi:
                 api.uploaded.append(received)
                 self._json(200, {"received": received})
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
+        self.httpd = server_class((host, 0), Handler)
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 def _issuer_of(jwt: str) -> str | None:
@@ -117,6 +123,7 @@ class Stack:
     idp: DemoIdp
     api_url: str
     upstream: RecordingApi
+    upstream_v6: RecordingApi
     server: JupyterServer
 
 
@@ -126,6 +133,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     idp = start_idp(idp_port, [jupyter_port], api_port=api_port)
     api = start_api(api_port, idp.issuer, jupyter_port)
     upstream = RecordingApi(idp.issuer)
+    upstream_v6 = RecordingApi(idp.issuer, "::1")
     providers = [
         {
             "id": "demo",
@@ -134,7 +142,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "issuer": idp.issuer,
             "client_id": "jupyter-demo",
             "scopes": ["openid", "profile", "email", "offline_access", "demo:read"],
-            "egress": [f"http://127.0.0.1:{api_port}/", f"http://127.0.0.1:{upstream.port}/data/"],
+            "egress": [
+                f"http://127.0.0.1:{api_port}/",
+                f"http://127.0.0.1:{upstream.port}/data/",
+                f"http://[::1]:{upstream_v6.port}/data/",
+            ],
             "expose_token": False,
         }
     ]
@@ -142,11 +154,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         server = start_server(tmp_path_factory.mktemp("egress"), jupyter_port, providers)
         assert sign_in(browser_login(server), server, "demo", "alice", "demo").callback.status_code == 200
-        yield Stack(idp=idp, api_url=f"http://127.0.0.1:{api_port}", upstream=upstream, server=server)
+        yield Stack(
+            idp=idp,
+            api_url=f"http://127.0.0.1:{api_port}",
+            upstream=upstream,
+            upstream_v6=upstream_v6,
+            server=server,
+        )
     finally:
         if server is not None:
             server.stop()
         upstream.close()
+        upstream_v6.close()
         api.terminate()
         api.wait(10)
         idp.stop()
@@ -202,6 +221,29 @@ for attempt in (lambda: get_token("demo"), lambda: s.get("http://127.0.0.1:{stac
     egress = [e for e in events if e["type"] == "egress" and e["client"] == "kernel"]
     assert len(egress) >= 4, events
     assert not [e for e in events if e["type"] == "issue" and e["client"] == "kernel" and e["outcome"] == "ok"]
+
+
+def test_ipv6_hosts_and_encoded_paths_and_queries_arrive_as_written(stack: Stack) -> None:
+    # requests (urllib3) sends the IPv6 brackets of the route's authority segment percent-encoded (%5B %5D),
+    # httpx and browsers send them as they are: the route takes both.
+    v6 = f"http://[::1]:{stack.upstream_v6.port}/data"
+    code = f"""
+import httpx
+from jupyter_token_broker import BrokerTransport, TokenBrokerError, broker_session
+
+params = {{"q": "m 31 & more"}}
+with httpx.Client(transport=BrokerTransport("demo")) as client:
+    print("HTTPX", client.get("{v6}/a%20b/c", params=params).json()["path"])
+try:
+    print("REQUESTS", broker_session("demo").get("{v6}/a%20b/c", params=params).json()["path"])
+except TokenBrokerError as err:
+    print("REQUESTS", repr(err))
+"""
+    output = run_in_kernel(stack.server, code)
+    assert "HTTPX /data/a%20b/c?q=m+31+%26+more" in output, output
+    assert "REQUESTS /data/a%20b/c?q=m+31+%26+more" in output, output
+    assert stack.upstream_v6.bearers
+    assert all(_issuer_of(bearer) == stack.idp.issuer for bearer in stack.upstream_v6.bearers)
 
 
 def test_a_large_download_and_upload_stream_through_the_egress(stack: Stack) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from test_admin_revoke import ALICE, HUB_ADMIN, HUB_USERS, VISITOR
+from test_hub_provider import FakeHub, share_item, start_hub_server
 
 from browser_session import browser_login, xsrf_headers
 from demo_idp import DemoIdp, sign_in, start_idp
@@ -445,5 +446,36 @@ def test_no_broker_to_forward_to_is_a_marked_503_with_the_reason(
         assert f"\r\n{ERROR_HEADER}: config_error\r\n" in head
         assert "client_secret" in json.loads(body)["error_description"]
         assert server.broker_pids() == []
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sharing_hub() -> Iterator[FakeHub]:
+    """A stand-in hub that answers the share questions (``test_hub_provider.py``)."""
+    hub = FakeHub()
+    thread = threading.Thread(target=hub.serve_forever, daemon=True)
+    thread.start()
+    yield hub
+    hub.shutdown()
+    hub.server_close()
+
+
+def test_no_egress_call_while_the_server_is_shared(
+    tmp_path: Path, sharing_hub: FakeHub, egress_idp: DemoIdp, upstream: Upstream
+) -> None:
+    fake_hub = sharing_hub
+    server = start_hub_server(tmp_path, fake_hub, providers=egress_providers(egress_idp, upstream))
+    try:
+        fake_hub.shares = [share_item("mallory")]
+        with server.token_client(ALICE) as client:
+            refused = client.post(egress_url(server, upstream, "data/upload"), content=b"from a visitor's code?")
+            assert (refused.status_code, refused.headers[ERROR_HEADER]) == (403, "forbidden")
+            assert "This server is shared through JupyterHub (1 share)" in refused.json()["error_description"]
+            fake_hub.reset()
+            time.sleep(0.6)  # past share_check_seconds
+            # Not shared: the call reaches the broker (nobody signed in to the demo IdP on this server).
+            allowed = client.get(egress_url(server, upstream, "data/echo"))
+            assert allowed.headers[ERROR_HEADER] == "login_required", allowed.text
     finally:
         server.stop()

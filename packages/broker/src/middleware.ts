@@ -95,11 +95,14 @@ export function sendError(
  */
 function drained(req: IncomingMessage, limitBytes: number): Promise<void> {
   return new Promise(resolve => {
+    // A caller gone already (an egress upload aborted) sends nothing more.
+    if (req.destroyed) return resolve();
     let size = 0;
     const done = (): void => {
       req.off('data', onData);
       req.off('end', done);
       req.off('error', done);
+      req.off('close', done);
       req.resume();
       resolve();
     };
@@ -110,6 +113,7 @@ function drained(req: IncomingMessage, limitBytes: number): Promise<void> {
     req.on('data', onData);
     req.on('end', done);
     req.on('error', done);
+    req.on('close', done);
   });
 }
 

@@ -186,9 +186,12 @@ export class EgressExchange {
       });
       this.current = upstream;
       let settled = false;
+      /** The head's deadline, from the request's last byte (`connecting`, below: the connection's). */
+      let head: NodeJS.Timeout | undefined;
       const fail = (err: BrokerError): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(connecting);
         clearTimeout(head);
         upstream.destroy();
         if (upload !== null) {
@@ -202,7 +205,7 @@ export class EgressExchange {
         reject(err);
       };
       const origin = target.origin;
-      let head = setTimeout(
+      const connecting = setTimeout(
         () =>
           fail(
             gatewayError(
@@ -215,7 +218,7 @@ export class EgressExchange {
       this.onIdle = () =>
         fail(gatewayError(504, `${origin} sent nothing for ${limits.idleTimeoutMs} ms.`));
       const connected = (): void => {
-        clearTimeout(head);
+        clearTimeout(connecting);
         this.startIdle();
         this.touch();
       };
@@ -225,8 +228,8 @@ export class EgressExchange {
       });
       upstream.on('finish', () => {
         if (settled) return;
-        // The request's last byte is out: the head must follow within the deadline.
-        clearTimeout(head);
+        // The request's last byte is out: the head must follow within the deadline (the
+        // connection's own deadline still runs if it is not made yet).
         head = setTimeout(
           () => fail(gatewayError(504, `${origin} did not answer within ${limits.timeoutMs} ms.`)),
           limits.timeoutMs
@@ -238,6 +241,7 @@ export class EgressExchange {
           return;
         }
         settled = true;
+        clearTimeout(connecting);
         clearTimeout(head);
         this.touch();
         resolve(answer);

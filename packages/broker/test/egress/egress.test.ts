@@ -307,6 +307,26 @@ describe('gateway failures', () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  test('the head deadline holds even when the idle deadline is far longer', async () => {
+    const patient = await startBroker(idp, {
+      provider: { egress: [`${upstream.origin}/api/`] },
+      config: { egress_timeout_ms: 300, egress_idle_timeout_ms: 60000 }
+    });
+    try {
+      expect((await patient.login()).status).toBe(200);
+      const started = Date.now();
+      const answer = await patient.request(
+        'GET',
+        egressPath(`http/127.0.0.1:${upstream.port}/api/hang`)
+      );
+      expect(answer.status).toBe(504);
+      expect(answer.json.error_description).toContain('did not answer within 300 ms');
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await patient.close();
+    }
+  });
+
   test('an answer whose body stops is cut after egress_idle_timeout_ms and audited as an error', async () => {
     const started = Date.now();
     const answer = await streamRequest(

@@ -258,6 +258,10 @@ def alice(e2e: E2eStack) -> LoggedIn:
     return LoggedIn(browser=browser, server=user_server(e2e.hub, "alice"))
 
 
+#: How long the test's kernel client waits for a heartbeat before it calls the kernel dead.
+KERNEL_HEARTBEAT_SECONDS = 10.0
+
+
 def run_in_user_kernel(server: UserServer, code: str, timeout: float = 120) -> str:
     """Starts a kernel in a user server (its REST API), runs ``code`` in it, returns what it printed.
 
@@ -278,6 +282,9 @@ def run_in_user_kernel(server: UserServer, code: str, timeout: float = 120) -> s
             )
             kernel = BlockingKernelClient()
             kernel.load_connection_file(str(connection_file))
+            # A client without a kernel manager calls the kernel dead when one heartbeat goes unanswered for 1 s
+            # (jupyter_client's default): a kernel still importing on a loaded machine, not a dead one.
+            kernel.hb_channel.time_to_dead = KERNEL_HEARTBEAT_SECONDS
             kernel.start_channels()
             try:
                 kernel.wait_for_ready(timeout=timeout)

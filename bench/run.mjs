@@ -15,12 +15,15 @@
  * BENCH_SOAK_TOKEN_TTL (the IdP's access-token lifetime, default 5 s); the server extension's
  * footprint case: BENCH_EXT_RUNS (servers with and without the extension, each; default 3, 0 skips
  * it), BENCH_EXT_IDLE_EXIT (their `idle_exit_seconds`, default 3), BENCH_EXT_WARM (warm token
- * requests after each cold one, default 20).
+ * requests after each cold one, default 20); the egress case: BENCH_EGRESS_MB (download size, default
+ * 100; 0 skips it), BENCH_EGRESS_ROUNDS (downloads per route, default 5), BENCH_EGRESS_REQUESTS
+ * (small requests per route, default 200).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
+import { measureEgress } from './cases/egress.mjs';
 import { measureExtensionFootprint } from './cases/extensionFootprint.mjs';
 import { measureFootprint } from './cases/footprint.mjs';
 import { measureHubAdmin } from './cases/hubAdmin.mjs';
@@ -43,6 +46,9 @@ const SOAK_TOKEN_TTL = Number(process.env.BENCH_SOAK_TOKEN_TTL ?? 5);
 const EXT_RUNS = Number(process.env.BENCH_EXT_RUNS ?? 3);
 const EXT_IDLE_EXIT = Number(process.env.BENCH_EXT_IDLE_EXIT ?? 3);
 const EXT_WARM = Number(process.env.BENCH_EXT_WARM ?? 20);
+const EGRESS_MB = Number(process.env.BENCH_EGRESS_MB ?? 100);
+const EGRESS_ROUNDS = Number(process.env.BENCH_EGRESS_ROUNDS ?? 5);
+const EGRESS_REQUESTS = Number(process.env.BENCH_EGRESS_REQUESTS ?? 200);
 const LAB_STATIC = join(REPO, 'packages/labextension/jupyter_token_broker/labextension/static');
 const FILE_STORE = join(REPO, 'packages/broker/src/stores/file.ts');
 
@@ -293,6 +299,61 @@ if (extension) {
   say('  skipped (BENCH_EXT_RUNS=0)');
 }
 
+say(
+  EGRESS_MB > 0
+    ? `\n5b. The egress (issue 13): a ${EGRESS_MB} MB download and a small request from Python, ` +
+        `through broker_session() vs requests directly, alternated`
+    : '\n5b. The egress'
+);
+const egress =
+  EGRESS_MB > 0
+    ? await attempt(
+        'egress',
+        () =>
+          measureEgress({
+            idp,
+            megabytes: EGRESS_MB,
+            rounds: EGRESS_ROUNDS,
+            requests: EGRESS_REQUESTS,
+            warmup: 20,
+            sampleMs: 50
+          }),
+        failures
+      )
+    : null;
+if (egress) {
+  const cpu = route =>
+    Object.entries(egress.cpu_ms_per_download[route])
+      .map(([name, ms]) => `${name} ${ms.toFixed(0)} ms`)
+      .join(', ');
+  say(
+    `  download (median of ${egress.rounds}): direct ${egress.direct.mb_per_s_median.toFixed(0)} MB/s, ` +
+      `through the egress ${egress.egress.mb_per_s_median.toFixed(0)} MB/s, ratio ` +
+      `${fixed(egress.egress_throughput_ratio)} (best of each: ${egress.direct.mb_per_s_best.toFixed(0)} / ` +
+      `${egress.egress.mb_per_s_best.toFixed(0)} MB/s)`
+  );
+  say(
+    `  floor, a bare tornado streaming proxy in the same Jupyter server (no broker): ` +
+      `${egress.floor.mb_per_s_median.toFixed(0)} MB/s, ${fixed(egress.floor_throughput_ratio)} of direct ` +
+      `(${egress.floor_direct.mb_per_s_median.toFixed(0)} MB/s in that phase); the egress reaches ` +
+      `${fixed(egress.egress_over_floor)} of the floor`
+  );
+  say(`  CPU per download: through the egress ${cpu('egress')}; through the floor ${cpu('floor')}`);
+  say(
+    `  peak RSS growth during the egress downloads (every ${egress.sample_ms} ms from /proc): broker ` +
+      `${fixed(egress.egress_peak_rss_growth_broker_mb, 1)} MB, Jupyter server ` +
+      `${fixed(egress.egress_peak_rss_growth_jupyter_mb, 1)} MB (baselines ` +
+      `${egress.rss_baseline_mb.broker.toFixed(1)} / ${egress.rss_baseline_mb.jupyter.toFixed(1)} MB)`
+  );
+  say(
+    `  small request p50: direct ${fixed(egress.small.direct.p50_ms)} ms, through the egress ` +
+      `${fixed(egress.small.egress.p50_ms)} ms: +${fixed(egress.egress_added_ms)} ms, ratio ` +
+      `${fixed(egress.egress_latency_ratio)} (${egress.small.egress.requests} each, rotated)`
+  );
+} else if (EGRESS_MB === 0) {
+  say('  skipped (BENCH_EGRESS_MB=0)');
+}
+
 say('\n6. The lab extension as built');
 const lab = await attempt('labextension', async () => labextensionGzipKb(), failures);
 if (lab) say(`  ${lab.files} JavaScript files in static/, ${lab.kb.toFixed(1)} KB gzipped`);
@@ -426,6 +487,16 @@ const figures = {
   broker_rss_after_use_mb: extension?.broker_rss_after_use_mb ?? null,
   cold_first_token_ms: extension?.cold_first_token_ms ?? null,
   cold_first_token_ratio: extension?.cold_first_token_ratio ?? null,
+  egress_throughput_ratio: egress?.egress_throughput_ratio ?? null,
+  egress_peak_rss_growth_mb: egress?.egress_peak_rss_growth_mb ?? null,
+  egress_peak_rss_growth_broker_mb: egress?.egress_peak_rss_growth_broker_mb ?? null,
+  egress_peak_rss_growth_jupyter_mb: egress?.egress_peak_rss_growth_jupyter_mb ?? null,
+  egress_added_ms: egress?.egress_added_ms ?? null,
+  // Informational: the small request's p50 ratio, MB/s each way, and the bare tornado floor.
+  egress_latency_ratio: egress?.egress_latency_ratio ?? null,
+  egress_mb_per_s: egress?.egress.mb_per_s_median ?? null,
+  egress_direct_mb_per_s: egress?.direct.mb_per_s_median ?? null,
+  egress_floor_throughput_ratio: egress?.floor_throughput_ratio ?? null,
   jupyter_overhead_ratio: jupyter?.jupyter_overhead_ratio ?? null,
   // Informational, not a goal: what the architecture costs with nothing behind the socket.
   jupyter_floor_ratio: jupyter?.floor_ratio ?? null,
@@ -483,6 +554,12 @@ const goals = {
         )
       }
     : {}),
+  ...(EGRESS_MB > 0
+    ? {
+        egress_throughput_ratio: holds(figures.egress_throughput_ratio, v => v >= 0.8),
+        egress_peak_rss_growth_mb: holds(figures.egress_peak_rss_growth_mb, v => v < 10)
+      }
+    : {}),
   ...(HUB_USERS > 0
     ? {
         hub_admin_list_p95_ms: holds(figures.hub_admin_list_p95_ms, v => v < 1000),
@@ -537,6 +614,7 @@ writeFileSync(
       footprint,
       jupyter,
       extension,
+      egress,
       labextension: lab,
       hubAdmin,
       soak

@@ -158,6 +158,7 @@ export function egressRoute(context: BrokerContext): EgressRoute {
       let provider: Provider | undefined;
       let target: EgressTarget | undefined;
       let exchange: EgressExchange | undefined;
+      let callerGone = false;
       const report = (
         status: number,
         code: string | null,
@@ -190,7 +191,9 @@ export function egressRoute(context: BrokerContext): EgressRoute {
         const running = exchange;
         res.once('close', () => {
           // The caller went away before the answer ended: the upstream call ends too.
-          if (!res.writableFinished) running.close();
+          if (res.writableFinished) return;
+          callerGone = true;
+          running.close();
         });
         let answer = await exchange.send(upstreamRequestHeaders(req.headers, token.accessToken));
         if (answer.statusCode === 401 && exchange.repeatable && RETRIED.has(method)) {
@@ -218,7 +221,9 @@ export function egressRoute(context: BrokerContext): EgressRoute {
       } catch (err) {
         exchange?.close();
         const { status, body } = toErrorBody(err);
-        report(status, body.error, status === 401 || status === 403);
+        // The upstream call failed because the caller left (it was ended for it): say so.
+        if (callerGone) report(status, 'client_closed', false, 'the caller closed the connection');
+        else report(status, body.error, status === 401 || status === 403);
         throw err;
       }
     }

@@ -120,6 +120,31 @@ describe('a caller that goes away', () => {
   });
 });
 
+describe('a caller that goes away mid-upload', () => {
+  test('ends the upstream request (it never gets the whole body) and the call is audited client_closed', async () => {
+    const before = upstream.uploaded;
+    const body = new Readable({ read() {} });
+    const req = request({
+      socketPath: broker.socket,
+      method: 'PUT',
+      path: `/api/v1/egress/demo/http/127.0.0.1:${upstream.port}/api/upload`,
+      headers: { 'x-broker-key': broker.key, 'content-length': String(64 << 20) }
+    });
+    req.on('error', () => undefined);
+    body.pipe(req);
+    body.push(Buffer.alloc(1 << 20));
+    await new Promise(resolve => setTimeout(resolve, 200));
+    req.destroy();
+    let event: Record<string, unknown> | undefined;
+    for (let i = 0; i < 100 && event?.method !== 'PUT'; i++) {
+      await new Promise(resolve => setTimeout(resolve, 20));
+      [event] = (await broker.request('GET', '/api/v1/events?limit=1')).json.events;
+    }
+    expect(event).toMatchObject({ type: 'egress', method: 'PUT', code: 'client_closed' });
+    expect(upstream.uploaded).toBe(before);
+  });
+});
+
 describe('1 GiB through the egress', () => {
   test('a download streams: every byte arrives and the process grows by less than 64 MiB', async () => {
     const watch = rssWatch();

@@ -41,9 +41,18 @@ function egressPath(target: string, provider = 'demo'): string {
   return `/api/v1/egress/${provider}/${target}`;
 }
 
+/** Every egress answer the tests got (head and body), to look for token material in. */
+const answers: string[] = [];
+
 /** An egress call to the upstream's `path` (`api/echo?x=1`). */
-function call(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
-  return broker.request(method, egressPath(`http/127.0.0.1:${upstream.port}/${path}`), options);
+async function call(method: string, path: string, options: RequestOptions = {}): Promise<Answer> {
+  const answer = await broker.request(
+    method,
+    egressPath(`http/127.0.0.1:${upstream.port}/${path}`),
+    options
+  );
+  answers.push(JSON.stringify(answer.headers) + answer.text);
+  return answer;
 }
 
 /** The access token the broker holds for `demo` now (to look for it where it must not be). */
@@ -524,6 +533,24 @@ describe('the audit trail and the metrics', () => {
       egress: [`${upstream.origin}/api/`, `http://127.0.0.1:${downPort}/down/`],
       expose_token: true
     });
+  });
+});
+
+describe('no token material', () => {
+  test('no token the upstream was sent is in any answer but the echo of its own request, any log line or the audit trail', async () => {
+    const tokens = [...new Set(upstream.seen.map(seen => seen.token).filter(t => t !== undefined))];
+    expect(tokens.length).toBeGreaterThanOrEqual(3);
+    // The echo route repeats the request's headers back on purpose: every other answer is checked.
+    const others = answers.filter(text => !text.includes('"url":"/api/'));
+    expect(others.length).toBeGreaterThan(10);
+    const { events } = (await broker.request('GET', '/api/v1/events?limit=1000')).json;
+    const trail = JSON.stringify(events);
+    const logs = broker.logs.join('\n');
+    for (const token of tokens) {
+      for (const text of others) expect(text).not.toContain(token as string);
+      expect(logs).not.toContain(token as string);
+      expect(trail).not.toContain(token as string);
+    }
   });
 });
 

@@ -129,6 +129,9 @@ def test_make_demo_one_hub_login_then_the_demo_notebook_gets_tokens(demo) -> Non
     assert secret not in demo.log_path.read_text()
     assert secret not in demo.out_path.read_text()
 
+    # The broker starts on first use (the notebook's): it runs now, so its stop below is checked, not assumed.
+    started = processes_of(demo.state_dir)
+    assert any("token-broker.mjs serve" in p for p in started), started
     demo.process.send_signal(signal.SIGTERM)
     assert demo.process.wait(60) == 0
     deadline = time.monotonic() + 20

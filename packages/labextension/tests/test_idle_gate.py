@@ -12,25 +12,14 @@ import random
 import shutil
 from pathlib import Path
 
+from test_upstream_broker import CONFIG  # one provider whose issuer the routes used never contact
+
 from jupyter_token_broker.config import BUNDLED_BROKER
 from jupyter_token_broker.identity import trusted_headers
 from jupyter_token_broker.idle import IdleQueries
 from jupyter_token_broker.supervisor import BrokerSupervisor
 from jupyter_token_broker.upstream import BrokerClient, BrokerUnavailable
 
-CONFIG = {
-    "providers": [
-        {
-            "id": "demo",
-            "title": "Demo",
-            "kind": "oidc",
-            "issuer": "http://127.0.0.1:9/unused",
-            "client_id": "jupyter-demo",
-            "scopes": ["openid"],
-        }
-    ],
-    "store": {"type": "memory"},
-}
 IDLE_SECONDS = 0.3
 
 

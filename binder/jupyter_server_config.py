@@ -36,6 +36,9 @@ c.TokenBroker.providers = [
         # The demo IdP (oidc-provider) keeps a refresh token's scope on a narrowed refresh (RFC 6749 §6), so a
         # plugin or notebook may ask a subset of scopes (README "Narrowed tokens"; the default refuses).
         "narrowing": "refresh",
+        # The egress: broker_session("demo") calls the demo API through the broker, which adds the token, so the
+        # token never enters the kernel. expose_token stays true (the default): get_token and BrokerAuth work too.
+        "egress": [f"{DEMO_API_URL}/"],
     }
 ]
 if VIA_JUPYTER:

@@ -9,6 +9,7 @@ server token, the API on 127.0.0.1) works too, and no token reaches any log.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -25,6 +26,7 @@ import pytest
 from browser_session import browser_login, xsrf_headers
 from demo_idp import sign_in
 from jupyter_process import BROKER_BUNDLE, PACKAGE_DIR, REPO_DIR, JupyterServer, free_ports, wait_until
+from kernel_session import run_in_kernel
 
 BINDER_DIR = REPO_DIR / "binder"
 BASE_URL = "/user/ada-binder-1x2y3z/"
@@ -255,3 +257,33 @@ def test_the_proxied_idp_sends_codes_only_to_the_jupyter_server_it_was_reached_t
     accepted = client.get(f"{authorize}?{urlencode({**query, 'redirect_uri': own, 'prompt': 'login'})}")
     assert accepted.status_code == 303
     assert accepted.headers["Location"].startswith(f"{BASE_URL}proxy/absolute/{binder.idp_port}/interaction/")
+
+
+def test_the_demo_notebook_runs_as_is_in_a_kernel_including_its_egress_cell(
+    binder: BinderStack, browser: tuple[httpx.Client, JupyterOriginOnly]
+) -> None:
+    client, _ = browser
+    server = binder.server
+    providers = client.get(server.api("providers")).json()["providers"]
+    if not providers[0]["signed_in"]:
+        assert sign_in(client, server, "demo", "alice", "demo").callback.status_code == 200
+    notebook = json.loads((BINDER_DIR / "demo.ipynb").read_text())
+    cells = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert any("broker_session(" in cell for cell in cells), "the demo shows the egress"
+    # Every code cell as it is, in order, in a kernel of this server; then what the egress cell's last
+    # expression shows in the notebook, printed.
+    output = run_in_kernel(
+        server,
+        "\n".join(cells) + '\nprint("egress:", type(demo).__name__, demo.get(f"{API}/items").json())\n',
+        timeout=120,
+    )
+    assert "Error" not in output, output
+    assert "'preferred_username': 'alice'" in output, output
+    egress_line = next(line for line in output.splitlines() if line.startswith("egress:"))
+    assert egress_line.startswith("egress: BrokerSession {'items': ["), egress_line
+    # The egress call reached the API with the broker's token: the broker's audit trail has it, as the kernel's.
+    with server.token_client() as owner:
+        events = owner.get(server.api("events"), params={"limit": 1000, "provider": "demo"})
+    assert events.status_code == 200, events.text
+    egress = [e for e in events.json()["events"] if e["type"] == "egress" and e["client"] == "kernel"]
+    assert any(e["status"] == 200 and e["path"] == "/items" for e in egress), egress

@@ -184,11 +184,12 @@ c.TokenBroker.startup_timeout = 30
         if wait_for_broker:
             # The broker starts at the first request that needs it: the provider list, as a page load asks it.
             with server.token_client(owner_token) as client:
-                client.get(server.api("providers"), timeout=60)
-            wait_until(lambda: "ready (version" in server.log_text(), 60, what="its broker")
-    except Exception:
+                first = client.get(server.api("providers"), timeout=60)
+            what = f"its broker (the first request got {first.status_code} {first.text[:300]})"
+            wait_until(lambda: "ready (version" in server.log_text(), 60, what=what)
+    except Exception as err:
         server.stop()
-        raise
+        raise RuntimeError(f"{err}; server log:\n{server.log_text()[-3000:]}") from err
     return server
 
 

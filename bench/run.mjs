@@ -338,7 +338,17 @@ if (egress) {
       `(${egress.floor_direct.mb_per_s_median.toFixed(0)} MB/s in that phase); the egress reaches ` +
       `${fixed(egress.egress_over_floor)} of the floor`
   );
-  say(`  CPU per download: through the egress ${cpu('egress')}; through the floor ${cpu('floor')}`);
+  say(
+    `  node floor, the extension's egress route in front of a bare node:http pipe instead of the ` +
+      `broker: ${egress.floor_node.mb_per_s_median.toFixed(0)} MB/s, ` +
+      `${fixed(egress.floor_node_throughput_ratio)} of direct; the pipe's own peak RSS growth ` +
+      `${fixed(egress.floor_node_rss_growth_pipe_mb, 1)} MB; a small request through it ` +
+      `+${fixed(egress.floor_node_added_ms)} ms over direct`
+  );
+  say(
+    `  CPU per download: through the egress ${cpu('egress')}; through the floor ${cpu('floor')}; ` +
+      `through the node floor ${cpu('floor_node')}`
+  );
   say(
     `  peak RSS growth during the egress downloads (every ${egress.sample_ms} ms from /proc): broker ` +
       `${fixed(egress.egress_peak_rss_growth_broker_mb, 1)} MB, Jupyter server ` +
@@ -497,6 +507,9 @@ const figures = {
   egress_mb_per_s: egress?.egress.mb_per_s_median ?? null,
   egress_direct_mb_per_s: egress?.direct.mb_per_s_median ?? null,
   egress_floor_throughput_ratio: egress?.floor_throughput_ratio ?? null,
+  egress_node_floor_throughput_ratio: egress?.floor_node_throughput_ratio ?? null,
+  egress_node_floor_rss_growth_mb: egress?.floor_node_rss_growth_pipe_mb ?? null,
+  egress_node_floor_added_ms: egress?.floor_node_added_ms ?? null,
   jupyter_overhead_ratio: jupyter?.jupyter_overhead_ratio ?? null,
   // Informational, not a goal: what the architecture costs with nothing behind the socket.
   jupyter_floor_ratio: jupyter?.floor_ratio ?? null,

@@ -7,7 +7,10 @@
  * with `egress: ["http://127.0.0.1:<port>/data/"]`. While the egress downloads run, the broker's and
  * the Jupyter server's RSS are read from /proc every `sampleMs`. A second phase times the floor, a
  * bare tornado streaming proxy in the same Jupyter server (`jupyter/tb_bench_egress.py`, no broker),
- * against the direct download again: what the Python server itself can move.
+ * against the direct download again: what the Python server itself can move; and the node floor, the
+ * extension's real egress route in front of a bare node:http pipe on a unix socket
+ * (`jupyter/egress-pipe-server.mjs`) instead of the broker: broker − node floor is the broker's own
+ * work.
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,6 +125,7 @@ function cpuPerDownload(run, route) {
       if (end?.cpu[name] == null || start.cpu[name] === null) continue;
       (spent[name] ??= []).push(end.cpu[name] - start.cpu[name]);
     }
+    if (typeof end?.cpu_s === 'number') (spent.client ??= []).push(end.cpu_s * 1000);
   }
   return Object.fromEntries(Object.entries(spent).map(([name, values]) => [name, median(values)]));
 }
@@ -144,7 +148,13 @@ export async function measureEgress({ idp, megabytes, rounds, requests, warmup, 
     String(bytes)
   ]);
   const api = `http://127.0.0.1:${upstream.ready.port}/`;
-  const secretFile = join(privateDir('egress-secret'), 'service-secret');
+  const runDir = privateDir('egress-run');
+  const secretFile = join(runDir, 'service-secret');
+  const pipeSocket = join(runDir, 'pipe.sock');
+  const pipe = await startReady(process.execPath, [
+    join(JUPYTER_DIR, 'egress-pipe-server.mjs'),
+    pipeSocket
+  ]);
   writePrivate(secretFile, `${SERVICE_CLIENT_SECRET}\n`);
   const [port] = await freePorts(1);
   let jupyter = null;
@@ -170,11 +180,18 @@ export async function measureEgress({ idp, megabytes, rounds, requests, warmup, 
         // The broker must not stop for idleness between the phases.
         'c.TokenBroker.idle_exit_seconds = 0'
       ],
-      env: { PYTHONPATH: JUPYTER_DIR, TB_BENCH_EGRESS_UPSTREAM: api }
+      env: {
+        PYTHONPATH: JUPYTER_DIR,
+        TB_BENCH_EGRESS_UPSTREAM: api,
+        TB_BENCH_EGRESS_PIPE_SOCKET: pipeSocket
+      }
     });
     const env = { ...process.env, PYTHONPATH: '' };
     const common = [jupyter.base, jupyter.token, PROVIDER];
     const floorUrl = `${jupyter.base}tb-bench/egress-floor/data/big`;
+    const pipeUrl =
+      `${jupyter.base}tb-bench/egress-pipe/api/v1/egress/${PROVIDER}/http/` +
+      `127.0.0.1:${upstream.ready.port}/data/big`;
 
     // Small requests first: they start the broker, get the service account's token and open the
     // connections, before the memory baseline is read.
@@ -186,7 +203,8 @@ export async function measureEgress({ idp, megabytes, rounds, requests, warmup, 
           String(requests),
           String(warmup),
           `egress=${api}data/small`,
-          `direct=${api}data/small`
+          `direct=${api}data/small`,
+          `floor_node=${pipeUrl.replace(/big$/, 'small')}`
         ],
         env,
         {},
@@ -195,8 +213,14 @@ export async function measureEgress({ idp, megabytes, rounds, requests, warmup, 
     ).summary;
     const brokerPid = brokerOf(jupyter.pid);
     if (brokerPid === undefined) throw new Error('no broker runs after the egress calls');
-    const pids = { broker: brokerPid, jupyter: jupyter.pid, upstream: upstream.ready.pid };
+    const pids = {
+      broker: brokerPid,
+      jupyter: jupyter.pid,
+      upstream: upstream.ready.pid,
+      pipe: pipe.ready.pid
+    };
     const baseline = { broker: rssKiB(brokerPid), jupyter: rssKiB(jupyter.pid) };
+    const pipeBaseline = rssKiB(pipe.ready.pid);
 
     const main = await sampled(
       [...common, 'download', String(rounds), `egress=${api}data/big`, `direct=${api}data/big`],
@@ -206,7 +230,14 @@ export async function measureEgress({ idp, megabytes, rounds, requests, warmup, 
     );
     const rss = peakGrowth(main, 'egress', baseline);
     const floorRun = await sampled(
-      [...common, 'download', String(rounds), `floor=${floorUrl}`, `direct=${api}data/big`],
+      [
+        ...common,
+        'download',
+        String(rounds),
+        `floor=${floorUrl}`,
+        `floor_node=${pipeUrl}`,
+        `direct=${api}data/big`
+      ],
       env,
       pids,
       sampleMs
@@ -224,6 +255,8 @@ export async function measureEgress({ idp, megabytes, rounds, requests, warmup, 
       floor: f.floor,
       floor_direct: f.direct,
       floor_throughput_ratio: f.floor.mb_per_s_median / f.direct.mb_per_s_median,
+      floor_node: f.floor_node,
+      floor_node_throughput_ratio: f.floor_node.mb_per_s_median / f.direct.mb_per_s_median,
       egress_over_floor: d.egress.mb_per_s_median / f.floor.mb_per_s_median,
       rss_baseline_mb: { broker: baseline.broker / 1024, jupyter: baseline.jupyter / 1024 },
       egress_peak_rss_growth_mb:
@@ -237,16 +270,24 @@ export async function measureEgress({ idp, megabytes, rounds, requests, warmup, 
       // (requests reading the answer) is in the Python client, not counted here.
       cpu_ms_per_download: {
         egress: cpuPerDownload(main, 'egress'),
-        floor: cpuPerDownload(floorRun, 'floor')
+        floor: cpuPerDownload(floorRun, 'floor'),
+        floor_node: cpuPerDownload(floorRun, 'floor_node')
       },
       floor_rss_growth_jupyter_mb: peakGrowth(floorRun, 'floor', baseline).growth_mb.jupyter,
+      // The bare node pipe's own growth while it carried the same downloads (read after the same
+      // small requests): what node's HTTP streams hold whatever the broker does.
+      floor_node_rss_growth_pipe_mb: peakGrowth(floorRun, 'floor_node', { pipe: pipeBaseline })
+        .growth_mb.pipe,
       sample_ms: sampleMs,
       samples: main.samples.length,
       small: latency,
       egress_added_ms: latency.egress.p50_ms - latency.direct.p50_ms,
-      egress_latency_ratio: latency.egress.p50_ms / latency.direct.p50_ms
+      egress_latency_ratio: latency.egress.p50_ms / latency.direct.p50_ms,
+      // The small request through the extension's route and the bare node pipe: egress − this is
+      // the broker's own share of the added time.
+      floor_node_added_ms: latency.floor_node.p50_ms - latency.direct.p50_ms
     };
   } finally {
-    await Promise.all([jupyter?.stop(), upstream.stop()]);
+    await Promise.all([jupyter?.stop(), upstream.stop(), pipe.stop()]);
   }
 }

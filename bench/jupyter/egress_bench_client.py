@@ -5,15 +5,15 @@
     python egress_bench_client.py SERVER_URL TOKEN PROVIDER latency REQUESTS WARMUP NAME=URL...
 
 Route names say how each URL is called: ``egress`` with ``broker_session(PROVIDER)`` (the URL is the API's own),
-``direct`` with a plain ``requests.Session``, ``floor`` with a ``requests.Session`` sending the Jupyter server's
+``direct`` with a plain ``requests.Session``, ``floor…`` with a ``requests.Session`` sending the Jupyter server's
 ``Authorization: token`` (a route of the Jupyter server itself). Every session is made once and kept (its
 connection too), as a notebook keeps one.
 
 ``download``: ``ROUNDS`` rounds; in each, every route once (the order rotates), ``get(url, stream=True)`` read with
 ``iter_content(1 MiB)``. Before and after each download a JSON line ``{"event": "start"|"end", "route", "round"}``
-(the benchmark samples the servers' memory between them). ``latency``: ``REQUESTS`` small GETs per route after
-``WARMUP`` ones, rotated, each answer read whole; the API says whether it saw a bearer token, which must be so
-through the egress and not directly. The last line is the JSON summary.
+(the benchmark samples the servers' memory between them); the end line has this process's CPU seconds for it.
+``latency``: ``REQUESTS`` small GETs per route after ``WARMUP`` ones, rotated, each answer read whole; the API says
+whether it saw a bearer token, which must be so through the egress and not directly. The last line is the JSON summary.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def sessions(server: ServerInfo, provider: str, names: list[str]) -> dict[str, r
             continue
         session = requests.Session()
         session.trust_env = False
-        if name == "floor":
+        if name.startswith("floor"):
             session.headers["Authorization"] = f"token {server.token}"
         elif name != "direct":
             raise SystemExit(f"unknown route {name!r}")
@@ -71,8 +71,10 @@ def run_download(made: dict[str, requests.Session], routes: list[tuple[str, str]
         shift = i % len(routes)
         for name, url in routes[shift:] + routes[:shift]:
             emit({"event": "start", "route": name, "round": i})
+            cpu = time.process_time()
             elapsed, received = download(made[name], url)
-            emit({"event": "end", "route": name, "round": i, "seconds": elapsed, "bytes": received})
+            cpu = time.process_time() - cpu
+            emit({"event": "end", "route": name, "round": i, "seconds": elapsed, "bytes": received, "cpu_s": cpu})
             seconds[name].append(elapsed)
             sizes.add(received)
     if len(sizes) != 1:

@@ -41,6 +41,11 @@ LIST_PATHS = frozenset({"providers", "admin/providers"})
 """The provider list (``GET``): the status bar reads it every minute, so it does not keep an idle broker running, and
 a broker stopped for idleness is not started for it while its last list is still true."""
 
+NOT_RUNNING_LIST = json.dumps({"providers": [], "broker_running": False}).encode()
+"""The admin provider list of a server whose broker is not running and left no list: nothing is held in its
+memory (what a file or keychain store holds is read when the owner next uses it); an admin revocation still
+starts it."""
+
 LOGIN_PATH = re.compile(r"^providers/[^/]+/login$")
 TOKEN_PATH = re.compile(r"^providers/([^/]+)/token$")
 ADMIN_PATHS = {
@@ -222,6 +227,9 @@ class BrokerProxyHandler(APIHandler):
         listing = method == "GET" and path in LIST_PATHS
         if listing:
             resting = await self.supervisor.resting_list()
+            if resting is None and caller == "admin" and not self.supervisor.running:
+                # The hub's admin list asks every running server: it must not start a broker nobody uses.
+                resting = NOT_RUNNING_LIST
             if resting is not None:
                 self.set_header("Cache-Control", "no-store")
                 self.finish(resting, set_content_type="application/json")

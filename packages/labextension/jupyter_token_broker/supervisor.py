@@ -187,6 +187,12 @@ class BrokerSupervisor:
         return self._ready.is_set()
 
     @property
+    def running(self) -> bool:
+        """True from a start until the broker is stopped for idleness or with the server (also while it starts
+        or restarts after a crash)."""
+        return self._task is not None
+
+    @property
     def socket(self) -> str:
         """The broker's unix socket path."""
         return str(self._require_rundir().socket)

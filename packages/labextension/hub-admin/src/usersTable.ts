@@ -129,9 +129,15 @@ function serverBlocks(user: IAdminUser, onRevoke: RevokeAsk, now: number): HTMLE
             ...server.providers.map(provider => providerItem(user, provider, onRevoke, now))
           )
         : null,
-      server.running && server.providers?.length === 0
-        ? h('div', { class: 'small text-body-secondary ms-3' }, 'no providers')
-        : null
+      server.running && server.broker_running === false
+        ? h(
+            'div',
+            { class: 'small text-body-secondary ms-3' },
+            'token broker not running: nothing held in memory; it starts at the next token request'
+          )
+        : server.running && server.providers?.length === 0
+          ? h('div', { class: 'small text-body-secondary ms-3' }, 'no providers')
+          : null
     )
   );
 }

@@ -36,6 +36,12 @@ export interface IProblem {
 export interface IUserServer {
   readonly name: string;
   readonly running: boolean;
+  /**
+   * Whether the running server's broker runs: `false` when it has not started yet or stopped when
+   * idle and left no list (nothing held in its memory; it starts at the user's next token request);
+   * `null` when the server is stopped or did not answer.
+   */
+  readonly broker_running?: boolean | null;
   /** The running server's providers; `null` when stopped or when it did not answer (then `error`). */
   readonly providers: readonly IServerProvider[] | null;
   readonly error: IProblem | null;

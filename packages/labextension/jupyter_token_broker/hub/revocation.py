@@ -266,13 +266,14 @@ class Revocations:
         parallel, for at most ``list_timeout_seconds``)."""
         deadline = self.settings.list_timeout_seconds
 
-        async def providers(spawner: Any) -> tuple[list[dict[str, Any]] | None, dict[str, str] | None]:
+        async def providers(spawner: Any) -> tuple[list[dict[str, Any]] | None, bool | None, dict[str, str] | None]:
             try:
-                return await asyncio.wait_for(self.servers.providers(spawner, deadline), deadline), None
+                found, running = await asyncio.wait_for(self.servers.providers(spawner, deadline), deadline)
             except asyncio.TimeoutError:
-                return None, {"code": "upstream_unavailable", "description": "The server did not answer in time."}
+                return None, None, {"code": "upstream_unavailable", "description": "The server did not answer in time."}
             except ServerCallFailed as err:
-                return None, {"code": err.code, "description": err.description}
+                return None, None, {"code": err.code, "description": err.description}
+            return found, running, None
 
         calls: dict[tuple[str, str], asyncio.Future] = {}
         for user in users:
@@ -288,10 +289,20 @@ class Revocations:
             for name in server_names(user):
                 call = calls.get((user.name, name))
                 if call is None:
-                    servers.append({"name": name, "running": False, "providers": None, "error": None})
+                    servers.append(
+                        {"name": name, "running": False, "broker_running": None, "providers": None, "error": None}
+                    )
                 else:
-                    found, error = call.result()
-                    servers.append({"name": name, "running": True, "providers": found, "error": error})
+                    found, broker_running, error = call.result()
+                    servers.append(
+                        {
+                            "name": name,
+                            "running": True,
+                            "broker_running": broker_running,
+                            "providers": found,
+                            "error": error,
+                        }
+                    )
             listed.append(
                 {
                     "name": user.name,

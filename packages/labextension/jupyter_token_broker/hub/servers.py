@@ -86,12 +86,15 @@ class ServerClient:
         revoked = [r for r in answer.get("revoked") or [] if isinstance(r, dict)]
         return ", ".join(f"{r.get('provider')} ({r.get('upstream')})" for r in revoked) or None
 
-    async def providers(self, spawner: Any, timeout: float) -> list[dict[str, Any]]:
+    async def providers(self, spawner: Any, timeout: float) -> tuple[list[dict[str, Any]], bool]:
+        """The server's broker providers, and whether its broker runs (a server answers for a broker that is not
+        running, started on first use or stopped when idle, without starting it: then no providers)."""
         answer = await self._call(spawner, "GET", PROVIDERS_PATH, None, timeout)
         items = answer.get("providers") if isinstance(answer, dict) else answer
         if not isinstance(items, list):
             raise ServerCallFailed("upstream_error", "The server's provider list was not understood.")
-        return [_provider_view(p) for p in items if isinstance(p, dict)]
+        running = not (isinstance(answer, dict) and answer.get("broker_running") is False)
+        return [_provider_view(p) for p in items if isinstance(p, dict)], running
 
     async def _call(self, spawner: Any, method: str, path: str, body: str | None, timeout: float) -> Any:
         token = AdminServiceToken.value

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from test_admin_api import ADMIN_SERVICES, ROUTES, TOKEN_SCOPE, admin_api, revoke, service
+from test_idle_exit import brokers
 
 from hub_stack import Hub, Idp, login, start_stack
 
@@ -43,7 +44,33 @@ def orders_url(hub: Hub, name: str, order_id: str = "") -> str:
     return f"{hub.api}token-broker/v1/users/{name}/orders" + (f"/{order_id}" if order_id else "")
 
 
+def test_the_list_does_not_start_a_broker_nobody_used(hub: Hub, alice: str) -> None:
+    """Issue 12: the admin list asks every running server; a broker that has not started yet is not started for it
+    (it was, and then ran for the idle time: one admin list started every user's broker)."""
+    assert brokers(hub) == []
+    answer = service(hub, "tb-admin").get(admin_api(hub) + "users", params={"user": "alice"})
+    assert answer.status_code == 200, answer.text
+    (server,) = answer.json()["users"][0]["servers"]
+    assert (server["running"], server["broker_running"], server["providers"], server["error"]) == (
+        True,
+        False,
+        [],
+        None,
+    )
+    time.sleep(1)
+    assert brokers(hub) == []
+
+
 def test_list_shows_the_running_servers_providers(hub: Hub, alice: str) -> None:
+    # alice's own provider list (a page load) starts her broker; the admin list then shows what it holds.
+    browser_token = hub.user_token("alice", ["inherit"])
+    owner = httpx.get(
+        f"{hub.url}user/alice/token-broker/api/v1/providers",
+        headers={"Authorization": f"token {browser_token}"},
+        timeout=60,
+    )
+    assert owner.status_code == 200, owner.text
+    assert len(brokers(hub)) == 1
     started = time.monotonic()
     answer = service(hub, "tb-admin").get(admin_api(hub) + "users", params={"user": "alice"})
     assert answer.status_code == 200, answer.text
@@ -53,6 +80,7 @@ def test_list_shows_the_running_servers_providers(hub: Hub, alice: str) -> None:
     assert server["name"] == ""
     assert server["running"] is True
     assert server["error"] is None
+    assert server["broker_running"] is True
     hub_provider = next(p for p in server["providers"] if p["id"] == "hub")
     assert hub_provider["kind"] == "hub"
     assert set(hub_provider) == {"id", "title", "kind", "signed_in", "account", "scopes", "expires_at"}

@@ -8,10 +8,14 @@
  * {"id": "hub", "title": "…", "kind": "hub", "token_url": "…/users/alice/token", "hub_api_token": "…"}
  * ```
  *
+ * plus, when the hub admin gives the hub login an egress (`c.TokenBrokerHub.egress`,
+ * `c.TokenBrokerHub.expose_token`), `egress` and `expose_token`, checked as for every provider.
+ *
  * `hub_api_token` is the server's JupyterHub API token: a secret that lives only in the broker's
  * 0600 config file and, once read, only inside a {@link Secret}.
  */
 import { ConfigError } from '../configError.js';
+import { type EgressOptions, egressOptions } from './egressConfig.js';
 import { Secret } from '../secret.js';
 import { PROVIDER_ID } from '../contract.generated.js';
 
@@ -25,7 +29,15 @@ export interface HubSource {
   readonly account: string | null;
 }
 
-const HUB_KEYS = new Set(['id', 'title', 'kind', 'token_url', 'hub_api_token']);
+const HUB_KEYS = new Set([
+  'id',
+  'title',
+  'kind',
+  'token_url',
+  'hub_api_token',
+  'egress',
+  'expose_token'
+]);
 /** JupyterHub API tokens: printable ASCII without spaces. */
 const API_TOKEN = /^[\x21-\x7e]{8,4096}$/;
 const USER_PATH = /\/users\/([^/]+)\/token\/?$/;
@@ -62,7 +74,7 @@ function accountOf(url: URL): string | null {
 }
 
 /** What a `hub` entry says; `providerConfig.ts` makes the full provider of it. */
-export interface HubEntry {
+export interface HubEntry extends EgressOptions {
   readonly id: string;
   readonly title: string;
   readonly hub: HubSource;
@@ -73,7 +85,7 @@ export interface HubEntry {
  *
  * @param raw - the parsed entry (its `kind` is `hub`)
  * @param key - its path, `providers[i]`
- * @returns its id, title and token source
+ * @returns its id, title, token source and egress options
  * @throws {@link ConfigError} naming the first bad key; never quoting the token
  */
 export function validateHubProvider(raw: Record<string, unknown>, key: string): HubEntry {
@@ -99,6 +111,7 @@ export function validateHubProvider(raw: Record<string, unknown>, key: string): 
   return {
     id,
     title: title ?? id,
+    ...egressOptions(raw, key),
     hub: {
       token_url: url.href,
       hub_api_token: new Secret(raw.hub_api_token),

@@ -126,7 +126,7 @@ export interface ProviderConfig {
   readonly account_claim: string | null;
   /**
    * Where the broker's egress may send this provider's tokens (`egress/allowlist.ts`); empty: the
-   * provider has no egress. Kind `hub` has none (its entry is written by the server extension).
+   * provider has no egress. Kind `hub`: what the hub announces (`c.TokenBrokerHub.egress`).
    */
   readonly egress: readonly EgressPrefix[];
   /** Whether the token route hands out this provider's tokens; false: only its egress uses them. */
@@ -460,7 +460,7 @@ export function validateProvider(raw: unknown, key: string): ProviderConfig {
 }
 
 /** A `hub` provider: grant `hub`, no OAuth endpoints or client of its own. */
-function hubProvider({ id, title, hub }: HubEntry): ProviderConfig {
+function hubProvider({ id, title, hub, egress, expose_token }: HubEntry): ProviderConfig {
   return {
     id,
     title,
@@ -483,8 +483,8 @@ function hubProvider({ id, title, hub }: HubEntry): ProviderConfig {
     token_exchange: null,
     implied_scopes: [],
     account_claim: null,
-    egress: [],
-    expose_token: true,
+    egress,
+    expose_token,
     hub
   };
 }

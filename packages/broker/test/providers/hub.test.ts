@@ -480,3 +480,157 @@ describe('kind hub: config', () => {
     ).toThrow(/subject_provider/);
   });
 });
+
+/**
+ * A resource server on 127.0.0.1 that accepts only the token the fake hub hands out now (`current`
+ * set by the test), as an API behind the hub's IdP would accept only live tokens.
+ */
+async function startHubApi(): Promise<{
+  origin: string;
+  seen: (string | undefined)[];
+  accept: (token: string | undefined) => void;
+  close(): Promise<void>;
+}> {
+  const seen: (string | undefined)[] = [];
+  let accepted: string | undefined;
+  const server = createServer((req, res) => {
+    req.resume();
+    seen.push(req.headers.authorization);
+    if (accepted === undefined || req.headers.authorization !== `Bearer ${accepted}`) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"error":"invalid_token"}');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ user: USER, path: req.url }));
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    seen,
+    accept: token => {
+      accepted = token;
+    },
+    close: () => new Promise<void>(resolve => server.close(() => resolve()))
+  };
+}
+
+describe('kind hub: egress (the hub admin gives the hub login an allowlist)', () => {
+  let api: Awaited<ReturnType<typeof startHubApi>>;
+  beforeAll(async () => {
+    api = await startHubApi();
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  async function egressBroker(fields: Record<string, unknown> = {}): Promise<TestBroker> {
+    const b = await startBroker(null, {
+      providers: [hubProvider({ egress: [`${api.origin}/api/`], ...fields })]
+    });
+    brokers.push(b);
+    return b;
+  }
+
+  function egress(b: TestBroker, path: string, method = 'GET'): Promise<Answer> {
+    const authority = api.origin.slice('http://'.length);
+    return b.request(method, `/api/v1/egress/hub/http/${authority}/${path}`, {
+      headers: { 'x-broker-client': 'kernel' }
+    });
+  }
+
+  test("a call reaches the allowlisted API with the hub login's token; the list shows the egress", async () => {
+    const b = await egressBroker();
+    const issued = await token(b);
+    expect(issued.status).toBe(200);
+    api.accept(issued.json.access_token);
+    const answer = await egress(b, 'api/whoami?x=1');
+    expect(answer.status).toBe(200);
+    expect(answer.json).toEqual({ user: USER, path: '/api/whoami?x=1' });
+    expect(api.seen.at(-1)).toBe(`Bearer ${issued.json.access_token}`);
+    // Outside the allowlist: refused before any token is got.
+    const outside = await egress(b, 'other/whoami');
+    expect(outside.status).toBe(403);
+    expect(outside.json.error).toBe('egress_not_allowed');
+    const list = await b.request('GET', '/api/v1/providers');
+    expect(list.json.providers[0]).toMatchObject({
+      id: 'hub',
+      egress: [`${api.origin}/api/`],
+      expose_token: true
+    });
+    for (const text of [answer.text, outside.text, list.text, JSON.stringify(answer.headers)]) {
+      expect(text).not.toContain(SERVER_TOKEN);
+      expect(text).not.toContain(issued.json.access_token);
+    }
+  });
+
+  test('expose_token false: the token route refuses, the egress still calls the API', async () => {
+    const b = await egressBroker({ expose_token: false });
+    const refused = await token(b);
+    expect(refused.status).toBe(403);
+    expect(refused.json.error).toBe('token_not_exposed');
+    api.accept(undefined);
+    // The API accepts whatever the hub hands out now: learn it from the first (refused) call.
+    const first = await egress(b, 'api/whoami');
+    expect(first.status).toBe(401);
+    api.accept(api.seen.at(-1)?.slice('Bearer '.length));
+    const answer = await egress(b, 'api/whoami');
+    expect(answer.status).toBe(200);
+    expect(answer.json.user).toBe(USER);
+  });
+
+  test('a 401 asks the hub again: a newer hub token is retried once; the same token: the 401 is relayed', async () => {
+    const b = await egressBroker();
+    const old = (await token(b)).json.access_token as string;
+    // The hub refreshed the login since (its auth_refresh_age): the API takes only the new token.
+    hub.reset();
+    hub.offset = 1;
+    api.accept(undefined);
+    const start = hub.calls.length;
+    const seenBefore = api.seen.length;
+    let answer = await egress(b, 'api/whoami');
+    // The API refused the cached token; the broker asked the hub (not its cache) and got a new one.
+    expect(api.seen.slice(seenBefore)).toHaveLength(2);
+    expect(api.seen[seenBefore]).toBe(`Bearer ${old}`);
+    const newer = api.seen[seenBefore + 1];
+    expect(newer).not.toBe(`Bearer ${old}`);
+    expect(newer).toMatch(/^Bearer hub-access-/);
+    expect(callsSince(start)).toHaveLength(1);
+    expect(answer.status).toBe(401);
+    // Now the API accepts the newer one: one call, no retry.
+    api.accept(newer?.slice('Bearer '.length));
+    answer = await egress(b, 'api/whoami');
+    expect(answer.status).toBe(200);
+    // The API refuses the hub's current token too: one hub call, one retry at most, its 401 relayed.
+    api.accept('something-else');
+    const again = hub.calls.length;
+    const seenAgain = api.seen.length;
+    answer = await egress(b, 'api/whoami');
+    expect(answer.status).toBe(401);
+    expect(answer.json).toEqual({ error: 'invalid_token' });
+    expect(answer.headers['x-token-broker-error']).toBeUndefined();
+    expect(callsSince(again)).toHaveLength(1);
+    expect(api.seen.length - seenAgain).toBe(1);
+  });
+
+  test('egress entries are checked as for every provider, naming the key', () => {
+    expect(() =>
+      validateConfig({ providers: [hubProvider({ egress: ['http://archive.example.org/'] })] })
+    ).toThrow(/provider "hub": egress\[0\]: must be https/);
+    expect(() =>
+      validateConfig({ providers: [hubProvider({ egress: ['https://archive.example.org/tap'] })] })
+    ).toThrow(/egress\[0\].*end with "\/"/);
+    expect(() => validateConfig({ providers: [hubProvider({ expose_token: false })] })).toThrow(
+      /expose_token/
+    );
+    const config = validateConfig({
+      providers: [hubProvider({ egress: ['https://Archive.example.org/tap/'] })]
+    });
+    expect(config.providers[0].egress[0]).toMatchObject({
+      host: 'archive.example.org',
+      port: 443,
+      path: '/tap/'
+    });
+  });
+});

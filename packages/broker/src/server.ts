@@ -4,6 +4,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { STREAM_HIGH_WATER_MARK } from './egress/forwarder.js';
 import { listenPrivately, prepareSocketPath, removeSocket } from './socket.js';
 
 /** Where to listen. */
@@ -27,7 +28,8 @@ export interface RunningServer {
  * @throws {@link SocketError} when the socket path is not safe to use
  */
 export async function listen(app: RequestListener, target: ListenTarget): Promise<RunningServer> {
-  const server = createServer(app);
+  // Egress bodies stream through these sockets: buffers of one socket read or more (see there).
+  const server = createServer({ highWaterMark: STREAM_HIGH_WATER_MARK }, app);
   server.keepAliveTimeout = 5000;
   // Node's default cuts any request not received whole within 5 minutes (408): an egress upload of
   // gigabytes may take longer. Only the server extension reaches the private socket; JSON bodies are

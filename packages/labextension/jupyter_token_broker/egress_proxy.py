@@ -208,7 +208,8 @@ class EgressProxyHandler(BrokerProxyHandler):
     def relay_chunk(self, chunk: bytes) -> Any:
         """Writes a chunk of the answer. While the caller has not yet taken the last flush, the chunk waits in the
         handler and the returned flush holds tornado back from reading more from the broker; else it goes out and
-        the next chunk is read meanwhile. At most two chunks (64 KiB each) are between broker and caller.
+        the next chunk is read meanwhile. At most two chunks (``READ_CHUNK_BYTES`` each) are between broker and
+        caller.
 
         tornado keeps one flush future per connection (a second one replaces the first, which then never
         resolves), so a flush is only started once the one before is done."""

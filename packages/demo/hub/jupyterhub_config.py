@@ -79,3 +79,6 @@ c.Spawner.environment = {
 
 # --- jupyter-token-broker: the same fragment as docs/z2jh/values.yaml's hub.extraConfig.tokenBroker ----------------
 exec((REPO_DIR / "docs" / "z2jh" / "token_broker.py").read_text())  # noqa: S102 (our own file, as z2jh runs it)
+# The hub login's egress: notebooks call the demo API through their server's broker without ever holding the
+# token (broker_session("hub")). expose_token stays True (the default): get_token("hub") and BrokerAuth work too.
+c.TokenBrokerHub.egress = [f"{os.environ['DEMO_API_URL']}/"]

@@ -2,8 +2,9 @@
 
 JupyterHub gives every user server ``JUPYTERHUB_API_URL``, ``JUPYTERHUB_USER``, ``JUPYTERHUB_SERVER_NAME`` and the
 server's own ``JUPYTERHUB_API_TOKEN``. A hub that runs ``jupyter_token_broker.hub.configure()`` also sets the
-non-secret ``JUPYTER_TOKEN_BROKER_HUB`` (JSON ``{"version": 1, "provider_id": "hub", "title": ...}``): the server
-extension then adds the user's hub login as a provider of kind ``hub`` by itself. The API token reaches the broker
+non-secret ``JUPYTER_TOKEN_BROKER_HUB`` (JSON ``{"version": 1, "provider_id": "hub", "title": ...}``, and the
+optional ``egress`` and ``expose_token`` of ``c.TokenBrokerHub``): the server extension then adds the user's hub login
+as a provider of kind ``hub`` by itself. The API token reaches the broker
 only inside its 0600 config file, never through its environment.
 """
 
@@ -79,13 +80,24 @@ class HubEnvironment:
         title = announced.get("title", "JupyterHub login")
         if not isinstance(title, str) or not title.strip():
             raise HubAnnouncementError(f"{HUB_VARIABLE}: title must be a non-empty string")
-        return {
+        provider: dict[str, Any] = {
             "id": provider_id,
             "title": title.strip()[:MAX_TITLE],
             "kind": "hub",
             "token_url": self.url("token-broker", "v1", "users", self.user, "token"),
             "hub_api_token": self.api_token,
         }
+        # Optional (hubs from before them send neither). The shape only: the broker checks each prefix in full.
+        if "egress" in announced:
+            egress = announced["egress"]
+            if not isinstance(egress, list) or not all(isinstance(prefix, str) for prefix in egress):
+                raise HubAnnouncementError(f"{HUB_VARIABLE}: egress must be a list of URL prefixes")
+            provider["egress"] = egress
+        if "expose_token" in announced:
+            if not isinstance(announced["expose_token"], bool):
+                raise HubAnnouncementError(f"{HUB_VARIABLE}: expose_token must be true or false")
+            provider["expose_token"] = announced["expose_token"]
+        return provider
 
 
 def hub_callback_path(environ: Mapping[str, str] | None = None) -> str | None:

@@ -459,3 +459,64 @@ def test_a_named_servers_login_state_names_it_for_the_hubs_redirect_hook(tmp_pat
         assert len(state.partition(".")[2]) == 43
     finally:
         server.stop()
+
+
+class _EgressApi(BaseHTTPRequestHandler):
+    """An API on 127.0.0.1 that records the Authorization of every request and answers 200."""
+
+    def do_GET(self) -> None:
+        self.server.seen.append(self.headers.get("Authorization"))  # type: ignore[attr-defined]
+        body = json.dumps({"path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_hubs_egress_reaches_the_api_with_the_hub_logins_token(tmp_path: Path, fake_hub: FakeHub) -> None:
+    api = ThreadingHTTPServer(("127.0.0.1", 0), _EgressApi)
+    api.seen = []  # type: ignore[attr-defined]
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{api.server_address[1]}"
+    # What configure() announces with c.TokenBrokerHub.egress = [origin/api/] and expose_token = False.
+    announced = {
+        "version": 1,
+        "provider_id": "hub",
+        "title": TITLE,
+        "egress": [f"{origin}/api/"],
+        "expose_token": False,
+    }
+    server = start_server(
+        tmp_path,
+        free_ports(1)[0],
+        [],
+        env_extra={**hub_environment(fake_hub), "JUPYTER_TOKEN_BROKER_HUB": json.dumps(announced)},
+        token=ALICE,
+        config_extra='c.ServerApp.identity_provider_class = "two_users.TwoUsersIdentityProvider"\n',
+    )
+    try:
+        with server.token_client(ALICE) as client:
+            headers = {"X-Token-Broker-Client": "kernel"}
+            (provider,) = client.get(server.api("providers")).json()["providers"]
+            assert provider["egress"] == [f"{origin}/api/"]
+            assert provider["expose_token"] is False
+            refused = client.post(server.api("providers/hub/token"), json={}, headers=headers)
+            assert refused.status_code == 403
+            assert refused.json()["error"] == "token_not_exposed"
+            target = f"http/127.0.0.1:{api.server_address[1]}"
+            answer = client.get(server.api(f"egress/hub/{target}/api/whoami?x=1"), headers=headers)
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == {"path": "/api/whoami?x=1"}
+            assert api.seen == [f"Bearer {fake_hub.issued[-1]}"]  # type: ignore[attr-defined]
+            outside = client.get(server.api(f"egress/hub/{target}/other"), headers=headers)
+            assert outside.status_code == 403
+            assert outside.json()["error"] == "egress_not_allowed"
+            assert len(api.seen) == 1  # type: ignore[attr-defined]
+    finally:
+        server.stop()
+        api.shutdown()
+        api.server_close()

@@ -50,6 +50,11 @@ def check_settings(authenticator: Any) -> None:
             "jupyter_token_broker.hub: c.Authenticator.auth_refresh_age = 0 switches off the hub's refreshes of "
             "logins; leave it at its default (300) or set a positive number of seconds."
         )
+    try:
+        # The egress prefixes' shape (their validator) and expose_token without an egress, before any spawn.
+        TokenBrokerHub(parent=authenticator).announced_egress()
+    except ValueError as err:
+        raise SettingsRefused(f"jupyter_token_broker.hub: {err}") from err
 
 
 class TokenBrokerAuthenticatorMixin:

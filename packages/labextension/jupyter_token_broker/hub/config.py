@@ -2,8 +2,32 @@
 
 from __future__ import annotations
 
-from traitlets import Float, Integer, Unicode, validate
+from urllib.parse import urlsplit
+
+from traitlets import Bool, Float, Integer, List, Unicode, validate
 from traitlets.config import Configurable
+
+#: Hosts an egress prefix may name with ``http://`` (tests and local services), as the broker accepts.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def egress_prefix_problem(value: object) -> str | None:
+    """What is wrong with one egress prefix, or None. The shape only: the broker's check is the full one (it
+    refuses dot segments and encoded ``.``, ``/``, ``\\`` too, and every user server's config check logs it)."""
+    if not isinstance(value, str) or not value:
+        return 'must be a URL prefix string, e.g. "https://api.example.org/v1/"'
+    parts = urlsplit(value)
+    checks = (
+        (parts.scheme in ("https", "http") and bool(parts.netloc), "must be an absolute https URL"),
+        (
+            parts.scheme == "https" or (parts.hostname or "") in LOOPBACK_HOSTS,
+            "must be https (http only for 127.0.0.1, ::1 or localhost)",
+        ),
+        ("@" not in parts.netloc, "must not carry credentials (userinfo)"),
+        ("?" not in value and "#" not in value, "must have no query or fragment"),
+        (parts.path.endswith("/"), f'must end with "/" (a path prefix: "{value}/" allows that folder and below)'),
+    )
+    return next((problem for ok, problem in checks if not ok), None)
 
 
 class TokenBrokerHub(Configurable):
@@ -27,6 +51,24 @@ class TokenBrokerHub(Configurable):
         "",
         help="""The title user servers show for the hub login's provider (JUPYTER_TOKEN_BROKER_HUB). Empty: the
         authenticator's `login_service` followed by " (hub login)", e.g. "Keycloak (hub login)".""",
+    ).tag(config=True)
+
+    egress = List(
+        Unicode(),
+        default_value=[],
+        help="""URL prefixes the user servers' brokers may send the hub login's access token to through their egress
+        (``broker_session("hub")`` in a notebook, ``client.fetch(url)`` in a plugin), e.g.
+        ``["https://archive.example.org/tap/"]``: each an absolute https URL whose path ends with "/" (that folder
+        and below), no userinfo, query or fragment; plain http only for 127.0.0.1, ::1 or localhost. Announced to
+        the servers with the provider (``JUPYTER_TOKEN_BROKER_HUB``); each server's broker checks them again in
+        full. Empty: the hub login has no egress.""",
+    ).tag(config=True)
+
+    expose_token = Bool(
+        True,
+        help="""Whether user servers hand the hub login's access token to notebook code and plugins (``get_token``,
+        ``BrokerAuth``). False: only the egress uses it (needs a non-empty `egress`); the token route answers 403
+        ``token_not_exposed``.""",
     ).tag(config=True)
 
     refresh_timeout_seconds = Float(
@@ -124,6 +166,31 @@ class TokenBrokerHub(Configurable):
         if proposal["value"] < 0:
             raise ValueError(f"TokenBrokerHub.{proposal['trait'].name} must be >= 0, not {proposal['value']}")
         return proposal["value"]
+
+    @validate("egress")
+    def _egress_prefixes(self, proposal):
+        for index, value in enumerate(proposal["value"]):
+            problem = egress_prefix_problem(value)
+            if problem is not None:
+                raise ValueError(f"TokenBrokerHub.egress[{index}] {problem}")
+        return proposal["value"]
+
+    def announced_egress(self) -> dict:
+        """The hub provider's egress options as ``JUPYTER_TOKEN_BROKER_HUB`` carries them (nothing when unset).
+
+        :raises ValueError: for ``expose_token = False`` without an egress (the hub login could not be used at all)
+        """
+        if not self.expose_token and not self.egress:
+            raise ValueError(
+                "TokenBrokerHub.expose_token = False needs a non-empty TokenBrokerHub.egress: without one the hub "
+                "login could not be used at all"
+            )
+        announced: dict = {}
+        if self.egress:
+            announced["egress"] = list(self.egress)
+        if not self.expose_token:
+            announced["expose_token"] = False
+        return announced
 
     @validate(
         "refresh_timeout_seconds",

@@ -173,4 +173,6 @@ def _hub_environment(spawner: Any) -> str:
     authenticator = spawner.authenticator
     broker = getattr(authenticator, "token_broker", None)
     title = broker.provider_title(authenticator) if broker is not None else "Hub login"
-    return json.dumps({"version": 1, "provider_id": "hub", "title": title})
+    # egress / expose_token are optional fields of version 1: a server from before them ignores them.
+    egress = broker.settings.announced_egress() if broker is not None else {}
+    return json.dumps({"version": 1, "provider_id": "hub", "title": title, **egress})

@@ -114,12 +114,18 @@ def test_make_demo_one_hub_login_then_the_demo_notebook_gets_tokens(demo) -> Non
         assert "200 {" in output, output
         assert "'preferred_username': 'alice'" in output, output
         assert "'items': [" in output, output
+        # The egress cell: the hub login's token added by alice's broker on the way to the demo API, which accepts it.
+        egress_line = next((line for line in output.splitlines() if line.startswith("egress ")), "")
+        assert egress_line.startswith("egress 200 {"), output
+        assert "'preferred_username': 'alice'" in egress_line, output
 
         with server.token_client() as client:
             providers = client.get(server.api("providers")).json()["providers"]
         hub_provider = next(p for p in providers if p["id"] == "hub")
         assert hub_provider["signed_in"] is True
         assert hub_provider["title"] == "Demo IdP (hub login)"
+        assert hub_provider["egress"] == [f"http://127.0.0.1:{demo.ports['api']}/"]
+        assert hub_provider["expose_token"] is True
     finally:
         for client in hub.clients:
             client.close()

@@ -32,8 +32,31 @@ def idp_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Idp]:
             "DummyAuthenticator keeps no OAuth tokens in auth_state; configure(c) needs an OAuthenticator",
         ),
         ("", {"configure": {"refresh_margin": 10}}, "configure(): unknown option 'refresh_margin'"),
+        (
+            "",
+            {"configure": {"egress": ["https://archive.example.org/tap/", "http://archive.example.org/api/"]}},
+            "TokenBrokerHub.egress[1] must be https (http only for 127.0.0.1, ::1 or localhost)",
+        ),
+        (
+            "",
+            {"configure": {"egress": ["https://archive.example.org/tap"]}},
+            'TokenBrokerHub.egress[0] must end with "/"',
+        ),
+        (
+            "c.TokenBrokerHub.expose_token = False",
+            {},
+            "TokenBrokerHub.expose_token = False needs a non-empty TokenBrokerHub.egress",
+        ),
     ],
-    ids=["auth_state_off", "auth_refresh_age_0", "not_an_oauthenticator", "unknown_option"],
+    ids=[
+        "auth_state_off",
+        "auth_refresh_age_0",
+        "not_an_oauthenticator",
+        "unknown_option",
+        "egress_http_not_loopback",
+        "egress_not_a_folder",
+        "expose_token_without_egress",
+    ],
 )
 def test_refused_setting_stops_the_hub_with_its_message(
     tmp_path: Path, idp_only: Idp, setting: str, options: dict, message: str

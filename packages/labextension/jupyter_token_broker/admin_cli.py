@@ -280,6 +280,8 @@ def _providers(server: dict[str, Any]) -> str:
     error = server.get("error")
     if error:
         return f"not answered: {error.get('code', 'error')}"
+    if server.get("broker_running") is False:
+        return "broker not running"
     parts = []
     for provider in server.get("providers") or []:
         state = (provider.get("account") or "signed in") if provider.get("signed_in") else "signed out"

@@ -293,6 +293,14 @@ class Hub:
 
         return wait_until(ready, timeout, f"server {name}/{server_name} ready", interval=0.5)
 
+    def use_broker(self, name: str, server_name: str = "") -> None:
+        """Starts the broker of a user's running server (it starts at the first request that needs it) with the
+        provider list a page load asks."""
+        path = f"user/{name}/{server_name + '/' if server_name else ''}token-broker/api/v1/providers"
+        token = self.user_token(name, ["inherit"])
+        answer = httpx.get(f"{self.url}{path}", headers={"Authorization": f"token {token}"}, timeout=60)
+        assert answer.status_code == 200, answer.text
+
     def stop(self) -> None:
         for client in self.clients:
             client.close()

@@ -64,6 +64,7 @@ def people(hub: Hub) -> dict[str, str]:
     for name in ("alice", "bob"):
         login(hub, name)
     hub.start_server("alice")
+    hub.use_broker("alice")  # its broker starts on first use
     return {name: hub.user_token(name, [TOKEN_SCOPE]) for name in ("alice", "bob")}
 
 

@@ -62,7 +62,8 @@ def test_admin_revokes_alice_from_the_page(hub: Hub, screens: Path) -> None:
     alice_state = hub.auth_state("alice")
     assert alice_state
     assert alice_state.get("refresh_token")
-    hub.start_server("alice")  # her running server's broker lists its providers
+    hub.start_server("alice")
+    hub.use_broker("alice")  # her running server's broker (started on first use) lists its providers
 
     with Chromium(screens / "failure.png") as browser:
         browser.goto(f"{hub.url}hub/token-broker/")

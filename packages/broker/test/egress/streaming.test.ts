@@ -1,7 +1,8 @@
 /**
  * A 1 GiB download and a 1 GiB upload through the egress pass without being held in memory: the
- * process (broker, resource server and client, all in this one) grows by less than 64 MiB while
- * each passes, so no side buffers a body whole; a slow side holds the other back (backpressure).
+ * process (broker, resource server and client, all in this one) grows by less than a quarter of the
+ * body while each passes, so no side buffers a body whole; a slow side holds the other back
+ * (backpressure).
  */
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
@@ -16,8 +17,15 @@ import { streamRequest } from './client.js';
 import { startUpstream, type Upstream } from './upstream.js';
 
 const GIB = 1024 * 1024 * 1024;
-/** The most the process may grow while a body passes. */
-const BOUND = 64 * 1024 * 1024;
+/**
+ * The most this process may grow while a 1 GiB body passes: a quarter of it. The process also holds
+ * the resource server and the caller, and how much their garbage waits for collection depends on
+ * what ran before in the jest worker (alone: about 25 MiB down and 0.3 MiB up; in a full CI run
+ * 90 and 145 MiB were seen); a forwarder that holds the body grows by about 1040 MiB. The broker's
+ * own growth is asserted in its own process by `brokerMemory.test.ts` (32 MiB for 256 MiB) and by
+ * the server extension's 1 GiB tests (64 MiB).
+ */
+const BOUND = 256 * 1024 * 1024;
 
 let idp: IdP;
 let upstream: Upstream;
@@ -146,7 +154,7 @@ describe('a caller that goes away mid-upload', () => {
 });
 
 describe('1 GiB through the egress', () => {
-  test('a download streams: every byte arrives and the process grows by less than 64 MiB', async () => {
+  test('a download streams: every byte arrives and the process grows by less than a quarter of it', async () => {
     const watch = rssWatch();
     const started = Date.now();
     const answer = await streamRequest(
@@ -165,7 +173,7 @@ describe('1 GiB through the egress', () => {
     expect(growth).toBeLessThan(BOUND);
   }, 120000);
 
-  test('an upload streams: the upstream counts every byte and the process grows by less than 64 MiB', async () => {
+  test('an upload streams: the upstream counts every byte and the process grows by less than a quarter of it', async () => {
     const watch = rssWatch();
     const started = Date.now();
     const answer = await streamRequest(

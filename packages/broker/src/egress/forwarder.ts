@@ -120,6 +120,8 @@ export class EgressExchange {
   private onIdle: (() => void) | undefined;
   /** The running upstream request. */
   private current: http.ClientRequest | undefined;
+  /** Set by {@link EgressExchange.callerLeft}. */
+  private left = false;
 
   /**
    * @param req - the caller's request (its body is read from here)
@@ -173,6 +175,16 @@ export class EgressExchange {
   close(): void {
     clearTimeout(this.idleTimer);
     this.current?.destroy();
+  }
+
+  /**
+   * The caller went away before the answer ended: the upstream call ends too, and the relay says
+   * `client_closed` (ending the upstream request also fails its answer's stream, which on Node 22
+   * and later is seen before the caller's side).
+   */
+  callerLeft(): void {
+    this.left = true;
+    this.close();
   }
 
   /**
@@ -340,7 +352,7 @@ export class EgressExchange {
       return { whole: true };
     } catch {
       if (cut !== undefined) return cut;
-      if (broke) {
+      if (broke && !this.left) {
         return {
           whole: false,
           code: 'upstream_unavailable',

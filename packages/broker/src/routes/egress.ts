@@ -193,7 +193,7 @@ export function egressRoute(context: BrokerContext): EgressRoute {
           // The caller went away before the answer ended: the upstream call ends too.
           if (res.writableFinished) return;
           callerGone = true;
-          running.close();
+          running.callerLeft();
         });
         let answer = await exchange.send(upstreamRequestHeaders(req.headers, token.accessToken));
         if (answer.statusCode === 401 && exchange.repeatable && RETRIED.has(method)) {
